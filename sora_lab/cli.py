@@ -1,0 +1,209 @@
+"""`sora-lab …` commands. Each has --json, and on failure prints one line
+(`error: …`) to stderr and exits non-zero."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from sora_lab.errors import Conflict, LabError, ServerBusy
+from sora_lab.home import resolve_home, save_credential
+from sora_lab.lab import ADMIN_HANDLE, Lab, running_server_url
+
+app = typer.Typer(
+    help="Sora Lab: generation, consent, provenance, feed and growth metrics — offline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="Lab home folder (default $SORA_LAB_HOME or data/lab).")]
+ServerOpt = Annotated[str | None, typer.Option("--server", help="URL of a running lab server (default: auto).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+AsOpt = Annotated[str, typer.Option("--as", help="Act as this user (handle).")]
+
+
+def emit(result, as_json: bool, human: str | None = None) -> None:
+    if as_json:
+        print(json.dumps(result, default=str))
+    else:
+        print(human if human is not None else json.dumps(result, indent=2, default=str))
+
+
+def fails_cleanly(fn):
+    """Turn lab errors into one line on stderr and exit code 1 (JSON error on stdout with --json)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LabError as exc:
+            if kwargs.get("as_json"):
+                print(json.dumps({"error": {"code": exc.code, "message": str(exc)}}))
+            print(f"error: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
+        except FileNotFoundError as exc:
+            if kwargs.get("as_json"):
+                print(json.dumps({"error": {"code": "not_found", "message": str(exc)}}))
+            print(f"error: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def open_lab(home: Path | None, server: str | None) -> Lab:
+    return Lab.connect(server, home=home) if server else Lab.auto(home)
+
+
+@app.command()
+@fails_cleanly
+def init(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
+    """Create a lab home: database, operator account (@lab) and signing keys. Safe to re-run."""
+    home_path = resolve_home(home)
+    if running_server_url(home_path):
+        emit(
+            {"home": str(home_path), "created": False, "server": running_server_url(home_path)},
+            as_json,
+            f"lab at {home_path} is already initialised and served at {running_server_url(home_path)}",
+        )
+        return
+    lab = Lab.open(home_path)
+    try:
+        created = True
+        try:
+            admin = lab._services.accounts.create_admin(handle=ADMIN_HANDLE)
+            save_credential(home_path, ADMIN_HANDLE, admin["token"])
+        except Conflict:
+            created = False
+        from sora_lab.settings import load_settings, save_settings
+
+        save_settings(lab._services.store, load_settings(lab._services.store))
+        _ensure_signing_identity(home_path)
+        result = {"home": str(home_path), "created": created, "admin": ADMIN_HANDLE}
+        emit(result, as_json, f"lab ready at {home_path} ({'created' if created else 'already there'})")
+    finally:
+        lab.close()
+
+
+def _ensure_signing_identity(home: Path) -> None:
+    """C2PA signing keys per lab home (provided by sora_lab.provenance once present)."""
+    try:
+        from sora_lab.provenance import ensure_signing_identity
+    except ImportError:
+        return
+    ensure_signing_identity(home)
+
+
+@app.command()
+@fails_cleanly
+def serve(
+    home: HomeOpt = None,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you mean to share.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the lab server (owns the DuckDB file and media) in the foreground."""
+    from sora_lab.server import serve as run_server
+
+    home_path = resolve_home(home)
+    if running_server_url(home_path):
+        raise ServerBusy(f"a server for {home_path} already runs at {running_server_url(home_path)}")
+    if as_json:
+        print(json.dumps({"url": f"http://{host}:{port}", "home": str(home_path)}), flush=True)
+    else:
+        console.print(f"serving {home_path} at http://{host}:{port}")
+    run_server(home_path, host=host, port=port)
+
+
+@app.command("seed-demo")
+@fails_cleanly
+def seed_demo(home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+    """Fill an empty lab with demo users, follows and clips (does nothing if already seeded)."""
+    with open_lab(home, server) as lab:
+        result = lab.admin.seed_demo()
+    emit(result, as_json, f"demo: {result}")
+
+
+@app.command()
+@fails_cleanly
+def invite(as_user: AsOpt, home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+    """Mint an invite code (spends one of your invites)."""
+    with open_lab(home, server) as lab:
+        result = lab.accounts.invite(as_user=as_user)
+    emit(result, as_json, result["code"])
+
+
+@app.command()
+@fails_cleanly
+def signup(
+    handle: Annotated[str, typer.Option(help="Your handle, e.g. alice.")],
+    region: Annotated[str, typer.Option(help="Two-letter country code.")] = "US",
+    home: HomeOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an account on the waitlist (no access until you redeem an invite)."""
+    with open_lab(home, server) as lab:
+        result = lab.accounts.signup(handle=handle, region=region)
+    emit(result, as_json, f"@{result['handle']} is on the waitlist; token saved for --as {result['handle']}")
+
+
+@app.command()
+@fails_cleanly
+def redeem(
+    code: Annotated[str, typer.Argument(help="The invite code, e.g. ABCD-2345.")],
+    handle: Annotated[str | None, typer.Option(help="Handle for a new account.")] = None,
+    region: Annotated[str, typer.Option(help="Two-letter country code of the new account.")] = "US",
+    as_user: Annotated[str | None, typer.Option("--as", help="Redeem for an account already signed up.")] = None,
+    home: HomeOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Redeem an invite code: creates the account (or unlocks a waitlisted one) and saves its token."""
+    if (handle is None) == (as_user is None):
+        raise typer.BadParameter("give either --handle (new account) or --as (waitlisted account)")
+    with open_lab(home, server) as lab:
+        if as_user:
+            result = lab.accounts.redeem(code=code, as_user=as_user)
+        else:
+            result = lab.accounts.redeem(code=code, handle=handle, region=region)
+    emit(result, as_json, f"@{result['handle']} has access; {result['invites_left']} invites to give")
+
+
+@app.command()
+@fails_cleanly
+def whoami(as_user: AsOpt, home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+    """Show an account: access, region, invites left."""
+    with open_lab(home, server) as lab:
+        result = lab.accounts.whoami(as_user=as_user)
+    access = "has access" if result["has_access"] else "waitlisted"
+    emit(result, as_json, f"@{result['handle']} ({result['region']}): {access}, {result['invites_left']} invites left")
+
+
+@app.command()
+@fails_cleanly
+def status(home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+    """Where the lab is, whether a server owns it, and row counts."""
+    with open_lab(home, server) as lab:
+        result = lab.health() | lab.admin.stats()
+    emit(result, as_json)
+
+
+# --- command groups registered by area (each lives beside its area's code) ---
+# --- videos (generation pipeline) ---
+# --- tiny model ---
+# --- cameos and policy ---
+# --- feed ---
+# --- metrics ---
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,220 @@
+"""The `Lab` facade: the one object notebooks, dashboards and the CLI use.
+
+    lab = Lab.open("data/lab")            # embedded: this process owns the DuckDB file
+    lab = Lab.connect("http://127.0.0.1:8765", home="data/lab")   # through a running server
+    lab = Lab.auto()                      # the server if one runs for this home, else embedded
+
+Both modes expose the same operations, `lab.<area>.<method>(..., as_user="alice")`,
+listed in `sora_lab.rpc.ACCESS`. DuckDB locks its file against every other
+process, so several kernels and apps share one lab only through the server;
+`Lab.auto` picks that path whenever the server is up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sora_lab import errors
+from sora_lab.errors import AuthError, InputError, LabError, NotFound
+from sora_lab.home import (
+    load_credentials,
+    media_dir,
+    read_json,
+    resolve_home,
+    save_credential,
+    server_info_path,
+)
+from sora_lab.rpc import ACCESS, dispatch, from_json, to_json
+
+ADMIN_HANDLE = "lab"
+
+
+class _Area:
+    """`lab.accounts`, `lab.engagement`, ...: attribute access becomes a call by name."""
+
+    def __init__(self, lab: Lab, area: str):
+        self._lab = lab
+        self._area = area
+
+    def __getattr__(self, method: str):
+        name = f"{self._area}.{method}"
+        if name not in ACCESS:
+            raise AttributeError(f"the lab has no operation {name!r}")
+
+        def call(*, as_user: str | None = None, **kwargs: Any) -> Any:
+            return self._lab.call(name, as_user=as_user, **kwargs)
+
+        call.__name__ = method
+        return call
+
+    def __dir__(self):
+        return [n.split(".", 1)[1] for n in ACCESS if n.startswith(self._area + ".")]
+
+
+class Lab:
+    """Operations on one lab home, embedded or through its server."""
+
+    def __init__(self, home: Path, *, services=None, url: str | None = None, tokens: dict | None = None):
+        self.home = home
+        self._services = services
+        self.url = url.rstrip("/") if url else None
+        self._tokens = dict(tokens or {})
+        self._http = httpx.Client(base_url=self.url, timeout=120) if self.url else None
+
+    # --- construction ------------------------------------------------------------
+    @classmethod
+    def open(cls, home: str | Path | None = None) -> Lab:
+        """Embedded: open (create, migrate) the lab's DuckDB file in this process."""
+        from sora_lab.services import Services
+        from sora_lab.store.db import DB_FILENAME, Store
+
+        home = resolve_home(home)
+        store = Store.open(home / DB_FILENAME)
+        return cls(home, services=Services(store, home))
+
+    @classmethod
+    def connect(cls, url: str, *, home: str | Path | None = None, tokens: dict | None = None) -> Lab:
+        """Through a running `sora-lab serve`. Tokens come from `tokens` and the home's credentials file."""
+        home = resolve_home(home)
+        known = load_credentials(home) | dict(tokens or {})
+        lab = cls(home, url=url, tokens=known)
+        lab.health()
+        return lab
+
+    @classmethod
+    def auto(cls, home: str | Path | None = None) -> Lab:
+        """The running server for this home if there is one, else embedded."""
+        home = resolve_home(home)
+        url = running_server_url(home)
+        return cls.connect(url, home=home) if url else cls.open(home)
+
+    @property
+    def embedded(self) -> bool:
+        return self._services is not None
+
+    def __getattr__(self, area: str) -> _Area:
+        if area.startswith("_") or not any(n.startswith(area + ".") for n in ACCESS):
+            raise AttributeError(area)
+        return _Area(self, area)
+
+    # --- calls ---------------------------------------------------------------------
+    def call(self, name: str, *, as_user: str | None = None, **kwargs: Any) -> Any:
+        if self.embedded:
+            actor = self._services.accounts.by_handle(as_user) if as_user else None
+            result = to_json(dispatch(self._services, name, kwargs, actor, trusted=True))
+        else:
+            result = self._remote_call(name, as_user, kwargs)
+        self._remember_token(result)
+        return result
+
+    def _remote_call(self, name: str, as_user: str | None, kwargs: dict) -> Any:
+        headers = {}
+        token = self._token_for(name, as_user)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        response = self._http.post(f"/api/rpc/{name}", json=to_json(kwargs), headers=headers)
+        body = _json_or_none(response)
+        if response.status_code >= 400:
+            raise _error_from(response.status_code, body)
+        return from_json(body["result"])
+
+    def _token_for(self, name: str, as_user: str | None) -> str | None:
+        if as_user is None:
+            return self._tokens.get(ADMIN_HANDLE) if ACCESS[name] == "admin" else None
+        handle = as_user.lstrip("@").lower()
+        token = self._tokens.get(handle)
+        if token is None:
+            raise AuthError(
+                f"no token for @{handle} on this machine: redeem an invite as {handle} "
+                f"(sora-lab redeem CODE --handle {handle}) or pass tokens={{'{handle}': '...'}}"
+            )
+        return token
+
+    def _remember_token(self, result: Any) -> None:
+        """Keep tokens returned by signup/redeem so `as_user=` works next time."""
+        if isinstance(result, dict) and isinstance(result.get("token"), str) and "handle" in result:
+            self._tokens[result["handle"]] = result["token"]
+            save_credential(self.home, result["handle"], result["token"])
+
+    # --- conveniences used everywhere --------------------------------------------
+    def health(self) -> dict:
+        if self.embedded:
+            return {"ok": True, "mode": "embedded", "home": str(self.home)}
+        try:
+            response = self._http.get("/health", timeout=5)
+        except httpx.HTTPError as exc:
+            raise LabError(
+                f"lab server at {self.url} is not reachable ({exc}); start it with `sora-lab serve`"
+            ) from exc
+        return response.json() | {"mode": "server"}
+
+    def media_url(self, relative_path: str) -> str:
+        """Where a viewer fetches a media file: the server's URL, or a local path when embedded."""
+        if self.url:
+            return f"{self.url}/media/{relative_path}"
+        return str(media_dir(self.home) / relative_path)
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+        if self._services is not None:
+            self._services.store.close()
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def running_server_url(home: Path) -> str | None:
+    """The URL in home/server.json if that server answers /health for this home."""
+    info = read_json(server_info_path(home))
+    url = info.get("url")
+    if not url:
+        return None
+    try:
+        response = httpx.get(f"{url}/health", timeout=2)
+        if response.status_code == 200 and response.json().get("home") == str(home):
+            return url
+    except (httpx.HTTPError, ValueError):
+        return None
+    return None
+
+
+_ERRORS_BY_CODE = {
+    cls.code: cls
+    for cls in (
+        errors.InputError,
+        errors.NotFound,
+        errors.Conflict,
+        errors.AuthError,
+        errors.Forbidden,
+        errors.ConsentError,
+        errors.LimitExceeded,
+        errors.SchemaError,
+        errors.ServerBusy,
+    )
+}
+
+
+def _json_or_none(response: httpx.Response) -> dict | None:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error_from(status: int, body: dict | None) -> LabError:
+    """Rebuild the server's error as the same exception type the embedded lab raises."""
+    detail = (body or {}).get("error") or {}
+    message = detail.get("message") or f"lab server answered HTTP {status}"
+    if detail.get("code") == errors.PolicyViolation.code:
+        return errors.PolicyViolation(message, detail.get("reasons"))
+    cls = _ERRORS_BY_CODE.get(detail.get("code"))
+    if cls is None:
+        cls = NotFound if status == 404 else InputError if status < 500 else LabError
+    return cls(message)

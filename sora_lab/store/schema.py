@@ -1,0 +1,172 @@
+"""Versioned DuckDB schema for a lab home.
+
+Each migration is a list of SQL statements applied once, in order, inside one
+transaction; `schema_version` records which ones ran. Add a migration by
+appending to MIGRATIONS — never edit one that has shipped.
+
+Conventions: ids are strings, time is UTC (`TIMESTAMP` columns hold UTC wall
+time), counts and money are integers.
+"""
+
+MIGRATION_1 = [
+    """
+    CREATE TABLE users (
+        user_id      VARCHAR PRIMARY KEY,
+        handle       VARCHAR NOT NULL UNIQUE,      -- without the leading @
+        display_name VARCHAR,
+        region       VARCHAR NOT NULL,             -- ISO 3166-1 alpha-2, e.g. 'US'
+        created_at   TIMESTAMP NOT NULL,
+        redeemed_at  TIMESTAMP,                    -- NULL: account exists but has no access yet
+        invited_by   VARCHAR,                      -- user_id of the inviter
+        invites_left INTEGER NOT NULL,
+        token_hash   VARCHAR UNIQUE,               -- sha256 of the bearer token
+        is_admin     BOOLEAN NOT NULL DEFAULT false
+    )
+    """,
+    """
+    CREATE TABLE invites (
+        code        VARCHAR PRIMARY KEY,
+        inviter_id  VARCHAR,                       -- NULL for codes minted by an admin
+        created_at  TIMESTAMP NOT NULL,
+        redeemed_by VARCHAR,
+        redeemed_at TIMESTAMP
+    )
+    """,
+    """
+    CREATE TABLE follows (
+        follower_id VARCHAR NOT NULL,
+        followee_id VARCHAR NOT NULL,
+        created_at  TIMESTAMP NOT NULL,
+        PRIMARY KEY (follower_id, followee_id)
+    )
+    """,
+    """
+    CREATE TABLE cameos (
+        cameo_id       VARCHAR PRIMARY KEY,
+        owner_id       VARCHAR NOT NULL,
+        handle         VARCHAR NOT NULL UNIQUE,    -- without the leading @
+        kind           VARCHAR NOT NULL,           -- 'person' | 'character'
+        reference_path VARCHAR,                    -- cropped reference image, relative to the lab home
+        permission     VARCHAR NOT NULL,           -- 'only_me' | 'approved' | 'mutuals' | 'everyone'
+        restrictions   VARCHAR[] NOT NULL DEFAULT [],
+        created_at     TIMESTAMP NOT NULL,
+        deleted_at     TIMESTAMP
+    )
+    """,
+    """
+    CREATE TABLE cameo_grants (
+        cameo_id   VARCHAR NOT NULL,
+        grantee_id VARCHAR NOT NULL,
+        granted_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (cameo_id, grantee_id)
+    )
+    """,
+    """
+    CREATE TABLE videos (
+        video_id     VARCHAR PRIMARY KEY,          -- content id: sha256 prefix of the MP4 bytes
+        author_id    VARCHAR NOT NULL,
+        prompt       VARCHAR NOT NULL,
+        seed         BIGINT NOT NULL,
+        backend      VARCHAR NOT NULL,
+        model        VARCHAR NOT NULL,
+        duration_ms  INTEGER NOT NULL,
+        width        INTEGER NOT NULL,
+        height       INTEGER NOT NULL,
+        media_path   VARCHAR NOT NULL,             -- relative to the lab home
+        poster_path  VARCHAR,
+        provenance   JSON,
+        status       VARCHAR NOT NULL,             -- 'draft' | 'published' | 'removed'
+        parent_id    VARCHAR,                      -- remix lineage
+        created_at   TIMESTAMP NOT NULL,
+        published_at TIMESTAMP
+    )
+    """,
+    """
+    CREATE TABLE video_cameos (
+        video_id VARCHAR NOT NULL,
+        cameo_id VARCHAR NOT NULL,
+        PRIMARY KEY (video_id, cameo_id)
+    )
+    """,
+    """
+    CREATE TABLE rights_holders (
+        holder_id  VARCHAR PRIMARY KEY,
+        name       VARCHAR NOT NULL UNIQUE,
+        created_at TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE rights_policies (
+        policy_id   VARCHAR PRIMARY KEY,
+        holder_id   VARCHAR NOT NULL,
+        ip_name     VARCHAR NOT NULL,
+        aliases     VARCHAR[] NOT NULL DEFAULT [],
+        description VARCHAR,
+        policy      VARCHAR NOT NULL,              -- 'block' | 'allow' | 'allow_with_attribution'
+        attribution VARCHAR,
+        created_at  TIMESTAMP NOT NULL
+    )
+    """,
+    # Current like state (events keep the history of like/unlike).
+    """
+    CREATE TABLE likes (
+        user_id    VARCHAR NOT NULL,
+        video_id   VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (user_id, video_id)
+    )
+    """,
+    """
+    CREATE TABLE comments (
+        comment_id VARCHAR PRIMARY KEY,
+        video_id   VARCHAR NOT NULL,
+        user_id    VARCHAR NOT NULL,
+        text       VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL
+    )
+    """,
+    # Append-only. No primary key on purpose: bulk ingest of tens of millions
+    # of rows stays fast; idempotency for client-sent events lives in
+    # client_events below.
+    """
+    CREATE TABLE events (
+        ts        TIMESTAMP NOT NULL,              -- UTC
+        user_id   VARCHAR,                         -- NULL for anonymous installs before sign-up
+        type      VARCHAR NOT NULL,                -- see sora_lab.store.events.EVENT_TYPES
+        video_id  VARCHAR,
+        target_id VARCHAR,                         -- followee, invite code, cameo id, ...
+        region    VARCHAR,
+        watch_ms  INTEGER,                         -- views only
+        source    VARCHAR NOT NULL DEFAULT 'live', -- 'live', 'sim:<scenario>', 'import'
+        props     JSON
+    )
+    """,
+    """
+    CREATE TABLE client_events (
+        client_event_id VARCHAR PRIMARY KEY,
+        user_id         VARCHAR NOT NULL,
+        received_at     TIMESTAMP NOT NULL
+    )
+    """,
+    # Published or user-supplied daily series (downloads, DAU, ...) kept
+    # beside the simulation for comparison.
+    """
+    CREATE TABLE external_series (
+        day    DATE NOT NULL,
+        app    VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        value  BIGINT NOT NULL,
+        source VARCHAR NOT NULL,
+        PRIMARY KEY (day, app, metric, source)
+    )
+    """,
+    """
+    CREATE TABLE settings (
+        key   VARCHAR PRIMARY KEY,
+        value JSON NOT NULL
+    )
+    """,
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1]
+SCHEMA_VERSION = len(MIGRATIONS)

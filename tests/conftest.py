@@ -1,0 +1,134 @@
+"""Shared fixtures: a fresh lab home per test, and a real server on a free loopback port.
+
+Slow tests run with `--runslow`; GPU tests need CUDA; browser tests need /usr/bin/chromium.
+Each skip says why, so nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sora_lab.lab import Lab
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_slow = pytest.mark.skip(reason="slow test: run with --runslow (make test PYTEST_ARGS=--runslow)")
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA GPU; this machine has none")
+    skip_browser = pytest.mark.skip(reason=f"needs Debian chromium at {CHROMIUM} (make browser installs it)")
+    for item in items:
+        if "slow" in item.keywords and not config.getoption("--runslow"):
+            item.add_marker(skip_slow)
+        if "gpu" in item.keywords and not has_cuda:
+            item.add_marker(skip_gpu)
+        if "browser" in item.keywords and not os.path.exists(CHROMIUM):
+            item.add_marker(skip_browser)
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    """An empty lab home folder."""
+    path = tmp_path / "lab"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def lab(home) -> Lab:
+    """An embedded lab with the operator (@lab) and demo people seeded (no clips)."""
+    lab = Lab.open(home)
+    lab.admin.seed_demo()
+    yield lab
+    lab.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """`sora-lab serve` in a child process on a free loopback port."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> ServerProcess:
+        log = open(self.home.parent / f"server-{self.port}.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sora_lab.cli", "serve", "--home", str(self.home), "--port", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early with {self.proc.returncode}; see {log.name}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not answer /health within {timeout}s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def seeded_home(home) -> Path:
+    """A lab home seeded with demo people, closed again so a server can own it."""
+    with Lab.open(home) as lab:
+        lab.admin.seed_demo()
+    return home
+
+
+@pytest.fixture
+def server(seeded_home):
+    """A running server over a seeded home; tokens are in the home's credentials.json."""
+    proc = ServerProcess(seeded_home).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def output_dir(request) -> Path:
+    """test-output/<test name>/ for screenshots and other artefacts worth looking at."""
+    path = REPO / "test-output" / request.node.name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
