@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from sora_lab.errors import Conflict, LabError, ServerBusy
-from sora_lab.home import resolve_home, save_credential
+from sora_lab.errors import LabError, ServerBusy
+from sora_lab.home import resolve_home
 from sora_lab.lab import ADMIN_HANDLE, Lab, running_server_url
 
 app = typer.Typer(
@@ -65,39 +65,21 @@ def open_lab(home: Path | None, server: str | None) -> Lab:
 @fails_cleanly
 def init(home: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Create a lab home: database, operator account (@lab) and signing keys. Safe to re-run."""
+    from sora_lab.bootstrap import initialise
+
     home_path = resolve_home(home)
-    if running_server_url(home_path):
+    served_at = running_server_url(home_path)
+    if served_at:
         emit(
-            {"home": str(home_path), "created": False, "server": running_server_url(home_path)},
+            {"home": str(home_path), "created": False, "server": served_at},
             as_json,
-            f"lab at {home_path} is already initialised and served at {running_server_url(home_path)}",
+            f"lab at {home_path} is already initialised and served at {served_at}",
         )
         return
-    lab = Lab.open(home_path)
-    try:
-        created = True
-        try:
-            admin = lab._services.accounts.create_admin(handle=ADMIN_HANDLE)
-            save_credential(home_path, ADMIN_HANDLE, admin["token"])
-        except Conflict:
-            created = False
-        from sora_lab.settings import load_settings, save_settings
-
-        save_settings(lab._services.store, load_settings(lab._services.store))
-        _ensure_signing_identity(home_path)
-        result = {"home": str(home_path), "created": created, "admin": ADMIN_HANDLE}
-        emit(result, as_json, f"lab ready at {home_path} ({'created' if created else 'already there'})")
-    finally:
-        lab.close()
-
-
-def _ensure_signing_identity(home: Path) -> None:
-    """C2PA signing keys per lab home (provided by sora_lab.provenance once present)."""
-    try:
-        from sora_lab.provenance import ensure_signing_identity
-    except ImportError:
-        return
-    ensure_signing_identity(home)
+    with Lab.open(home_path) as lab:
+        created = initialise(lab)
+    result = {"home": str(home_path), "created": created, "admin": ADMIN_HANDLE}
+    emit(result, as_json, f"lab ready at {home_path} ({'created' if created else 'already there'})")
 
 
 @app.command()

@@ -63,13 +63,15 @@ def dispatch(services, name: str, kwargs: dict, actor, *, trusted: bool) -> Any:
     area, method_name = name.split(".", 1)
     method = getattr(getattr(services, area), method_name)
     call_kwargs = dict(kwargs)
+    takes_actor = "actor_id" in inspect.signature(method).parameters
     if level in {"user", "member"}:
         if actor is None:
             raise AuthError(f"{name} needs a signed-in user: pass a bearer token (as_user / --as)")
         if level == "member":
             services.accounts.require_access(actor)
-        call_kwargs["actor_id"] = actor.user_id
-    elif level == "optional":
+        if takes_actor:
+            call_kwargs["actor_id"] = actor.user_id
+    elif level == "optional" and takes_actor:
         call_kwargs["actor_id"] = actor.user_id if actor is not None else None
     elif level == "admin" and not trusted:
         if actor is None or not actor.is_admin:

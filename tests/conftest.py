@@ -132,3 +132,27 @@ def output_dir(request) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
+
+
+def insert_video_rows(store, author_id: str, n: int, *, status: str = "published", prefix: str = "") -> list[str]:
+    """Video rows without media, for tests of storage, engagement and ranking logic.
+
+    Ids are 32 hex characters, as real content ids are; no file exists behind them.
+    """
+    import hashlib
+
+    from sora_lab.ids import utcnow
+
+    ids = []
+    now = utcnow()
+    with store.write() as cur:
+        for i in range(n):
+            video_id = hashlib.sha256(f"{prefix}{author_id}{i}".encode()).hexdigest()[:32]
+            cur.execute(
+                "INSERT INTO videos (video_id, author_id, prompt, seed, backend, model, duration_ms, width, height, "
+                "media_path, poster_path, provenance, status, parent_id, created_at, published_at) "
+                "VALUES (?, ?, ?, ?, 'test', 'none', 10000, 360, 640, ?, NULL, NULL, ?, NULL, ?, ?)",
+                [video_id, author_id, f"test clip {i}", i, f"videos/{video_id}.mp4", status, now, now],
+            )
+            ids.append(video_id)
+    return ids
