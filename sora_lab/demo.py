@@ -1,11 +1,12 @@
 """A small demo world so a fresh lab has people, follows and an invite tree.
 
-Seeding is idempotent: it runs only on a lab with no demo users yet. Clips are
-added by the generation step of `make demo` once a generator is available.
+Seeding is idempotent: people are added only to a lab without them, clips only
+until the demo set exists, and the simulated launch only once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sora_lab.accounts import AccountService
@@ -46,3 +47,39 @@ def seed_demo(store: Store, home: Path) -> dict:
     for follower, followee in DEMO_FOLLOWS:
         engagement.record(actor_id=ids[follower], events=[{"type": "follow", "user_id": ids[followee]}])
     return {"seeded": True, "users": len(DEMO_PEOPLE) + 1, "follows": len(DEMO_FOLLOWS)}
+
+
+# (author, prompt, seed): prompts in the tiny model's grammar and a few paraphrases.
+DEMO_CLIPS = [
+    ("maya", "a red circle moves right on a blue background", 1),
+    ("theo", "a yellow star spins on a purple background", 2),
+    ("priya", "a green square bounces on a white background", 3),
+    ("jonas", "an orange triangle moves up on a blue background", 4),
+    ("lena", "a pink circle grows on a green background", 5),
+    ("maya", "a white star moves left on a red background", 6),
+    ("theo", "a blue square shrinks on a yellow background", 7),
+    ("priya", "a purple circle moves down on an orange background", 8),
+]
+
+
+def seed_demo_world(lab, progress: Callable[[str], None] = print) -> dict:
+    """Everything `make demo` shows: operator, people, clips with engagement, a simulated launch."""
+    from sora_lab.bootstrap import initialise
+    from sora_lab.metrics.simulate import seed_default_scenario
+
+    services = lab._services
+    initialise(lab)
+    people = seed_demo(services.store, lab.home)
+    progress(f"people: {'seeded' if people['seeded'] else 'already there'} ({people['users']} accounts)")
+    with services.store.read() as cur:
+        existing = {row[0] for row in cur.execute("SELECT prompt FROM videos").fetchall()}
+    made = 0
+    for author, prompt, seed in DEMO_CLIPS:
+        if prompt in existing:
+            continue
+        result = lab.videos.generate(as_user=author, prompt=prompt, seed=seed)
+        made += 1
+        progress(f"clip {made}: @{author} \"{prompt}\" -> {result['video_id']} ({result['timings']['total_s']:.1f} s)")
+    scenario = seed_default_scenario(services.store)
+    progress(f"simulated launch: {scenario}")
+    return {"people": people, "clips_made": made, "scenario": scenario}

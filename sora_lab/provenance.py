@@ -85,33 +85,50 @@ def watermark_positions(
     return np.stack([np.round(y), np.round(x)], axis=1).astype(np.int64)
 
 
-def burn_watermark(frames: np.ndarray, fps: float, creator: str, lab_name: str = LAB_NAME) -> np.ndarray:
-    """Return a copy of `frames` (T, H, W, 3) uint8 with "Sora Lab" and "@creator" burned in.
+class Watermark:
+    """The visible mark for one clip: "Sora Lab" over "@creator", drifting along `watermark_positions`.
 
-    The text is white on a dark outline at ~80 % opacity: readable on flat and busy content alike.
+    The text is rendered once; `apply` pastes it per frame so frames can stream into the encoder.
+    White text on a dark outline at ~85 % opacity stays readable on flat and busy content alike.
     """
+
+    def __init__(self, size_wh: tuple[int, int], fps: float, n_frames: int, creator: str, lab_name: str = LAB_NAME):
+        width, height = size_wh
+        handle = creator if creator.startswith("@") else f"@{creator}"
+        stamp = _text_stamp([lab_name, handle], scale=max(0.35, width / 900))
+        self.stamp_h, self.stamp_w = stamp.shape[:2]
+        if self.stamp_h > height or self.stamp_w > width:
+            raise InputError(
+                f"frames: {width}x{height} is too small for the watermark ({self.stamp_w}x{self.stamp_h}); "
+                "upscale to the delivery size before watermarking"
+            )
+        self.edge_alpha = 0.55 * stamp[..., :1]
+        self.fill_alpha = 0.85 * stamp[..., 1:]
+        self.positions = watermark_positions(n_frames, fps, (height, width), (self.stamp_h, self.stamp_w))
+
+    def apply(self, frame: np.ndarray, index: int) -> np.ndarray:
+        """Burn the mark into `frame` (H, W, 3) uint8 in place for output frame `index`; returns it."""
+        y, x = self.positions[min(index, len(self.positions) - 1)]
+        h, w = self.stamp_h, self.stamp_w
+        region = frame[y : y + h, x : x + w].astype(np.float32)
+        region = region * (1.0 - self.edge_alpha)  # darken under the outline
+        region = region * (1.0 - self.fill_alpha) + 255.0 * self.fill_alpha
+        frame[y : y + h, x : x + w] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+        return frame
+
+
+def burn_watermark(frames: np.ndarray, fps: float, creator: str, lab_name: str = LAB_NAME) -> np.ndarray:
+    """Return a copy of `frames` (T, H, W, 3) uint8 with "Sora Lab" and "@creator" burned in."""
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise InputError(
             f"frames: expected uint8 array (T, H, W, 3), got {frames.dtype} {frames.shape}; "
             "pass RGB frames from a backend"
         )
-    handle = creator if creator.startswith("@") else f"@{creator}"
     n_frames, height, width, _ = frames.shape
-    stamp = _text_stamp([lab_name, handle], scale=max(0.35, width / 900))
-    stamp_h, stamp_w = stamp.shape[:2]
-    if stamp_h > height or stamp_w > width:
-        raise InputError(
-            f"frames: {width}x{height} is too small for the watermark ({stamp_w}x{stamp_h}); "
-            "upscale to the delivery size before watermarking"
-        )
-    edge_alpha = 0.55 * stamp[..., :1]
-    fill_alpha = 0.85 * stamp[..., 1:]
+    mark = Watermark((width, height), fps, n_frames, creator, lab_name)
     out = frames.copy()
-    for i, (y, x) in enumerate(watermark_positions(n_frames, fps, (height, width), (stamp_h, stamp_w))):
-        region = out[i, y : y + stamp_h, x : x + stamp_w].astype(np.float32)
-        region = region * (1.0 - edge_alpha)  # darken under the outline
-        region = region * (1.0 - fill_alpha) + 255.0 * fill_alpha
-        out[i, y : y + stamp_h, x : x + stamp_w] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+    for i in range(n_frames):
+        mark.apply(out[i], i)
     return out
 
 

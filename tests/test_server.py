@@ -6,8 +6,8 @@ import threading
 
 import httpx
 import pytest
-
 from conftest import ServerProcess, insert_video_rows
+
 from sora_lab.home import load_credentials
 from sora_lab.lab import Lab
 from sora_lab.store.db import DB_FILENAME, Store

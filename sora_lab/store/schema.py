@@ -168,5 +168,71 @@ MIGRATION_1 = [
     """,
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1]
+# Feed (issue 6): per-video engagement aggregates kept incrementally by
+# sora_lab.engagement, prompt embeddings cached once per distinct prompt,
+# per-user taste vectors, viewer blocks, and ranked feed sessions that signed
+# cursors page through by position (keyset), so new videos never reorder a scroll.
+MIGRATION_2 = [
+    "CREATE SEQUENCE feed_session_seq START 1",
+    """
+    CREATE TABLE feed_video_stats (
+        video_id       VARCHAR PRIMARY KEY,
+        author_id      VARCHAR NOT NULL,
+        prompt_key     VARCHAR NOT NULL,          -- left(sha256(prompt), 16) -> feed_prompt_embeddings
+        parent_id      VARCHAR,
+        duration_ms    INTEGER NOT NULL,
+        published_at   TIMESTAMP NOT NULL,
+        views          BIGINT NOT NULL DEFAULT 0,
+        watch_throughs BIGINT NOT NULL DEFAULT 0, -- views that watched >= 90% of the clip
+        likes          BIGINT NOT NULL DEFAULT 0, -- current likes (likes table)
+        shares         BIGINT NOT NULL DEFAULT 0,
+        remixes        BIGINT NOT NULL DEFAULT 0, -- published videos whose parent_id is this one
+        comments       BIGINT NOT NULL DEFAULT 0
+    )
+    """,
+    """
+    CREATE TABLE feed_prompt_embeddings (
+        prompt_key VARCHAR PRIMARY KEY,
+        embedding  FLOAT[384] NOT NULL             -- unit-length MiniLM vector of the prompt
+    )
+    """,
+    """
+    CREATE TABLE feed_user_taste (
+        user_id VARCHAR PRIMARY KEY,
+        weight  DOUBLE NOT NULL,                   -- total weight of the engagements summed in vec
+        vec     FLOAT[384] NOT NULL                -- weighted sum of prompt embeddings
+    )
+    """,
+    """
+    CREATE TABLE feed_blocks (
+        user_id    VARCHAR NOT NULL,               -- the viewer
+        blocked_id VARCHAR NOT NULL,               -- an author the viewer never wants to see
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (user_id, blocked_id)
+    )
+    """,
+    """
+    CREATE TABLE feed_sessions (
+        session_no  BIGINT PRIMARY KEY,
+        user_id     VARCHAR NOT NULL,
+        created_at  TIMESTAMP NOT NULL,
+        snapshot_at TIMESTAMP NOT NULL,            -- only videos published before this are ranked
+        steer       VARCHAR,
+        ranked      INTEGER NOT NULL,              -- positions filled so far (0..ranked-1)
+        exhausted   BOOLEAN NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE feed_session_items (
+        session_no BIGINT NOT NULL,
+        pos        INTEGER NOT NULL,               -- < 0: seen in an earlier session this one continues
+        video_id   VARCHAR NOT NULL,
+        score      DOUBLE NOT NULL,
+        reasons    VARCHAR[] NOT NULL,
+        PRIMARY KEY (session_no, pos)
+    )
+    """,
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,141 @@
+"""The caption grammar of the tiny world, and which combinations training never sees.
+
+Captions are built from templates and a small synonym vocabulary ("red"/"scarlet",
+"circle"/"ball"/"disc", "moves right"/"slides to the right", ...). The text encoder
+(MiniLM) then has to map unseen words in user prompts ("crimson", "drifting") near
+these, which is what makes paraphrases work.
+
+Held-out triples: a fixed set of colour x shape x motion combinations never appears in
+training (alone or as either object of a two-object clip), so the grammar eval set in
+data/tiny_eval/ measures composition, not memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from sora_lab.generate.tiny.world import BACKGROUNDS, COLORS, MOTIONS, SHAPES, ObjectSpec
+
+COLOR_WORDS: dict[str, list[str]] = {
+    "red": ["red", "scarlet"],
+    "green": ["green", "lime"],
+    "blue": ["blue", "azure"],
+    "yellow": ["yellow", "golden"],
+    "purple": ["purple", "violet"],
+    "orange": ["orange", "tangerine"],
+    "white": ["white", "snow white"],
+    "pink": ["pink", "rosy"],
+}
+SHAPE_WORDS: dict[str, list[str]] = {
+    "circle": ["circle", "ball", "disc"],
+    "square": ["square", "box", "block"],
+    "triangle": ["triangle"],
+    "star": ["star"],
+}
+MOTION_WORDS: dict[str, list[str]] = {
+    "right": ["moves right", "moves to the right", "slides right", "moving right", "travels to the right"],
+    "left": ["moves left", "moves to the left", "slides left", "moving left", "travels to the left"],
+    "up": ["moves up", "rises", "floats upward", "moving up"],
+    "down": ["moves down", "falls", "sinks", "moving down"],
+    "grows": ["grows", "gets bigger", "expands", "growing"],
+    "shrinks": ["shrinks", "gets smaller", "shrinking"],
+    "spins": ["spins", "rotates", "spinning", "turns around"],
+    "bounces": ["bounces", "bouncing", "hops up and down"],
+}
+BACKGROUND_WORDS: dict[str, list[str]] = {
+    "black": ["black"],
+    "gray": ["gray", "grey"],
+    "navy": ["navy", "dark blue"],
+    "dark green": ["dark green", "forest green"],
+    "brown": ["brown"],
+}
+SUBJECT_WORDS = ["the person", "my cameo", "the subject", "the face", "this person"]
+
+TEMPLATES_ONE = [
+    "a {c} {s} {m} on a {b} background",
+    "{c} {s} {m}, {b} background",
+    "on a {b} background, a {c} {s} {m}",
+    "a {c} {s} {m} against {b}",
+]
+TEMPLATE_TWO = "a {c} {s} {m} and a {c2} {s2} {m2} on a {b} background"
+TEMPLATES_REF = ["{p} {m} on a {b} background", "{p} {m} against {b}"]
+
+N_HELD_OUT = 40
+HOLDOUT_SEED = 20260
+
+
+def valid_triples() -> list[tuple[str, str, str]]:
+    """All colour x shape x motion triples, except a spinning circle (invisible by symmetry)."""
+    return [t for t in itertools.product(COLORS, SHAPES, MOTIONS) if not (t[1] == "circle" and t[2] == "spins")]
+
+
+def held_out_triples() -> list[tuple[str, str, str]]:
+    """The fixed triples reserved for evaluation (never rendered in training)."""
+    triples = valid_triples()
+    rng = np.random.default_rng(HOLDOUT_SEED)
+    picks = rng.choice(len(triples), size=N_HELD_OUT, replace=False)
+    return sorted(triples[i] for i in picks)
+
+
+def training_triples() -> list[tuple[str, str, str]]:
+    held = set(held_out_triples())
+    return [t for t in valid_triples() if t not in held]
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A caption and everything needed to render it."""
+
+    caption: str
+    objects: tuple[ObjectSpec, ...]
+    background: str
+    reference_seed: int | None = None  # the face sprite seed when the first object is a cameo
+
+
+def with_articles(text: str) -> str:
+    """'a orange' -> 'an orange': captions should read like sentences a person would type."""
+    return re.sub(r"\b([Aa]) (?=[aeiou])", lambda m: m.group(1) + "n ", text)
+
+
+def _pick(rng: np.random.Generator, words: list[str]) -> str:
+    return words[int(rng.integers(len(words)))]
+
+
+def caption_one(spec: ObjectSpec, background: str, rng: np.random.Generator) -> str:
+    template = _pick(rng, TEMPLATES_ONE)
+    return with_articles(template.format(c=_pick(rng, COLOR_WORDS[spec.color]), s=_pick(rng, SHAPE_WORDS[spec.shape]),
+                           m=_pick(rng, MOTION_WORDS[spec.motion]), b=_pick(rng, BACKGROUND_WORDS[background])))
+
+
+def sample_scene(rng: np.random.Generator, *, p_two: float = 0.2, p_reference: float = 0.15,
+                 triples: list[tuple[str, str, str]] | None = None) -> Scene:
+    """Draw a random training scene (only training triples unless `triples` is given)."""
+    pool = triples if triples is not None else training_triples()
+    background = _pick(rng, list(BACKGROUNDS))
+    bw = _pick(rng, BACKGROUND_WORDS[background])
+    u = rng.random()
+    if u < p_reference:
+        motion = _pick(rng, list(MOTIONS))
+        spec = ObjectSpec("white", "circle", motion)  # colour/shape unused: the sprite replaces them
+        caption = _pick(rng, TEMPLATES_REF).format(p=_pick(rng, SUBJECT_WORDS), m=_pick(rng, MOTION_WORDS[motion]), b=bw)
+        return Scene(caption, (spec,), background, reference_seed=int(rng.integers(1 << 30)))
+    if u < p_reference + p_two:
+        a = ObjectSpec(*pool[int(rng.integers(len(pool)))])
+        b = ObjectSpec(*pool[int(rng.integers(len(pool)))])
+        caption = TEMPLATE_TWO.format(
+            c=_pick(rng, COLOR_WORDS[a.color]), s=_pick(rng, SHAPE_WORDS[a.shape]), m=_pick(rng, MOTION_WORDS[a.motion]),
+            c2=_pick(rng, COLOR_WORDS[b.color]), s2=_pick(rng, SHAPE_WORDS[b.shape]),
+            m2=_pick(rng, MOTION_WORDS[b.motion]), b=bw)
+        return Scene(with_articles(caption), (a, b), background)
+    spec = ObjectSpec(*pool[int(rng.integers(len(pool)))])
+    return Scene(caption_one(spec, background, rng), (spec,), background)
+
+
+def demo_prompts(n: int = 12, seed: int = 0) -> list[str]:
+    """Grammar captions the feed demo can use as prompts (the model renders these well)."""
+    rng = np.random.default_rng(seed)
+    return [sample_scene(rng, p_two=0.0, p_reference=0.0).caption for _ in range(n)]

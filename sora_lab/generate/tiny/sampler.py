@@ -1,0 +1,51 @@
+"""Flow-matching sampling with classifier-free guidance, using diffusers' Euler scheduler.
+
+Training teaches the model the velocity v = noise - clean along x_t = (1 - s) clean + s noise
+(s = sigma in [0, 1], timestep = 1000 s). `FlowMatchEulerDiscreteScheduler` integrates
+exactly that ODE from pure noise (s = 1) to a clip (s = 0). Each step runs the conditional
+and the unconditional (all-zero condition) input as one batch of 2, then mixes them:
+v = v_uncond + guidance (v_cond - v_uncond). A fixed torch.Generator seed reproduces a clip.
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import FlowMatchEulerDiscreteScheduler
+
+from sora_lab.generate.base import Progress
+from sora_lab.generate.tiny.model import TinyVideoDenoiser
+
+
+@torch.no_grad()
+def sample(model: TinyVideoDenoiser, text: torch.Tensor, ref: torch.Tensor, ref_present: torch.Tensor, *,
+           steps: int = 16, guidance: float = 3.0, shift: float = 1.0, generator: torch.Generator | None = None,
+           progress: Progress | None = None) -> torch.Tensor:
+    """Denoise a batch of B clips; returns (B, 3, T, H, W) in about [-1, 1].
+
+    text (B,L,384), ref (B,3,8,8), ref_present (B,). Noise is drawn on the CPU from
+    `generator` so a seed gives the same clip on CPU and GPU.
+    """
+    cfg = model.config
+    device = next(model.parameters()).device
+    b = text.shape[0]
+    shape = (b, 3, cfg.frames, cfg.height, cfg.width)
+    x = torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
+    text, ref, ref_present = text.to(device), ref.to(device), ref_present.to(device)
+    scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift)
+    scheduler.set_timesteps(steps, device=device)
+    use_cfg = guidance != 1.0
+    if use_cfg:
+        text_in = torch.cat([text, torch.zeros_like(text)])
+        ref_in = torch.cat([ref, torch.zeros_like(ref)])
+        present_in = torch.cat([ref_present, torch.zeros_like(ref_present)])
+    for i, t in enumerate(scheduler.timesteps):
+        if use_cfg:
+            v = model(torch.cat([x, x]), t.expand(2 * b), text_in, ref_in, present_in)
+            v_cond, v_uncond = v.chunk(2)
+            v = v_uncond + guidance * (v_cond - v_uncond)
+        else:
+            v = model(x, t.expand(b), text, ref, ref_present)
+        x = scheduler.step(v, t, x, return_dict=False)[0]
+        if progress is not None:
+            progress(i + 1, steps)
+    return x

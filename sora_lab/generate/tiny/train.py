@@ -1,0 +1,188 @@
+"""Training loop for the tiny model: fresh world clips every step, flow matching, EMA, resume.
+
+Determinism: the batch at step k is a pure function of (seed, k) — scenes, noise, timesteps
+and condition dropout all come from generators seeded with (seed, k) — and the checkpoint
+holds model, EMA, optimiser and step. So stopping and resuming gives the same weights as
+one uninterrupted run (on the same device and thread count).
+
+The world is rendered on the fly (a few ms per clip), so there is no dataset to store and
+the model never sees the same clip twice.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sora_lab.errors import InputError
+from sora_lab.generate.tiny.captions import sample_scene
+from sora_lab.generate.tiny.conditioning import encode_text, reference_to_tensor
+from sora_lab.generate.tiny.model import (
+    REF_SIZE,
+    TinyConfig,
+    TinyVideoDenoiser,
+    atomic_write_bytes,
+    clip_to_tensor,
+    save_weights,
+)
+from sora_lab.generate.tiny.world import make_face_sprite, render_world_clip
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class TrainSettings:
+    """Hyper-parameters; stored in the checkpoint so a resume continues the same run."""
+
+    seed: int = 0
+    batch_size: int = 16
+    lr: float = 1e-3
+    warmup: int = 200
+    weight_decay: float = 0.01
+    ema_decay: float = 0.995
+    p_uncond: float = 0.1  # drop text and reference together: the CFG "unconditional" input
+    p_two: float = 0.2
+    p_reference: float = 0.15
+    model: dict = field(default_factory=lambda: asdict(TinyConfig()))
+
+
+@dataclass
+class Batch:
+    clean: torch.Tensor  # (B,3,T,H,W) in [-1,1]
+    captions: list[str]
+    ref: torch.Tensor  # (B,3,8,8)
+    ref_present: torch.Tensor  # (B,)
+
+
+def make_batch(settings: TrainSettings, step: int) -> Batch:
+    """The batch for `step`: a pure function of (seed, step)."""
+    rng = np.random.default_rng([settings.seed, step])
+    clips, captions, refs, present = [], [], [], []
+    for _ in range(settings.batch_size):
+        scene = sample_scene(rng, p_two=settings.p_two, p_reference=settings.p_reference)
+        sprite = make_face_sprite(scene.reference_seed) if scene.reference_seed is not None else None
+        clip = render_world_clip(list(scene.objects), scene.background, reference=sprite,
+                                 seed=int(rng.integers(1 << 30)))
+        clips.append(clip_to_tensor(clip))
+        captions.append(scene.caption)
+        ref, flag = reference_to_tensor(sprite)
+        refs.append(ref)
+        present.append(flag)
+    return Batch(torch.stack(clips), captions, torch.stack(refs), torch.tensor(present))
+
+
+def flow_matching_loss(model: TinyVideoDenoiser, batch: Batch, text: torch.Tensor, settings: TrainSettings,
+                       step: int) -> torch.Tensor:
+    """MSE between predicted and true velocity at a random noise level per clip."""
+    device = next(model.parameters()).device
+    g = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
+    b = batch.clean.shape[0]
+    noise = torch.randn(batch.clean.shape, generator=g)
+    # half logit-normal (most learning happens mid-way), half uniform (so the ends are not starved)
+    s_logit = torch.sigmoid(torch.randn(b, generator=g))
+    s_unif = torch.rand(b, generator=g)
+    sigma = torch.where(torch.rand(b, generator=g) < 0.5, s_logit, s_unif)
+    keep = (torch.rand(b, generator=g) >= settings.p_uncond).float()
+    clean = batch.clean
+    x_t = (1 - sigma.view(b, 1, 1, 1, 1)) * clean + sigma.view(b, 1, 1, 1, 1) * noise
+    target = noise - clean
+    pred = model(x_t.to(device), (sigma * 1000).to(device), (text * keep.view(b, 1, 1)).to(device),
+                 batch.ref.to(device), (batch.ref_present * keep).to(device))
+    return torch.mean((pred - target.to(device)) ** 2)
+
+
+def _lr(settings: TrainSettings, step: int) -> float:
+    return settings.lr * min(1.0, (step + 1) / max(1, settings.warmup))
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, resume: bool = True,
+          checkpoint_every: int = 200, export_dir: Path | None = None, threads: int | None = None,
+          device: str = "cpu", on_step: Callable[[int, float], None] | None = None) -> dict:
+    """Train until `steps` total steps (continuing a checkpoint in run_dir when resume=True).
+
+    Writes run_dir/checkpoint.pt every `checkpoint_every` steps and at the end, and exports the
+    EMA weights (what sampling uses) to `export_dir` (default run_dir/weights) at the same moments.
+    Returns a summary dict (step, last loss, seconds, loss history).
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    export_dir = Path(export_dir) if export_dir is not None else run_dir / "weights"
+    if threads:
+        torch.set_num_threads(threads)
+    ckpt_path = run_dir / CHECKPOINT
+    state = None
+    if resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        settings = TrainSettings(**state["settings"])
+    settings = settings or TrainSettings()
+    if steps < 1:
+        raise InputError("steps must be at least 1 (the total number of training steps to reach)")
+
+    torch.manual_seed(settings.seed)
+    config = TinyConfig.from_dict(settings.model)
+    model = TinyVideoDenoiser(config).to(device)
+    ema = TinyVideoDenoiser(config).to(device)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    start, history, seconds = 0, [], 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        start, history, seconds = state["step"], state["history"], state["seconds"]
+
+    def checkpoint(step: int) -> None:
+        _save_checkpoint(ckpt_path, {
+            "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step,
+            "history": history, "seconds": seconds, "settings": asdict(settings)})
+        save_weights(ema, export_dir, {"trained_steps": step, "train_seconds": round(seconds, 1),
+                                       "settings": asdict(settings),
+                                       "final_loss": history[-1]["loss"] if history else None})
+
+    window: list[float] = []
+    model.train()
+    for step in range(start, steps):
+        t0 = time.perf_counter()
+        batch = make_batch(settings, step)
+        text = encode_text(batch.captions)
+        for group in opt.param_groups:
+            group["lr"] = _lr(settings, step)
+        loss = flow_matching_loss(model, batch, text, settings, step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+                pe.lerp_(pm, 1 - settings.ema_decay)
+        value = float(loss)
+        if not math.isfinite(value):
+            raise RuntimeError(f"training diverged at step {step + 1} (loss {value}); lower --lr and resume")
+        window.append(value)
+        seconds += time.perf_counter() - t0
+        done = step + 1
+        if done % 50 == 0 or done == steps:
+            history.append({"step": done, "loss": round(float(np.mean(window)), 5), "seconds": round(seconds, 1)})
+            window = []
+        if on_step is not None:
+            on_step(done, value)
+        if done % checkpoint_every == 0 or done == steps:
+            checkpoint(done)
+    if start >= steps:
+        done = start
+    return {"step": done, "loss": history[-1]["loss"] if history else None, "seconds": round(seconds, 1),
+            "history": history, "run_dir": str(run_dir), "weights": str(export_dir), "ref_size": REF_SIZE}

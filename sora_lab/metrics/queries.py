@@ -1,0 +1,509 @@
+"""Metric definitions over the `events` table.
+
+Two SQL scans do the heavy work: one GROUP BY user (first install, access,
+funnel steps, inviter, and a bitmask of the UTC days the user was active) and
+one GROUP BY day and type (installs, generations, invites per day). Everything
+else — DAU/WAU/MAU windows, retention cohorts, invite-tree depth — is a small
+numpy roll-up over the per-user rows, so 100 M events cost two scans, not ten.
+
+Definitions (also returned with every result, so a dashboard can show them):
+- day: the UTC calendar day of `ts`.
+- download: a user's first `install` event (plus every anonymous install, user_id NULL);
+  later installs of the same user are reinstalls and do not count as downloads.
+- active user on a day: ACTIVE_USER_DEFINITION.
+- DAU / WAU / MAU on day D: distinct users active on D / in [D-6, D] / in [D-29, D].
+- stickiness: DAU / MAU.
+- retention Dk: share of the users whose first install fell on cohort day c who were active on day c+k;
+  only cohorts with c+k inside the range count ("mature" cohorts).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+from sora_lab.errors import InputError
+
+ACTIVE_TYPES = ("session_start", "view", "like", "share", "remix", "comment", "generate")
+ACTIVE_USER_DEFINITION = (
+    "An active user on a UTC day is one with at least one session_start, view, like, share, remix, "
+    "comment or generate event that day; installs and invites alone do not count."
+)
+FUNNEL_STEPS = ("install", "access", "first_view", "first_generation", "cameo_created")
+FUNNEL_LABELS = {
+    "install": "installed",
+    "access": "got access (invite redeemed, or active once open)",
+    "first_view": "watched a clip",
+    "first_generation": "generated a clip",
+    "cameo_created": "created a cameo",
+}
+SERIES = (
+    "downloads",
+    "cumulative_downloads",
+    "reinstalls",
+    "dau",
+    "wau",
+    "mau",
+    "stickiness",
+    "generations",
+    "generations_per_dau",
+)
+RETENTION_DAYS = (1, 7, 30)
+MAX_RANGE_DAYS = 400
+_DAY_US = 86_400_000_000
+_EPOCH = datetime(1970, 1, 1)
+_SOURCE_RE = re.compile(r"^(live|import|sim:[A-Za-z0-9_.-]{1,40})$")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which events count: their source, a UTC day range (inclusive) and regions."""
+
+    sources: tuple[str, ...]
+    start: date | None = None
+    end: date | None = None
+    regions: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {
+            "sources": list(self.sources),
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "regions": list(self.regions),
+        }
+
+
+def make_filters(
+    sources: list[str] | str | None = None,
+    start: str | date | None = None,
+    end: str | date | None = None,
+    regions: list[str] | str | None = None,
+) -> Filters:
+    """Validate filter arguments. No sources given means live events only — say so rather than guess."""
+    if sources is None:
+        sources = ["live"]
+    if isinstance(sources, str):
+        sources = [s for s in sources.split(",") if s.strip()]
+    cleaned = []
+    for source in sources:
+        source = str(source).strip()
+        if not _SOURCE_RE.match(source):
+            raise InputError(
+                f"sources: {source!r} is not a source; use 'live', 'import' or 'sim:<scenario>' (e.g. sim:default)"
+            )
+        cleaned.append(source)
+    if not cleaned:
+        raise InputError("sources: give at least one source, e.g. ['live'] or ['sim:default']")
+    start_day = _parse_day(start, "start")
+    end_day = _parse_day(end, "end")
+    if start_day and end_day and end_day < start_day:
+        raise InputError(f"end ({end_day}) is before start ({start_day}); swap them")
+    if isinstance(regions, str):
+        regions = [r for r in regions.split(",") if r.strip()]
+    region_list = []
+    for region in regions or []:
+        region = str(region).strip().upper()
+        if not (len(region) == 2 and region.isalpha()):
+            raise InputError(f"regions: {region!r} is not a two-letter country code such as 'US'")
+        region_list.append(region)
+    return Filters(tuple(dict.fromkeys(cleaned)), start_day, end_day, tuple(dict.fromkeys(region_list)))
+
+
+def _parse_day(value: str | date | None, field: str) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise InputError(f"{field}: {value!r} is not a date; use YYYY-MM-DD (UTC)") from None
+
+
+def _where(filters: Filters, start: date, end: date) -> tuple[str, list]:
+    clauses = ["source IN (SELECT unnest(?::VARCHAR[]))", "ts >= ?", "ts < ?"]
+    params: list = [list(filters.sources), datetime.combine(start, datetime.min.time()),
+                    datetime.combine(end + timedelta(days=1), datetime.min.time())]
+    if filters.regions:
+        clauses.append("region IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(filters.regions))
+    return " AND ".join(clauses), params
+
+
+def day_range(cur, filters: Filters) -> tuple[date, date] | None:
+    """The filter's days, or the first and last UTC day with a matching event; None if there is none."""
+    if filters.start and filters.end:
+        return filters.start, filters.end
+    clauses = ["source IN (SELECT unnest(?::VARCHAR[]))"]
+    params: list = [list(filters.sources)]
+    if filters.regions:
+        clauses.append("region IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(list(filters.regions))
+    first, last = cur.execute(f"SELECT min(ts), max(ts) FROM events WHERE {' AND '.join(clauses)}", params).fetchone()
+    if first is None:
+        return None
+    return filters.start or first.date(), filters.end or last.date()
+
+
+def _user_sql(where: str, blocks: int) -> str:
+    active = "type IN (" + ", ".join(f"'{t}'" for t in ACTIVE_TYPES) + ")"
+    masks = ",\n".join(
+        f"bit_or(CAST(1 AS UBIGINT) << CAST(off - {64 * b} AS UBIGINT)) "
+        f"FILTER (WHERE act AND off >= {64 * b} AND off < {64 * (b + 1)}) AS m{b}"
+        for b in range(blocks)
+    )
+    return f"""
+        WITH f AS (
+            SELECT user_id, type, region, target_id, ts,
+                   CAST((epoch_us(ts) - ?) // {_DAY_US} AS BIGINT) AS off,
+                   {active} AS act
+            FROM events WHERE {where} AND user_id IS NOT NULL
+        )
+        SELECT user_id,
+               min(off) FILTER (WHERE type = 'install') AS install_off,
+               count(*) FILTER (WHERE type = 'install') AS installs,
+               min(off) FILTER (WHERE type = 'invite_redeemed') AS redeem_off,
+               arg_min(target_id, ts) FILTER (WHERE type = 'invite_redeemed') AS inviter,
+               min(off) FILTER (WHERE type = 'view') AS view_off,
+               min(off) FILTER (WHERE type = 'generate') AS gen_off,
+               min(off) FILTER (WHERE type = 'cameo_created') AS cameo_off,
+               min(off) FILTER (WHERE act) AS active_off,
+               count(*) FILTER (WHERE type = 'generate') AS generations,
+               min(region) AS region,
+               {masks}
+        FROM f GROUP BY user_id
+    """
+
+
+def _daily_sql(where: str) -> str:
+    return f"""
+        SELECT CAST((epoch_us(ts) - ?) // {_DAY_US} AS BIGINT) AS off, type,
+               count(*) AS n, count(*) FILTER (WHERE user_id IS NULL) AS anonymous
+        FROM events
+        WHERE {where} AND type IN ('install', 'generate', 'invite_sent', 'invite_redeemed')
+        GROUP BY ALL
+    """
+
+
+def compute(cur, filters: Filters) -> dict:
+    """Every growth metric for the filtered events, as JSON-ready rows (aggregated: at most days x 31)."""
+    started = time.perf_counter()
+    span = day_range(cur, filters)
+    if span is None:
+        return _empty(filters, time.perf_counter() - started)
+    start, end = span
+    ndays = (end - start).days + 1
+    if ndays > MAX_RANGE_DAYS:
+        raise InputError(f"date range is {ndays} days; choose start/end at most {MAX_RANGE_DAYS} days apart")
+    blocks = (ndays + 63) // 64
+    where, params = _where(filters, start, end)
+    start_us = int((datetime.combine(start, datetime.min.time()) - _EPOCH) / timedelta(microseconds=1))
+    users = cur.execute(_user_sql(where, blocks), [start_us, *params]).fetchnumpy()
+    daily_rows = cur.execute(_daily_sql(where), [start_us, *params]).fetchall()
+    result = _roll_up(users, daily_rows, blocks, ndays, start)
+    result["definition"] = ACTIVE_USER_DEFINITION
+    result["filters"] = filters.as_dict()
+    result["range"] = {"start": start.isoformat(), "end": end.isoformat(), "days": ndays}
+    result["elapsed_s"] = round(time.perf_counter() - started, 4)
+    return result
+
+
+def _empty(filters: Filters, elapsed: float) -> dict:
+    return {
+        "definition": ACTIVE_USER_DEFINITION,
+        "filters": filters.as_dict(),
+        "range": None,
+        "totals": {},
+        "retention": {},
+        "funnel": [],
+        "invites": {},
+        "regions": [],
+        "daily": [],
+        "retention_matrix": [],
+        "elapsed_s": round(elapsed, 4),
+    }
+
+
+# --- numpy roll-ups over the per-user rows ---------------------------------------
+
+
+def _offsets(values) -> np.ndarray:
+    """A nullable integer column as int64 with -1 for NULL."""
+    if isinstance(values, np.ma.MaskedArray):
+        return values.filled(-1).astype(np.int64)
+    return np.asarray(values, dtype=np.int64)
+
+
+def _mask_matrix(users: dict, blocks: int) -> np.ndarray:
+    columns = []
+    for b in range(blocks):
+        col = users[f"m{b}"]
+        if isinstance(col, np.ma.MaskedArray):
+            col = col.filled(0)
+        columns.append(np.asarray(col, dtype=np.uint64))
+    return np.stack(columns, axis=1) if columns else np.zeros((0, 0), dtype=np.uint64)
+
+
+def _window_counts(masks: np.ndarray, ndays: int, width: int) -> np.ndarray:
+    """Distinct users active in [D-width+1, D] for every day D: OR of (mask & window) over blocks."""
+    counts = np.zeros(ndays, dtype=np.int64)
+    for day in range(ndays):
+        lo = max(0, day - width + 1)
+        hit = np.zeros(masks.shape[0], dtype=bool)
+        for b in range(lo // 64, day // 64 + 1):
+            first, last = max(lo, 64 * b) - 64 * b, min(day, 64 * b + 63) - 64 * b
+            bits = ((1 << (last - first + 1)) - 1) << first
+            hit |= (masks[:, b] & np.uint64(bits)) != 0
+        counts[day] = int(hit.sum())
+    return counts
+
+
+def _active_on(masks: np.ndarray, rows: np.ndarray, offs: np.ndarray) -> np.ndarray:
+    """For each selected user row, was the user active on day offset `offs` (same length)?"""
+    bits = (masks[rows, offs // 64] >> (offs % 64).astype(np.uint64)) & np.uint64(1)
+    return bits.astype(bool)
+
+
+def _roll_up(users: dict, daily_rows: list, blocks: int, ndays: int, start: date) -> dict:
+    n = len(users["user_id"])
+    masks = _mask_matrix(users, blocks)
+    install_off = _offsets(users["install_off"])
+    redeem_off = _offsets(users["redeem_off"])
+    active_off = _offsets(users["active_off"])
+    generations = np.asarray(users["generations"], dtype=np.int64)
+    installs = np.asarray(users["installs"], dtype=np.int64)
+    has_install = install_off >= 0
+    active = active_off >= 0
+
+    per_day = {t: np.zeros(ndays, dtype=np.int64) for t in ("install", "generate", "invite_sent", "invite_redeemed")}
+    anonymous = np.zeros(ndays, dtype=np.int64)
+    for off, type_, count, anon in daily_rows:
+        per_day[type_][off] += count
+        if type_ == "install":
+            anonymous[off] += anon
+    first_installs = np.bincount(install_off[has_install], minlength=ndays)[:ndays]
+    downloads = first_installs + anonymous
+    reinstalls = per_day["install"] - downloads
+    dau = _window_counts(masks, ndays, 1) if n else np.zeros(ndays, dtype=np.int64)
+    wau = _window_counts(masks, ndays, 7) if n else np.zeros(ndays, dtype=np.int64)
+    mau = _window_counts(masks, ndays, 30) if n else np.zeros(ndays, dtype=np.int64)
+    cumulative = np.cumsum(downloads)
+
+    daily = []
+    for d in range(ndays):
+        daily.append(
+            {
+                "day": (start + timedelta(days=d)).isoformat(),
+                "downloads": int(downloads[d]),
+                "cumulative_downloads": int(cumulative[d]),
+                "reinstalls": int(reinstalls[d]),
+                "dau": int(dau[d]),
+                "wau": int(wau[d]),
+                "mau": int(mau[d]),
+                "stickiness": _ratio(dau[d], mau[d]),
+                "generations": int(per_day["generate"][d]),
+                "generations_per_dau": _ratio(per_day["generate"][d], dau[d]),
+            }
+        )
+
+    total_generations = int(per_day["generate"].sum())
+    creators = int(((generations > 0) & active).sum())
+    active_users = int(active.sum())
+    access = (redeem_off >= 0) | active
+    stick = [row["stickiness"] for row in daily if row["mau"] > 0]
+    totals = {
+        "downloads": int(downloads.sum()),
+        "anonymous_installs": int(anonymous.sum()),
+        "reinstalls": int(reinstalls.sum()),
+        "installed_users": int(has_install.sum()),
+        "users_with_access": int(access.sum()),
+        "active_users": active_users,
+        "never_active_installs": int((has_install & ~active).sum()),
+        "dau_last_day": int(dau[-1]),
+        "wau_last_day": int(wau[-1]),
+        "mau_last_day": int(mau[-1]),
+        "peak_dau": int(dau.max()),
+        "stickiness_last_day": _ratio(dau[-1], mau[-1]),
+        "stickiness_mean": round(float(np.mean(stick)), 4) if stick else None,
+        "generations": total_generations,
+        "generations_per_active_user": _ratio(total_generations, active_users),
+        "creators": creators,
+        "viewers": active_users - creators,
+        "creator_share": _ratio(creators, active_users),
+        "downloads_per_active_user": _ratio(int(downloads.sum()), active_users),
+        "days_to_1m_downloads": _days_to(cumulative, 1_000_000),
+    }
+    retention, matrix = _retention(masks, install_off, ndays, start)
+    return {
+        "totals": totals,
+        "retention": retention,
+        "funnel": _funnel(users, has_install, access),
+        "invites": _invites(users, redeem_off, per_day),
+        "regions": _regions(users, has_install, active, generations, masks, ndays),
+        "daily": daily,
+        "retention_matrix": matrix,
+    }
+
+
+def _ratio(num, den) -> float | None:
+    return round(float(num) / float(den), 4) if den else None
+
+
+def _days_to(cumulative: np.ndarray, target: int) -> int | None:
+    """Days (1 = the first day) until cumulative downloads reached `target`; None if never."""
+    hit = np.nonzero(cumulative >= target)[0]
+    return int(hit[0]) + 1 if hit.size else None
+
+
+def _retention(masks: np.ndarray, install_off: np.ndarray, ndays: int, start: date) -> tuple[dict, list]:
+    rows = np.nonzero(install_off >= 0)[0]
+    cohorts = install_off[rows]
+    cohort_sizes = np.bincount(cohorts, minlength=ndays)
+    matrix = []
+    pooled: dict[str, float | None] = {}
+    launch: dict[str, float | None] = {}
+    launch_day = int(cohorts.min()) if cohorts.size else None
+    for k in range(0, 31):
+        target = cohorts + k
+        inside = target < ndays
+        retained = np.zeros(ndays, dtype=np.int64)
+        if inside.any():
+            hit = _active_on(masks, rows[inside], target[inside])
+            retained = np.bincount(cohorts[inside][hit], minlength=ndays)
+        for c in range(ndays - k):
+            if cohort_sizes[c]:
+                matrix.append(
+                    {
+                        "cohort": (start + timedelta(days=c)).isoformat(),
+                        "offset": k,
+                        "users": int(cohort_sizes[c]),
+                        "retained": int(retained[c]),
+                        "rate": _ratio(retained[c], cohort_sizes[c]),
+                    }
+                )
+        if k in RETENTION_DAYS:
+            mature = cohort_sizes[: max(ndays - k, 0)].sum()
+            pooled[f"d{k}"] = _ratio(retained[: max(ndays - k, 0)].sum(), mature)
+            mature_launch = launch_day is not None and launch_day + k < ndays
+            launch[f"d{k}"] = _ratio(retained[launch_day], cohort_sizes[launch_day]) if mature_launch else None
+    return {
+        **pooled,
+        "launch_cohort": (start + timedelta(days=launch_day)).isoformat() if launch_day is not None else None,
+        "launch_cohort_users": int(cohort_sizes[launch_day]) if launch_day is not None else 0,
+        "launch": launch,
+        "cohort": "first install day (UTC)",
+    }, matrix
+
+
+def _funnel(users: dict, has_install: np.ndarray, access: np.ndarray) -> list[dict]:
+    steps = [
+        has_install,
+        access,
+        _offsets(users["view_off"]) >= 0,
+        _offsets(users["gen_off"]) >= 0,
+        _offsets(users["cameo_off"]) >= 0,
+    ]
+    reached = has_install.copy()
+    base = int(reached.sum())
+    out = []
+    previous = base
+    for name, step in zip(FUNNEL_STEPS, steps, strict=True):
+        reached = reached & step
+        count = int(reached.sum())
+        out.append(
+            {
+                "step": name,
+                "label": FUNNEL_LABELS[name],
+                "users": count,
+                "share_of_installs": _ratio(count, base),
+                "share_of_previous": _ratio(count, previous),
+            }
+        )
+        previous = count
+    return out
+
+
+def _invites(users: dict, redeem_off: np.ndarray, per_day: dict) -> dict:
+    """K-factor and invite-tree depth from invite_redeemed events (target_id = the inviter's user_id).
+
+    Members are users who redeemed an invite. A member's depth is 1 when the inviter is not itself a
+    member (the operator, a waitlist code), else the inviter's depth + 1. K-factor: members invited
+    by members, per member — the average number of friends each member brought in.
+    """
+    ids = np.asarray(users["user_id"], dtype=object)
+    inviter_col = users["inviter"]
+    inviters = np.asarray(inviter_col.filled(None) if isinstance(inviter_col, np.ma.MaskedArray) else inviter_col,
+                          dtype=object)
+    members = np.nonzero(redeem_off >= 0)[0]
+    n_members = int(members.size)
+    if not n_members:
+        return {"sent": int(per_day["invite_sent"].sum()), "redeemed": int(per_day["invite_redeemed"].sum()),
+                "members": 0, "k_factor": None, "max_depth": 0, "mean_depth": None, "depth_histogram": [],
+                "roots": 0}
+    index = {uid: i for i, uid in enumerate(ids[members])}
+    parent = np.array([index.get(inv, -1) if inv is not None else -1 for inv in inviters[members]], dtype=np.int64)
+    depth = _tree_depth(parent)
+    children = int((parent >= 0).sum())
+    histogram = np.bincount(depth)
+    return {
+        "sent": int(per_day["invite_sent"].sum()),
+        "redeemed": int(per_day["invite_redeemed"].sum()),
+        "members": n_members,
+        "roots": int((parent < 0).sum()),
+        "invited_by_members": children,
+        "k_factor": _ratio(children, n_members),
+        "conversion": _ratio(per_day["invite_redeemed"].sum(), per_day["invite_sent"].sum()),
+        "max_depth": int(depth.max()),
+        "mean_depth": round(float(depth.mean()), 3),
+        "depth_histogram": [{"depth": d, "users": int(c)} for d, c in enumerate(histogram) if d > 0 and c],
+    }
+
+
+def _tree_depth(parent: np.ndarray) -> np.ndarray:
+    """Depth of every node from parent pointers (-1 = root's child), by pointer jumping: O(n log depth)."""
+    depth = np.ones(parent.size, dtype=np.int64)
+    up = parent.copy()
+    for _ in range(64):
+        has = up >= 0
+        if not has.any():
+            return depth
+        depth[has] += depth[up[has]]
+        nxt = np.full_like(up, -1)
+        nxt[has] = up[up[has]]
+        up = nxt
+    raise InputError("invite tree has a cycle (a user invited, directly or not, by themselves); check the events")
+
+
+def _regions(users, has_install, active, generations, masks, ndays) -> list[dict]:
+    region_col = users["region"]
+    regions = np.asarray(region_col.filled("??") if isinstance(region_col, np.ma.MaskedArray) else region_col,
+                         dtype=object)
+    regions = np.where(regions == None, "??", regions)  # noqa: E711 - elementwise comparison
+    last = ndays - 1
+    last_active = ((masks[:, last // 64] >> np.uint64(last % 64)) & np.uint64(1)).astype(bool) if len(masks) else []
+    out = []
+    for region in sorted(set(regions.tolist())):
+        sel = regions == region
+        out.append(
+            {
+                "region": region,
+                "downloads": int((has_install & sel).sum()),
+                "active_users": int((active & sel).sum()),
+                "dau_last_day": int((last_active & sel).sum()) if len(masks) else 0,
+                "creators": int((active & (generations > 0) & sel).sum()),
+            }
+        )
+    return sorted(out, key=lambda r: -r["downloads"])
+
+
+def series(result: dict, name: str) -> list[dict]:
+    """One daily series from a computed result, as [{day, value}]."""
+    if name not in SERIES:
+        raise InputError(f"series {name!r} is not known; choose one of: {', '.join(SERIES)}")
+    return [{"day": row["day"], "value": row[name]} for row in result["daily"]]
