@@ -181,10 +181,27 @@ def status(home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = Fa
 
 # --- command groups registered by area (each lives beside its area's code) ---
 # --- videos (generation pipeline) ---
+from sora_lab.video_cli import register as _register_video_commands  # noqa: E402
+
+_register_video_commands(app)
 # --- tiny model ---
+from sora_lab.generate.tiny.cli import model_app  # noqa: E402
+
+app.add_typer(model_app, name="model")
 # --- cameos and policy ---
+from sora_lab.consent_cli import cameo_app, policy_app, rights_app  # noqa: E402
+
+app.add_typer(cameo_app, name="cameo")
+app.add_typer(policy_app, name="policy")
+app.add_typer(rights_app, name="rights")
 # --- feed ---
+from sora_lab.feed_cli import feed_app  # noqa: E402
+
+app.add_typer(feed_app, name="feed")
 # --- metrics ---
+from sora_lab.metrics.cli import metrics_app  # noqa: E402
+
+app.add_typer(metrics_app, name="metrics")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ idempotent per client event id, so a client may safely retry a batch."""
 from __future__ import annotations
 
 from sora_lab.errors import InputError, NotFound
+from sora_lab.feed_stats import update_video_stats
 from sora_lab.ids import new_id, utcnow
 from sora_lab.store.db import Store
-from sora_lab.store.events import append_event
 
 CLIENT_EVENT_TYPES = ("session_start", "view", "like", "unlike", "share", "comment", "follow", "unfollow")
 _NEEDS_VIDEO = {"view", "like", "unlike", "share", "comment"}
@@ -47,28 +47,49 @@ class EngagementService:
         self.store = store
 
     def record(self, *, actor_id: str, events: list[dict]) -> dict:
-        """Store a batch atomically. Returns how many were new and how many were duplicates."""
+        """Store a batch atomically. Returns how many were new and how many were duplicates.
+
+        The batch is applied with a handful of set-based statements (not one per
+        event): client ids are claimed with one INSERT OR IGNORE ... RETURNING,
+        like/follow state is resolved in order in Python, and the event rows,
+        per-video aggregates and the viewer's taste vector are written in bulk.
+        """
         if not isinstance(events, list) or not events:
             raise InputError("events must be a non-empty list")
         if len(events) > MAX_BATCH:
             raise InputError(f"events: at most {MAX_BATCH} per batch, got {len(events)}; split the batch")
         checked = [_validate(e, i) for i, e in enumerate(events)]
         now = utcnow()
-        stored = duplicates = 0
         with self.store.write() as cur:
-            region = cur.execute("SELECT region FROM users WHERE user_id = ?", [actor_id]).fetchone()[0]
+            row = cur.execute("SELECT region FROM users WHERE user_id = ?", [actor_id]).fetchone()
+            if row is None:
+                raise NotFound(f"actor {actor_id!r} does not exist")
+            region = row[0]
             self._check_targets(cur, checked)
-            for event in checked:
-                client_id = event.get("client_event_id")
-                if client_id is not None:
-                    key = f"{actor_id}:{client_id}"
-                    if cur.execute("SELECT 1 FROM client_events WHERE client_event_id = ?", [key]).fetchone():
-                        duplicates += 1
-                        continue
-                    cur.execute("INSERT INTO client_events VALUES (?, ?, ?)", [key, actor_id, now])
-                self._apply(cur, now, actor_id, region, event)
-                stored += 1
-        return {"stored": stored, "duplicates": duplicates}
+            fresh = self._claim_client_ids(cur, actor_id, checked, now)
+            if fresh:
+                self._apply(cur, now, actor_id, region, fresh)
+        return {"stored": len(fresh), "duplicates": len(checked) - len(fresh)}
+
+    @staticmethod
+    def _claim_client_ids(cur, actor_id: str, events: list[dict], now) -> list[dict]:
+        """Events not seen before: no client id, or a client id this user has not sent yet."""
+        keys: dict[str, int] = {}
+        for i, event in enumerate(events):
+            cid = event.get("client_event_id")
+            if cid is not None:
+                keys.setdefault(f"{actor_id}:{cid}", i)  # a repeat inside one batch is a duplicate too
+        claimed: set[str] = set()
+        if keys:
+            claimed = {
+                r[0]
+                for r in cur.execute(
+                    "INSERT OR IGNORE INTO client_events SELECT unnest(?), ?, ? RETURNING client_event_id",
+                    [list(keys), actor_id, now],
+                ).fetchall()
+            }
+        first = {i for k, i in keys.items() if k in claimed}
+        return [e for i, e in enumerate(events) if e.get("client_event_id") is None or i in first]
 
     def _check_targets(self, cur, events: list[dict]) -> None:
         video_ids = sorted({e["video_id"] for e in events if e["type"] in _NEEDS_VIDEO})
@@ -95,52 +116,88 @@ class EngagementService:
             if missing:
                 raise NotFound(f"user_id {missing[0]!r} does not exist; nothing in this batch was stored")
 
-    def _apply(self, cur, now, actor_id: str, region: str, event: dict) -> None:
-        type_ = event["type"]
-        video_id = event.get("video_id")
-        target = event.get("user_id")
-        if type_ == "like":
-            cur.execute("INSERT OR IGNORE INTO likes VALUES (?, ?, ?)", [actor_id, video_id, now])
-        elif type_ == "unlike":
-            cur.execute("DELETE FROM likes WHERE user_id = ? AND video_id = ?", [actor_id, video_id])
-        elif type_ == "comment":
+    def _apply(self, cur, now, actor_id: str, region: str, events: list[dict]) -> None:
+        like_delta = self._resolve_likes(cur, now, actor_id, events)
+        self._resolve_follows(cur, now, actor_id, events)
+        comments = [e for e in events if e["type"] == "comment"]
+        if comments:
             cur.execute(
-                "INSERT INTO comments VALUES (?, ?, ?, ?, ?)",
-                [new_id("c"), video_id, actor_id, event["text"].strip(), now],
+                "INSERT INTO comments SELECT unnest(?), unnest(?), ?, unnest(?), ?",
+                [[new_id("c") for _ in comments], [e["video_id"] for e in comments], actor_id,
+                 [e["text"].strip() for e in comments], now],
             )
-        elif type_ == "follow":
-            cur.execute("INSERT OR IGNORE INTO follows VALUES (?, ?, ?)", [actor_id, target, now])
-        elif type_ == "unfollow":
-            cur.execute("DELETE FROM follows WHERE follower_id = ? AND followee_id = ?", [actor_id, target])
-        append_event(
-            cur,
-            now,
-            actor_id,
-            type_,
-            video_id=video_id,
-            target_id=target,
-            region=region,
-            watch_ms=event.get("watch_ms"),
+        cur.execute(
+            "INSERT INTO events (ts, user_id, type, video_id, target_id, region, watch_ms) "
+            "SELECT ?, ?, unnest(?), unnest(?), unnest(?), ?, unnest(?)",
+            [now, actor_id, [e["type"] for e in events], [e.get("video_id") for e in events],
+             [e.get("user_id") for e in events], region, [e.get("watch_ms") for e in events]],
         )
+        update_video_stats(cur, actor_id, events, like_delta)
+
+    @staticmethod
+    def _resolve_likes(cur, now, actor_id: str, events: list[dict]) -> dict[str, int]:
+        """Apply like/unlike in order; returns the net change of each video's like count (-1, 0, +1)."""
+        touched = sorted({e["video_id"] for e in events if e["type"] in ("like", "unlike")})
+        if not touched:
+            return {}
+        before = {
+            r[0]
+            for r in cur.execute(
+                "SELECT video_id FROM likes WHERE user_id = ? AND video_id IN (SELECT unnest(?))", [actor_id, touched]
+            ).fetchall()
+        }
+        state = set(before)
+        for e in events:
+            if e["type"] == "like":
+                state.add(e["video_id"])
+            elif e["type"] == "unlike":
+                state.discard(e["video_id"])
+        added, removed = sorted(state - before), sorted(before - state)
+        if added:
+            cur.execute("INSERT INTO likes SELECT ?, unnest(?), ?", [actor_id, added, now])
+        if removed:
+            cur.execute("DELETE FROM likes WHERE user_id = ? AND video_id IN (SELECT unnest(?))", [actor_id, removed])
+        return {v: 1 for v in added} | {v: -1 for v in removed}
+
+    @staticmethod
+    def _resolve_follows(cur, now, actor_id: str, events: list[dict]) -> None:
+        touched = sorted({e["user_id"] for e in events if e["type"] in _NEEDS_TARGET_USER})
+        if not touched:
+            return
+        before = {
+            r[0]
+            for r in cur.execute(
+                "SELECT followee_id FROM follows WHERE follower_id = ? AND followee_id IN (SELECT unnest(?))",
+                [actor_id, touched],
+            ).fetchall()
+        }
+        state = set(before)
+        for e in events:
+            if e["type"] == "follow":
+                state.add(e["user_id"])
+            elif e["type"] == "unfollow":
+                state.discard(e["user_id"])
+        added, removed = sorted(state - before), sorted(before - state)
+        if added:
+            cur.execute("INSERT INTO follows SELECT ?, unnest(?), ?", [actor_id, added, now])
+        if removed:
+            cur.execute(
+                "DELETE FROM follows WHERE follower_id = ? AND followee_id IN (SELECT unnest(?))", [actor_id, removed]
+            )
 
     def counts(self, *, video_id: str) -> dict:
-        """Engagement counters of one video (likes are current state; the rest count events)."""
+        """Engagement counters of one video, from the aggregates kept by `record` (likes are current state)."""
         with self.store.read() as cur:
-            likes = cur.execute("SELECT count(*) FROM likes WHERE video_id = ?", [video_id]).fetchone()[0]
-            rows = cur.execute(
-                "SELECT type, count(*) FROM events WHERE video_id = ? AND source = 'live' "
-                "AND type IN ('view', 'share', 'remix', 'comment') GROUP BY type",
-                [video_id],
-            ).fetchall()
-        by_type = dict(rows)
-        return {
-            "video_id": video_id,
-            "likes": likes,
-            "views": by_type.get("view", 0),
-            "shares": by_type.get("share", 0),
-            "remixes": by_type.get("remix", 0),
-            "comments": by_type.get("comment", 0),
-        }
+            row = cur.execute(
+                "SELECT views, likes, shares, remixes, comments FROM feed_video_stats WHERE video_id = ?", [video_id]
+            ).fetchone()
+            if row is None:
+                if not cur.execute("SELECT 1 FROM videos WHERE video_id = ?", [video_id]).fetchone():
+                    raise NotFound(f"video_id {video_id!r} does not exist")
+                row = (0, 0, 0, 0, 0)
+        views, likes, shares, remixes, comments = row
+        return {"video_id": video_id, "likes": likes, "views": views, "shares": shares, "remixes": remixes,
+                "comments": comments}
 
     def liked(self, *, actor_id: str, video_ids: list[str]) -> list[str]:
         with self.store.read() as cur:

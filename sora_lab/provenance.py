@@ -67,9 +67,7 @@ def _triangle_wave(phase: np.ndarray) -> np.ndarray:
     return 1.0 - np.abs(2.0 * frac - 1.0)
 
 
-def watermark_positions(
-    n_frames: int, fps: float, frame_hw: tuple[int, int], stamp_hw: tuple[int, int]
-) -> np.ndarray:
+def watermark_positions(n_frames: int, fps: float, frame_hw: tuple[int, int], stamp_hw: tuple[int, int]) -> np.ndarray:
     """Top-left (y, x) of the watermark per frame, int array (n_frames, 2).
 
     The path bounces horizontally and vertically at different rates (ratio ~1 : 0.37), so over a
@@ -249,9 +247,7 @@ def _build_leaf(
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     return key, cert
@@ -452,5 +448,7 @@ def verify(path: Path) -> dict:
         "parent_video_id": generation.get("parent_video_id"),
         "validation_state": state,
         "status_codes": sorted(set(failures) | set(infos)),
-        "detail": "signed by this lab's local CA (not a public trust anchor)" if valid else "hash or signature mismatch",
+        "detail": "signed by this lab's local CA (not a public trust anchor)"
+        if valid
+        else "hash or signature mismatch",
     }

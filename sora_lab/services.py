@@ -33,6 +33,41 @@ class Services:
         return AdminService(self.store, self.home)
 
     # --- videos (generation pipeline) ---
+    @cached_property
+    def videos(self):
+        from sora_lab.videos import VideoService
+
+        return VideoService(self)
+
     # --- cameos and policy ---
+    @cached_property
+    def cameos(self):
+        from sora_lab.cameo import CameoService
+
+        return CameoService(self.store, self.home)
+
+    @cached_property
+    def policy(self):
+        from sora_lab.policy import PolicyService
+
+        return PolicyService(self.store, self.home)
+
+    @cached_property
+    def rights(self):
+        from sora_lab.rights import RightsService
+
+        return RightsService(self.store, self.home)
+
     # --- feed ---
+    @cached_property
+    def feed(self):
+        from sora_lab.feed import FeedService
+
+        return FeedService(self.store, self.home)
+
     # --- metrics ---
+    @cached_property
+    def metrics(self):
+        from sora_lab.metrics.service import MetricsService
+
+        return MetricsService(self.store, self.home)

@@ -184,13 +184,12 @@ def _deletes(s: str, depth: int) -> set[str]:
     return out
 
 
-def allowed_typos(compact_len: int) -> int:
-    """How many edits a name of this length tolerates: short names must match exactly."""
-    if compact_len >= 12:
-        return 2
-    if compact_len >= 6:
-        return 1
-    return 0
+def allowed_typos(compact_len: int, words: int) -> int:
+    """How many edits a phrase tolerates. One-word names need 8+ letters ('thanos' must not
+    match 'thanks'); names of several words are distinctive sooner."""
+    if words <= 1:
+        return 0 if compact_len < 8 else 1 if compact_len < 12 else 2
+    return 0 if compact_len < 7 else 1 if compact_len < 13 else 2
 
 
 @dataclass
@@ -216,6 +215,7 @@ class PhraseIndex:
     def __init__(self) -> None:
         self.exact: dict[str, list[object]] = {}
         self.fuzzy: dict[str, set[str]] = {}  # deletion variant -> keys
+        self.key_typos: dict[str, int] = {}
         self.max_words = 1
         self.max_len = 0
 
@@ -226,7 +226,8 @@ class PhraseIndex:
         self.max_words = max(self.max_words, words)
         self.max_len = max(self.max_len, len(key))
         self.exact.setdefault(key, []).append(payload)
-        depth = allowed_typos(len(key)) if fuzzy else 0
+        depth = allowed_typos(len(key), words) if fuzzy else 0
+        self.key_typos[key] = max(self.key_typos.get(key, 0), depth)
         if depth:
             for variant in _deletes(key, depth):
                 self.fuzzy.setdefault(variant, set()).add(key)
@@ -244,20 +245,36 @@ class PhraseIndex:
                     break
                 for payload in self.exact.get(compact, ()):
                     hits.append(Hit(compact, payload, tokens[i].start, tokens[j].end, i, j + 1, 0))
-                depth = allowed_typos(len(compact))
+                depth = allowed_typos(len(compact), j - i + 1)
                 if depth and compact not in self.exact:
                     for key in self._fuzzy_keys(compact, depth):
-                        d = edit_distance(compact, key, allowed_typos(len(key)))
-                        if d <= allowed_typos(len(key)):
+                        limit = min(depth, self.key_typos[key])
+                        d = edit_distance(compact, key, limit)
+                        if d <= limit:
                             for payload in self.exact[key]:
                                 hits.append(Hit(key, payload, tokens[i].start, tokens[j].end, i, j + 1, d))
-        return hits
+        return _drop_padded(hits)
 
     def _fuzzy_keys(self, compact: str, depth: int) -> set[str]:
         keys: set[str] = set()
         for variant in _deletes(compact, depth):
             keys |= self.fuzzy.get(variant, set())
         return keys
+
+
+def _drop_padded(hits: list[Hit]) -> list[Hit]:
+    """Drop a typo hit that only exists because a neighbouring word was swallowed:
+    'a gruesome' is 'gruesome' plus one deleted 'a', so keep the tighter hit."""
+    keep = []
+    for h in hits:
+        if h.distance and any(
+            o is not h and o.key == h.key and h.token_start <= o.token_start and o.token_end <= h.token_end
+            and (o.token_end - o.token_start) < (h.token_end - h.token_start)
+            for o in hits
+        ):
+            continue
+        keep.append(h)
+    return keep
 
 
 def stem_match(tokens: list[Token], stems: list[str]) -> list[tuple[str, Token]]:
@@ -271,4 +288,28 @@ def stem_match(tokens: list[Token], stems: list[str]) -> list[tuple[str, Token]]
     return out
 
 
-WORD_RE = re.compile(r"[a-z0-9]+")
+
+
+def fold_text(prompt: str) -> tuple[str, list[int]]:
+    """The folded prompt and, per folded character, the index of the original character."""
+    chars: list[str] = []
+    where: list[int] = []
+    for i, ch in enumerate(prompt):
+        for c in fold_char(ch):
+            chars.append(c)
+            where.append(i)
+    return "".join(chars), where
+
+
+HANDLE_MENTION_RE = re.compile(r"(?<![a-z0-9_.@])@([a-z0-9][a-z0-9_.]{1,29})")
+
+
+def handle_mentions(prompt: str) -> list[tuple[str, int, int]]:
+    """`@handle` mentions as (handle, start, end) in the original prompt, look-alikes folded."""
+    folded, where = fold_text(prompt)
+    out = []
+    for m in HANDLE_MENTION_RE.finditer(folded):
+        handle = m.group(1).rstrip(".")
+        end = m.start(1) + len(handle)
+        out.append((handle, where[m.start()], where[end - 1] + 1))
+    return out

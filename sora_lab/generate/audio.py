@@ -99,9 +99,7 @@ def tracks_from_objects(frames: np.ndarray, max_tracks: int = 6, min_area: float
         blobs.sort(key=lambda b: -b[2])
         free = list(range(max_tracks))
         for bx, by, area in blobs:
-            candidates = [
-                (np.hypot(bx - last[k][0], by - last[k][1]), k) for k in free if last[k] is not None
-            ]
+            candidates = [(np.hypot(bx - last[k][0], by - last[k][1]), k) for k in free if last[k] is not None]
             candidates = [c for c in candidates if c[0] < 0.25 * diag]
             if candidates:
                 _, k = min(candidates)
@@ -163,7 +161,9 @@ def motion_events(tracks: list[Track], window: int = 2, min_speed: float = 0.004
             if sb < min_speed or sa < min_speed:
                 continue
             cos = float(before @ after / (sb * sa))
-            reversed_axis = bool(np.any((before * after < 0) & (np.abs(before) > min_speed) & (np.abs(after) > min_speed)))
+            reversed_axis = bool(
+                np.any((before * after < 0) & (np.abs(before) > min_speed) & (np.abs(after) > min_speed))
+            )
             if cos < 0.5 or reversed_axis:
                 change = float(np.linalg.norm(after - before) / max(sb, sa))
                 candidates.append((k, change, "bounce" if reversed_axis else "turn"))
@@ -287,7 +287,9 @@ def design_sound(
     return Soundtrack(samples=samples, sample_rate=sample_rate, events=events, n_tracks=len(tracks))
 
 
-def onset_times(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, hop_s: float = 0.004) -> np.ndarray:
+def onset_times(
+    samples: np.ndarray, sample_rate: int = SAMPLE_RATE, hop_s: float = 0.004, min_rise: float = 0.02
+) -> np.ndarray:
     """Seconds where loudness jumps (spectral-flux-like on a high-passed mono mix): hits, not hums.
 
     Used by tests and by anyone checking that sound lines up with motion.
@@ -298,7 +300,8 @@ def onset_times(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, hop_s: floa
     n = len(high) // hop
     energy = np.sqrt((high[: n * hop].reshape(n, hop) ** 2).mean(axis=1))
     rise = np.diff(energy, prepend=energy[:1])
-    threshold = max(4 * np.median(np.abs(rise)) + 1e-9, 0.25 * rise.max())
+    # relative to the loudest jump, but never below a floor that steady ambience cannot reach
+    threshold = max(4 * np.median(np.abs(rise)), 0.25 * rise.max(), min_rise)
     peaks = [i for i in range(1, n - 1) if rise[i] > threshold and rise[i] >= rise[i - 1] and rise[i] >= rise[i + 1]]
     merged: list[int] = []
     for i in peaks:  # one onset per hit: ignore peaks within 30 ms of the previous one

@@ -68,24 +68,28 @@ def encode_mp4(
         np.ascontiguousarray(audio, dtype="<f4").tofile(audio_path)
         video_in = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", r=settings.fps)
         audio_in = ffmpeg.input(str(audio_path), format="f32le", ar=sample_rate, ac=audio.shape[1])
-        stream = ffmpeg.output(
-            video_in.video,
-            audio_in.audio,
-            str(out_path),
-            vcodec="libx264",
-            pix_fmt="yuv420p",
-            preset=settings.preset,
-            crf=settings.crf,
-            profile="high",
-            r=settings.fps,
-            acodec="aac",
-            audio_bitrate=settings.audio_bitrate,
-            ar=sample_rate,
-            movflags="+faststart",
-            threads=settings.threads,
-            shortest=None,
-            f="mp4",
-        ).overwrite_output().global_args("-hide_banner", "-loglevel", "error", "-nostdin")
+        stream = (
+            ffmpeg.output(
+                video_in.video,
+                audio_in.audio,
+                str(out_path),
+                vcodec="libx264",
+                pix_fmt="yuv420p",
+                preset=settings.preset,
+                crf=settings.crf,
+                profile="high",
+                r=settings.fps,
+                acodec="aac",
+                audio_bitrate=settings.audio_bitrate,
+                ar=sample_rate,
+                movflags="+faststart",
+                threads=settings.threads,
+                shortest=None,
+                f="mp4",
+            )
+            .overwrite_output()
+            .global_args("-hide_banner", "-loglevel", "error", "-nostdin")
+        )
         process = stream.run_async(cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True)
         n_frames = 0
         try:

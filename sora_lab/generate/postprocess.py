@@ -3,7 +3,13 @@
 Models emit few frames at small resolution (the tiny model: ~16 frames of ~18x32 over 10 s).
 Two steps turn that into smooth, sharp video:
 
-1. **Temporal**: motion-compensated interpolation. Dense optical flow (OpenCV Farneback) is
+1. **Temporal**: motion-compensated interpolation, in one of two ways per pair of keyframes.
+   *Layers* (plain backdrop, same objects in both keyframes — the tiny model's world): each
+   object is cut out as a soft-edged sprite, matched to its partner in the next keyframe by
+   colour and position, and both sprites glide along the line between their centroids while
+   cross-dissolving. This keeps shapes intact however far they jump between keyframes (a hop
+   can be half the frame in one keyframe step, which defeats any local flow method).
+   *Flow* (anything else: textured footage, objects appearing or touching): dense optical flow (OpenCV Farneback) is
    measured between each pair of neighbouring keyframes at a *working* resolution (keyframes
    upscaled ~4x, so a displacement of a few model pixels becomes a dozen working pixels, which
    Farneback's pyramid tracks well). An in-between frame at fraction t warps both neighbours
@@ -99,15 +105,108 @@ def keyframe_positions(n_keyframes: int, timeline: Timeline) -> np.ndarray:
     return np.arange(timeline.n_frames) * (n_keyframes - 1) / (timeline.n_frames - 1)
 
 
-def interpolate(keyframes: np.ndarray, timeline: Timeline) -> np.ndarray:
-    """Motion-compensated interpolation of (K, H, W, 3) uint8 keyframes to timeline.n_frames frames."""
+@dataclass
+class _Sprite:
+    """One object cut from a keyframe: premultiplied colour and alpha, full-frame sized."""
+
+    colour: np.ndarray  # (H, W, 3) float32, premultiplied
+    alpha: np.ndarray  # (H, W) float32 in [0, 1]
+    centroid: np.ndarray  # (x, y) working pixels
+    mean_rgb: np.ndarray
+    area: float
+
+
+BACKDROP_SHARE = 0.6
+"""A frame counts as 'plain backdrop' when this share of its pixels is within tolerance of its median colour."""
+
+
+def _sprites(frame: np.ndarray, min_area: int) -> tuple[np.ndarray, list[_Sprite]] | None:
+    """Backdrop colour and object sprites of one frame, or None when the backdrop is not plain."""
+    pixels = frame.reshape(-1, 3).astype(np.float32)
+    backdrop = np.median(pixels, axis=0)
+    distance = np.abs(frame.astype(np.float32) - backdrop).max(axis=-1)
+    if np.mean(distance < 12) < BACKDROP_SHARE:
+        return None
+    mask = (distance > 24).astype(np.uint8)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    sprites = []
+    for i in range(1, count):
+        if stats[i, cv2.CC_STAT_AREA] < min_area:
+            continue
+        region = cv2.dilate((labels == i).astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2).astype(bool)
+        peak = max(1.0, float(distance[labels == i].max()))
+        alpha = np.where(region, np.clip(distance / peak, 0.0, 1.0), 0.0).astype(np.float32)
+        rgb = frame.astype(np.float32)
+        # un-mix the backdrop from anti-aliased edges: colour = (pixel - (1 - a) * backdrop), premultiplied
+        colour = np.where(region[..., None], rgb - (1.0 - alpha[..., None]) * backdrop, 0.0).astype(np.float32)
+        sprites.append(
+            _Sprite(colour, alpha, np.asarray(centroids[i], np.float32), rgb[labels == i].mean(axis=0), stats[i, 4])
+        )
+    return backdrop, sprites
+
+
+def _match(a: list[_Sprite], b: list[_Sprite], diag: float) -> list[tuple[_Sprite, _Sprite]] | None:
+    """Pair sprites of two keyframes (same count, similar colour); None when they do not pair up."""
+    if not a or len(a) != len(b) or len(a) > 6:
+        return None
+    import itertools
+
+    best, best_cost = None, float("inf")
+    for perm in itertools.permutations(range(len(b))):
+        cost = 0.0
+        for i, j in enumerate(perm):
+            colour = float(np.abs(a[i].mean_rgb - b[j].mean_rgb).max()) / 255.0
+            cost += 3.0 * colour + float(np.linalg.norm(a[i].centroid - b[j].centroid)) / diag
+        if cost < best_cost:
+            best, best_cost = perm, cost
+    pairs = [(a[i], b[j]) for i, j in enumerate(best)]
+    if any(float(np.abs(p.mean_rgb - q.mean_rgb).max()) > 60 for p, q in pairs):
+        return None
+    return pairs
+
+
+def _shift(image: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    height, width = image.shape[:2]
+    return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=0)
+
+
+def _layered_frame(backdrop: np.ndarray, pairs: list[tuple[_Sprite, _Sprite]], t: float, shape) -> np.ndarray:
+    """Backdrop, then each object pair moved to fraction t of the way and cross-dissolved."""
+    canvas = np.empty(shape, np.float32)
+    canvas[:] = backdrop
+    for a, b in pairs:
+        dx, dy = b.centroid - a.centroid
+        colour = (1 - t) * _shift(a.colour, t * dx, t * dy) + t * _shift(b.colour, -(1 - t) * dx, -(1 - t) * dy)
+        alpha = (1 - t) * _shift(a.alpha, t * dx, t * dy) + t * _shift(b.alpha, -(1 - t) * dx, -(1 - t) * dy)
+        canvas = canvas * (1.0 - alpha[..., None]) + colour
+    return np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
+
+
+def _flow_frame(a: np.ndarray, b: np.ndarray, flows: tuple[np.ndarray, np.ndarray], t: float, grid) -> np.ndarray:
+    f01, f10 = flows
+    ft0 = -(1 - t) * t * f01 + t * t * f10
+    ft1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
+    wa = _warp(a, ft0, grid).astype(np.float32)
+    wb = _warp(b, ft1, grid).astype(np.float32)
+    return np.clip((1 - t) * wa + t * wb + 0.5, 0, 255).astype(np.uint8)
+
+
+def interpolate(keyframes: np.ndarray, timeline: Timeline, *, layers: bool = True) -> np.ndarray:
+    """Motion-compensated interpolation of (K, H, W, 3) uint8 keyframes to timeline.n_frames frames.
+
+    layers: try sprite layers first for each keyframe pair (falls back to flow per pair).
+    """
     if keyframes.ndim != 4 or keyframes.shape[-1] != 3 or keyframes.dtype != np.uint8:
         raise InputError(f"frames: expected uint8 (T, H, W, 3), got {keyframes.dtype} {keyframes.shape}")
     n_key, height, width, _ = keyframes.shape
     positions = keyframe_positions(n_key, timeline)
     out = np.empty((timeline.n_frames, height, width, 3), np.uint8)
     grid = np.dstack(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)))
-    flows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    min_area = max(4, round(0.002 * height * width))
+    diag = float(np.hypot(width, height))
+    cut = [_sprites(f, min_area) for f in keyframes] if layers else [None] * n_key
+    plans: dict[int, tuple] = {}
     for i, pos in enumerate(positions):
         k = min(int(np.floor(pos)), n_key - 2) if n_key > 1 else 0
         t = float(pos - k)
@@ -117,14 +216,18 @@ def interpolate(keyframes: np.ndarray, timeline: Timeline) -> np.ndarray:
         if t > 1 - 1e-6:
             out[i] = keyframes[k + 1]
             continue
-        if k not in flows:
-            flows = {k: (_flow(keyframes[k], keyframes[k + 1]), _flow(keyframes[k + 1], keyframes[k]))}
-        f01, f10 = flows[k]
-        ft0 = -(1 - t) * t * f01 + t * t * f10
-        ft1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
-        a = _warp(keyframes[k], ft0, grid).astype(np.float32)
-        b = _warp(keyframes[k + 1], ft1, grid).astype(np.float32)
-        out[i] = np.clip((1 - t) * a + t * b + 0.5, 0, 255).astype(np.uint8)
+        if k not in plans:
+            pairs = _match(cut[k][1], cut[k + 1][1], diag) if cut[k] and cut[k + 1] else None
+            if pairs is not None:
+                plans = {k: ("layers", (cut[k][0] + cut[k + 1][0]) / 2, pairs)}
+            else:
+                a, b = keyframes[k], keyframes[k + 1]
+                plans = {k: ("flow", _flow(a, b), _flow(b, a))}
+        plan = plans[k]
+        if plan[0] == "layers":
+            out[i] = _layered_frame(plan[1], plan[2], t, (height, width, 3))
+        else:
+            out[i] = _flow_frame(keyframes[k], keyframes[k + 1], (plan[1], plan[2]), t, grid)
     return out
 
 

@@ -154,8 +154,7 @@ def day_range(cur, filters: Filters) -> tuple[date, date] | None:
 def _user_sql(where: str, blocks: int) -> str:
     active = "type IN (" + ", ".join(f"'{t}'" for t in ACTIVE_TYPES) + ")"
     masks = ",\n".join(
-        f"bit_or(CAST(1 AS UBIGINT) << CAST(off - {64 * b} AS UBIGINT)) "
-        f"FILTER (WHERE act AND off >= {64 * b} AND off < {64 * (b + 1)}) AS m{b}"
+        f"bit_or(CAST(1 AS UBIGINT) << CAST(off % 64 AS UBIGINT)) FILTER (WHERE act AND off // 64 = {b}) AS m{b}"
         for b in range(blocks)
     )
     return f"""
@@ -167,7 +166,6 @@ def _user_sql(where: str, blocks: int) -> str:
         )
         SELECT user_id,
                min(off) FILTER (WHERE type = 'install') AS install_off,
-               count(*) FILTER (WHERE type = 'install') AS installs,
                min(off) FILTER (WHERE type = 'invite_redeemed') AS redeem_off,
                arg_min(target_id, ts) FILTER (WHERE type = 'invite_redeemed') AS inviter,
                min(off) FILTER (WHERE type = 'view') AS view_off,
@@ -277,7 +275,6 @@ def _roll_up(users: dict, daily_rows: list, blocks: int, ndays: int, start: date
     redeem_off = _offsets(users["redeem_off"])
     active_off = _offsets(users["active_off"])
     generations = np.asarray(users["generations"], dtype=np.int64)
-    installs = np.asarray(users["installs"], dtype=np.int64)
     has_install = install_off >= 0
     active = active_off >= 0
 

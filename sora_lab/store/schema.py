@@ -234,5 +234,45 @@ MIGRATION_2 = [
     """,
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2]
+# Cameos and consent (issue 5): per-person revocations that hold even under
+# 'mutuals'/'everyone', owner removals of a video's use of a cameo, one-time
+# liveness challenges for video uploads, and which cameo is a public figure's own.
+MIGRATION_3 = [
+    """
+    CREATE TABLE cameo_blocks (
+        cameo_id   VARCHAR NOT NULL,
+        user_id    VARCHAR NOT NULL,               -- revoked person: may not use the cameo at any permission level
+        created_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (cameo_id, user_id)
+    )
+    """,
+    """
+    CREATE TABLE cameo_removed_uses (
+        cameo_id   VARCHAR NOT NULL,
+        video_id   VARCHAR NOT NULL,
+        removed_by VARCHAR NOT NULL,               -- the cameo owner
+        removed_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (cameo_id, video_id)
+    )
+    """,
+    """
+    CREATE TABLE cameo_challenges (
+        challenge_id VARCHAR PRIMARY KEY,
+        user_id      VARCHAR NOT NULL,
+        phrase       VARCHAR NOT NULL,             -- words and digits to say on camera
+        issued_at    TIMESTAMP NOT NULL,
+        expires_at   TIMESTAMP NOT NULL,
+        used_at      TIMESTAMP
+    )
+    """,
+    """
+    CREATE TABLE public_figure_cameos (
+        figure    VARCHAR PRIMARY KEY,             -- registry name, e.g. 'Sam Altman'
+        cameo_id  VARCHAR NOT NULL,                -- that person's own cameo
+        linked_at TIMESTAMP NOT NULL
+    )
+    """,
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -139,3 +139,17 @@ def demo_prompts(n: int = 12, seed: int = 0) -> list[str]:
     """Grammar captions the feed demo can use as prompts (the model renders these well)."""
     rng = np.random.default_rng(seed)
     return [sample_scene(rng, p_two=0.0, p_reference=0.0).caption for _ in range(n)]
+
+
+def grammar_eval_set(seed: int = 7) -> list[dict]:
+    """The 200 grammar prompts of data/tiny_eval/grammar.jsonl: every held-out triple on every
+    background, worded with a random template. Regenerating gives the identical list."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for color, shape, motion in held_out_triples():
+        for background in BACKGROUNDS:
+            caption = caption_one(ObjectSpec(color, shape, motion), background, rng)
+            items.append({"prompt": caption, "expect": {"color": color, "shape": shape, "motion": motion,
+                                                        "background": background},
+                          "seed": int(rng.integers(1 << 31))})
+    return items

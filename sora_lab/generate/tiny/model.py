@@ -108,6 +108,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; shipped files must be readable by everyone
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

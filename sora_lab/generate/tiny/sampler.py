@@ -19,17 +19,21 @@ from sora_lab.generate.tiny.model import TinyVideoDenoiser
 @torch.no_grad()
 def sample(model: TinyVideoDenoiser, text: torch.Tensor, ref: torch.Tensor, ref_present: torch.Tensor, *,
            steps: int = 16, guidance: float = 3.0, shift: float = 1.0, generator: torch.Generator | None = None,
-           progress: Progress | None = None) -> torch.Tensor:
+           noise: torch.Tensor | None = None, progress: Progress | None = None) -> torch.Tensor:
     """Denoise a batch of B clips; returns (B, 3, T, H, W) in about [-1, 1].
 
     text (B,L,384), ref (B,3,8,8), ref_present (B,). Noise is drawn on the CPU from
-    `generator` so a seed gives the same clip on CPU and GPU.
+    `generator` (or taken from `noise`, shape (B,3,T,H,W)) so a seed gives the same clip on CPU and GPU.
     """
     cfg = model.config
     device = next(model.parameters()).device
     b = text.shape[0]
     shape = (b, 3, cfg.frames, cfg.height, cfg.width)
-    x = torch.randn(shape, generator=generator, dtype=torch.float32).to(device)
+    if noise is None:
+        noise = torch.randn(shape, generator=generator, dtype=torch.float32)
+    elif tuple(noise.shape) != shape:
+        raise ValueError(f"noise must have shape {shape}; got {tuple(noise.shape)}")
+    x = noise.to(device, torch.float32)
     text, ref, ref_present = text.to(device), ref.to(device), ref_present.to(device)
     scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift)
     scheduler.set_timesteps(steps, device=device)

@@ -151,7 +151,8 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
             "history": history, "seconds": seconds, "settings": asdict(settings)})
         save_weights(ema, export_dir, {"trained_steps": step, "train_seconds": round(seconds, 1),
                                        "settings": asdict(settings),
-                                       "final_loss": history[-1]["loss"] if history else None})
+                                       "final_loss": history[-1]["loss"] if history else None,
+                                       "history": history})
 
     window: list[float] = []
     model.train()
@@ -169,7 +170,7 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
         with torch.no_grad():
             for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
                 pe.lerp_(pm, 1 - settings.ema_decay)
-        value = float(loss)
+        value = float(loss.detach())
         if not math.isfinite(value):
             raise RuntimeError(f"training diverged at step {step + 1} (loss {value}); lower --lr and resume")
         window.append(value)
@@ -186,3 +187,22 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
         done = start
     return {"step": done, "loss": history[-1]["loss"] if history else None, "seconds": round(seconds, 1),
             "history": history, "run_dir": str(run_dir), "weights": str(export_dir), "ref_size": REF_SIZE}
+
+
+def export_checkpoint(run_dir: Path, out_dir: Path, sampling: dict | None = None) -> dict:
+    """Write a checkpoint's EMA weights (plus loss history and chosen sampling defaults) to `out_dir`.
+
+    Used to ship an intermediate checkpoint that evaluated best, without touching the run.
+    """
+    ckpt_path = Path(run_dir) / CHECKPOINT
+    if not ckpt_path.exists():
+        raise FileNotFoundError(f"no {CHECKPOINT} in {run_dir}: train first with `sora-lab model train`")
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    settings = TrainSettings(**state["settings"])
+    ema = TinyVideoDenoiser(TinyConfig.from_dict(settings.model))
+    ema.load_state_dict(state["ema"])
+    history = state["history"]
+    extra = {"trained_steps": state["step"], "train_seconds": round(state["seconds"], 1), "settings": asdict(settings),
+             "final_loss": history[-1]["loss"] if history else None, "history": history, "sampling": sampling or {}}
+    save_weights(ema, Path(out_dir), extra)
+    return extra

@@ -113,7 +113,7 @@ def motion_track(motion: str, box: tuple[float, float, float, float], r: float, 
         elif motion == "bounces":
             floor = y1 - r
             height = min(0.6 * (y1 - y0), y1 - y0 - 2 * r)
-            cy = floor - height * abs(math.sin(math.pi * 2.5 * t))
+            cy = floor - height * abs(math.sin(math.pi * 3 * t))  # three hops, landing on the floor at the end
         out.append((cx, cy, scale, angle))
     return out
 

@@ -1,0 +1,278 @@
+"""Feed benchmark: a synthetic lab with N videos and M events, then latency percentiles.
+
+    python benchmarks/feed.py --videos 100000 --events 2000000          # default, a few minutes
+    nice python benchmarks/feed.py --videos 1000000 --events 50000000   # the target size
+
+Prints p50/p95/p99 (ms) for the first page, the next page (signed cursor, keyset on
+the stored session), a steered first page and a like — in-process and over HTTP
+through `sora-lab serve` — compares paging with a naive ORDER BY ... OFFSET query,
+measures batched event ingest, and reports the DuckDB file size and RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from sora_lab.feed_rank import WEIGHTS, base_score_sql, cameo_filter_sql, lab_priors  # noqa: E402
+from sora_lab.feed_rebuild import rebuild_feed_tables  # noqa: E402
+from sora_lab.home import save_credential  # noqa: E402
+from sora_lab.ids import new_token, token_hash, utcnow  # noqa: E402
+from sora_lab.lab import Lab  # noqa: E402
+
+SUBJECTS = """ocean wave|spinning stars|red fox|neon street|ramen bowl|paper boat|hot air balloon|lighthouse|
+cat on a piano|rainy window|desert dunes|northern lights|coral reef|city skyline|forest path|snowy mountain|
+vintage car|skateboarder|jellyfish|sunflower field|thunderstorm|waterfall|robot dancing|koi pond|campfire|
+subway train|origami crane|volcano|penguin|bicycle race|lantern festival|chess game|bakery oven|
+astronaut|tiger|mountain lake|street market|rocket launch|sailboat|hummingbird""".replace("\n", "").split("|")
+STYLES = """at sunset|at night|in slow motion|as claymation|in watercolor|in anime style|filmed on 16mm|
+from a drone|in the rain|under neon light|in black and white|as a pixel art loop|at golden hour|
+in fog|close-up|time-lapse|underwater|in a snow globe|with fireworks|as a miniature model""".replace(
+    "\n", ""
+).split("|")
+STEERS = ["more ocean clips, fewer spinning stars", "more animals", "less rain, more sunsets",
+          "more space and rockets", "no cats", "more food"]
+
+
+def pct(samples: list[float]) -> dict:
+    xs = sorted(samples)
+    q = lambda p: xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]  # noqa: E731
+    return {"n": len(xs), "p50": round(q(50), 2), "p95": round(q(95), 2), "p99": round(q(99), 2),
+            "mean": round(statistics.fmean(xs), 2)}
+
+
+def timed(fn):
+    """(milliseconds, result) of one call."""
+    t = time.perf_counter()
+    result = fn()
+    return (time.perf_counter() - t) * 1000, result
+
+
+def build(home: Path, n_videos: int, n_events: int, n_users: int, sample_users: int) -> dict:
+    """Bulk-create users, videos, follows, events and likes with SQL, then the feed aggregates."""
+    t0 = time.perf_counter()
+    lab = Lab.open(home)
+    lab.admin.seed_demo()
+    store = lab._services.store
+    now = utcnow()
+    tokens: dict[str, str] = {}
+    with store.write() as cur:
+        cur.execute(
+            "INSERT INTO users SELECT 'bu_' || i, 'bench' || i, NULL, CASE WHEN i % 3 = 0 THEN 'CA' ELSE 'US' END, "
+            "?, ?, NULL, 0, NULL, false FROM range(?) t(i)",
+            [now, now, n_users],
+        )
+        for i in range(sample_users):
+            token = new_token()
+            tokens[f"bench{i}"] = token
+            cur.execute("UPDATE users SET token_hash = ? WHERE user_id = ?", [token_hash(token), f"bu_{i}"])
+        cur.execute(
+            "CREATE TEMP TABLE subj AS SELECT row_number() OVER () - 1 AS k, s FROM (SELECT unnest(?) AS s)",
+            [SUBJECTS],
+        )
+        cur.execute(
+            "CREATE TEMP TABLE sty AS SELECT row_number() OVER () - 1 AS k, s FROM (SELECT unnest(?) AS s)", [STYLES]
+        )
+        ns, nt = len(SUBJECTS), len(STYLES)
+        cur.execute(
+            f"""
+            INSERT INTO videos
+            SELECT left(sha256('v' || i::VARCHAR), 16), 'bu_' || (hash(i) % {n_users}),
+                   'a ' || subj.s || ' ' || sty.s || ' #' || (i % 7)::VARCHAR, i, 'bench', 'bench', 10000, 576, 1024,
+                   'media/videos/' || left(sha256('v' || i::VARCHAR), 16) || '.mp4',
+                   'media/posters/' || left(sha256('v' || i::VARCHAR), 16) || '.jpg', NULL,
+                   CASE WHEN i % 100 = 7 THEN 'removed' WHEN i % 50 = 3 THEN 'draft' ELSE 'published' END,
+                   CASE WHEN i % 20 = 5 AND i > 100 THEN left(sha256('v' || (i // 3)::VARCHAR), 16) END,
+                   ts, ts
+            FROM (SELECT i, ?::TIMESTAMP - to_seconds(30 * 86400 * (1 - i / {n_videos})::BIGINT) AS ts
+                  FROM range({n_videos}) t(i))
+            JOIN subj ON subj.k = hash(i * 7) % {ns} JOIN sty ON sty.k = hash(i * 13) % {nt}
+            """,
+            [now],
+        )
+        cur.execute(
+            f"INSERT OR IGNORE INTO follows SELECT 'bu_' || (i // 10), 'bu_' || (hash(i) % {n_users}), ? "
+            f"FROM range({n_users * 10}) t(i)",
+            [now],
+        )
+        cur.execute(
+            "CREATE TABLE bench_vidx AS SELECT row_number() OVER (ORDER BY published_at DESC) - 1 AS idx, video_id "
+            "FROM videos WHERE status = 'published'"
+        )
+    built_rows = time.perf_counter() - t0
+    n_pub = store._con.execute("SELECT count(*) FROM bench_vidx").fetchone()[0]
+    chunk = 5_000_000
+    for start in range(0, n_events, chunk):
+        stop = min(n_events, start + chunk)
+        with store.write() as cur:
+            # Popularity is skewed towards newer videos (power law on the recency index);
+            # watch time depends on a per-video 'quality' so engagement differs between videos.
+            cur.execute(
+                f"""
+                INSERT INTO events (ts, user_id, type, video_id, region, watch_ms, source)
+                SELECT ?::TIMESTAMP - to_seconds((random() * 86400 * 30)::BIGINT), 'bu_' || ui,
+                       CASE WHEN x < 0.9 THEN 'view' WHEN x < 0.93 THEN 'share' ELSE 'like' END, vidx.video_id, 'US',
+                       CASE WHEN x < 0.9 THEN least(10000, ((0.3 + 0.7 * ((vi * 2654435761) % 1000) / 1000.0)
+                                                           * random() * 14000)::INTEGER) END,
+                       'sim:bench'
+                FROM (SELECT floor(pow(random(), 3) * {n_pub})::BIGINT AS vi,
+                             floor(random() * {n_users})::BIGINT AS ui, random() AS x
+                      FROM range({stop - start}) t(i)) r
+                JOIN bench_vidx vidx ON vidx.idx = r.vi
+                """,
+                [now],
+            )
+        print(f"  events {stop:,}/{n_events:,}", flush=True)
+    with store.write() as cur:
+        cur.execute("INSERT OR IGNORE INTO likes SELECT user_id, video_id, min(ts) FROM events "
+                    "WHERE type = 'like' AND source = 'sim:bench' GROUP BY ALL")
+        cur.execute("DROP TABLE bench_vidx")
+    t1 = time.perf_counter()
+    sync = lab.feed.sync()
+    t2 = time.perf_counter()
+    rebuilt = rebuild_feed_tables(store, source="sim:bench")
+    t3 = time.perf_counter()
+    store.checkpoint()
+    for handle, token in tokens.items():
+        save_credential(home, handle, token)
+    lab.close()
+    return {"rows_s": round(built_rows, 1), "events_s": round(t1 - t0 - built_rows, 1),
+            "sync_and_embed_s": round(t2 - t1, 1), "rebuild_s": round(t3 - t2, 1), "sync": sync,
+            "rebuild": rebuilt, "published_videos": n_pub}
+
+
+def measure(lab: Lab, users: list[str], samples: int, pages: int, rng: random.Random) -> dict:
+    first, nxt, steered, likes = [], [], [], []
+    liked_candidates: list[tuple[str, str]] = []
+    for n in range(samples):
+        user = users[n % len(users)]
+        ms, result = timed(lambda u=user: lab.feed.page(as_user=u, limit=10))
+        first.append(ms)
+        cursor = result["next_cursor"]
+        liked_candidates.append((user, result["items"][0]["video_id"]))
+        for _ in range(pages):
+            ms, page = timed(lambda u=user, c=cursor: lab.feed.page(as_user=u, cursor=c, limit=10))
+            nxt.append(ms)
+            cursor = page["next_cursor"]
+        steer = STEERS[n % len(STEERS)]
+        steered.append(timed(lambda u=user, s=steer: lab.feed.page(as_user=u, limit=10, steer=s))[0])
+    for user, video in liked_candidates:
+        event = {"type": "like", "video_id": video, "client_event_id": secrets.token_hex(8)}
+        likes.append(timed(lambda u=user, e=event: lab.engagement.record(as_user=u, events=[e]))[0])
+    return {"first_page": pct(first), "next_page": pct(nxt), "steered_page": pct(steered), "like": pct(likes)}
+
+
+def measure_offset(lab: Lab, user_id: str, pages: int) -> dict:
+    """The naive alternative: score every video per request and skip with OFFSET."""
+    store = lab._services.store
+    with store.read() as cur:
+        priors = lab_priors(cur)
+    recency, engagement = base_score_sql(WEIGHTS, priors)
+    query = f"""
+        SELECT s.video_id FROM feed_video_stats s JOIN videos v ON v.video_id = s.video_id
+        WHERE v.status = 'published' AND s.published_at <= $snap
+          AND s.author_id NOT IN (SELECT blocked_id FROM feed_blocks WHERE user_id = $viewer)
+          AND {cameo_filter_sql('v')}
+        ORDER BY {recency} + {engagement} DESC, s.video_id LIMIT 10 OFFSET $offset"""
+    snap = utcnow()
+    times = []
+    for page in range(1, pages + 1):
+        with store.read() as cur:
+            times.append(timed(lambda c=cur, p=page: c.execute(
+                query, {"snap": snap, "viewer": user_id, "offset": p * 10}).fetchall())[0])
+    return pct(times)
+
+
+def measure_ingest(lab: Lab, users: list[str], video_ids: list[str], batches: int, batch: int, rng) -> dict:
+    total, elapsed = 0, 0.0
+    for b in range(batches):
+        user = users[b % len(users)]
+        events = [{"type": "view", "video_id": rng.choice(video_ids), "watch_ms": rng.randint(0, 10_000),
+                   "client_event_id": secrets.token_hex(8)} for _ in range(batch)]
+        elapsed += timed(lambda u=user, e=events: lab.engagement.record(as_user=u, events=e))[0] / 1000
+        total += batch
+    return {"events": total, "batch": batch, "events_per_s": round(total / elapsed)}
+
+
+def file_size(home: Path) -> int:
+    return sum(p.stat().st_size for p in home.glob("lab.duckdb*"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--videos", type=int, default=100_000)
+    ap.add_argument("--events", type=int, default=2_000_000)
+    ap.add_argument("--users", type=int, default=20_000)
+    ap.add_argument("--samples", type=int, default=60, help="first/steered pages and likes per mode")
+    ap.add_argument("--pages", type=int, default=5, help="next pages per sampled session")
+    ap.add_argument("--home", type=Path, default=None, help="keep the lab here (default: a temporary folder)")
+    ap.add_argument("--no-http", action="store_true", help="skip the over-HTTP measurements")
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args()
+    rng = random.Random(7)
+    home = args.home or Path(tempfile.mkdtemp(prefix="sora-feed-bench-"))
+    home.mkdir(parents=True, exist_ok=True)
+    report: dict = {"videos": args.videos, "events": args.events, "users": args.users, "cores": os.cpu_count()}
+    try:
+        print(f"building {args.videos:,} videos / {args.events:,} events in {home}", flush=True)
+        report["build"] = build(home, args.videos, args.events, args.users, sample_users=args.samples)
+        users = [f"bench{i}" for i in range(args.samples)]
+        proc = psutil.Process()
+        lab = Lab.open(home)
+        report["file_bytes_after_build"] = file_size(home)
+        lab.feed.page(as_user=users[0], limit=1)  # load the text encoder once
+        lab.feed.page(as_user=users[0], limit=1, steer="warm up")
+        report["in_process"] = measure(lab, users, args.samples, args.pages, rng)
+        report["in_process"]["offset_naive"] = measure_offset(lab, "bu_0", args.pages * 4)
+        video_ids = [r[0] for r in lab._services.store._con.execute(
+            "SELECT video_id FROM videos WHERE status = 'published' USING SAMPLE 2000").fetchall()]
+        report["ingest"] = measure_ingest(lab, users, video_ids, batches=40, batch=1000, rng=rng)
+        report["rss_in_process_mb"] = round(proc.memory_info().rss / 2**20)
+        lab.close()
+        report["file_bytes"] = file_size(home)
+        if not args.no_http:
+            report["http"] = measure_http(home, users, args, rng)
+        report["file_bytes_final"] = file_size(home)
+    finally:
+        if args.home is None:
+            shutil.rmtree(home, ignore_errors=True)
+    print(json.dumps(report, indent=None if args.json else 2))
+
+
+def measure_http(home: Path, users: list[str], args, rng) -> dict:
+    sys.path.insert(0, str(REPO / "tests"))
+    from conftest import ServerProcess
+
+    server = ServerProcess(home).start(timeout=300)
+    try:
+        lab = Lab.connect(server.url, home=home)
+        lab.feed.page(as_user=users[0], limit=1)
+        lab.feed.page(as_user=users[0], limit=1, steer="warm up")
+        result = measure(lab, users, args.samples, args.pages, rng)
+        result["server_rss_mb"] = round(psutil.Process(server.proc.pid).memory_info().rss / 2**20)
+        lab.close()
+    finally:
+        server.stop()
+    return result
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except subprocess.SubprocessError as exc:
+        sys.exit(f"error: {exc}")

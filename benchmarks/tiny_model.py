@@ -1,0 +1,76 @@
+"""Speed of the shipped tiny model: seconds per 10-second clip on this CPU, clips/s batched on a GPU.
+
+    .venv/bin/python benchmarks/tiny_model.py            # CPU, 1 and 2 threads
+    .venv/bin/python benchmarks/tiny_model.py --json     # one JSON object
+
+"Generating the model frames" = text encoding + 16 sampling steps with CFG (batch 2) + decoding
+to uint8 frames, i.e. exactly `TinyBackend.render`. Upscaling/encoding is the pipeline's cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import torch
+
+from sora_lab.generate.tiny.backend import TinyBackend
+
+PROMPT = "a crimson ball drifting to the right on a black background"
+
+
+def cpu_seconds_per_clip(threads: int, repeats: int) -> dict:
+    backend = TinyBackend(device="cpu", threads=threads)
+    backend.render(PROMPT, seconds=10, seed=0)  # warm-up: loads MiniLM, allocates
+    times = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        backend.render(PROMPT, seconds=10, seed=i + 1)
+        times.append(time.perf_counter() - t0)
+    return {"threads": threads, "median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3),
+            "repeats": repeats, "steps": backend.steps}
+
+
+def gpu_clips_per_second(batch: int, repeats: int) -> dict:
+    backend = TinyBackend(device="cuda")
+    prompts = [PROMPT] * batch
+    backend.render_batch(prompts, seeds=list(range(batch)))
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for r in range(repeats):
+        backend.render_batch(prompts, seeds=[r * batch + i for i in range(batch)])
+    torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    return {"batch": batch, "clips_per_second": round(batch * repeats / seconds, 1), "device": torch.cuda.get_device_name()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = {"cpu_count": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
+              "cpu": [cpu_seconds_per_clip(t, args.repeats) for t in (1, 2)]}
+    if torch.cuda.is_available():
+        result["gpu"] = [gpu_clips_per_second(b, 3) for b in (64, 256)]
+    else:
+        result["gpu"] = "no CUDA GPU on this machine"
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"tiny model, {result['cpu_count']} CPU cores (1-min load {result['load_average_1m']} at start)")
+    for row in result["cpu"]:
+        print(f"  CPU {row['threads']} thread(s): {row['median_s']:.2f} s per 10-s clip (median of {row['repeats']}, "
+              f"{row['steps']} steps with CFG)")
+    if isinstance(result["gpu"], list):
+        for row in result["gpu"]:
+            print(f"  GPU {row['device']} batch {row['batch']}: {row['clips_per_second']} clips/s")
+    else:
+        print(f"  GPU: {result['gpu']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""The feed: ranked sessions, signed keyset cursors, steering and live hard filters.
+
+A first page (no cursor) ranks candidates once (sora_lab.feed_rank) and stores
+the ranked list as a *session* in `feed_session_items`. Later pages read the
+next positions of that list — a keyset on position, so a page costs a few
+index lookups at any lab size, new videos cannot reorder what the viewer is
+scrolling and no video repeats. When the list runs out it is extended by
+ranking again with the same snapshot time, excluding everything already in
+the session. A new steer text starts a new session that carries the seen
+videos over (stored at negative positions) so they do not come back either.
+
+Hard filters (removed, blocked author, cameo no longer permitted) are also
+checked on every page read, so a revocation takes effect on the next read.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from sora_lab.errors import InputError, NotFound
+from sora_lab.feed_cursor import Cursor, decode_cursor, encode_cursor, load_or_create_secret
+from sora_lab.feed_index import EmbeddingIndex, VideoSync, ensure_embeddings
+from sora_lab.feed_rank import WEIGHTS, RankWeights, Viewer, cameo_filter_sql, rank_candidates, taste_unit
+from sora_lab.feed_steer import parse_steer
+from sora_lab.ids import utcnow
+from sora_lab.store.db import Store
+
+MAX_LIMIT = 50
+CHUNK = 200  # videos ranked per session extension
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+class FeedService:
+    def __init__(self, store: Store, home: Path, *, weights: RankWeights = WEIGHTS):
+        self.store = store
+        self.home = Path(home)
+        self.weights = weights
+        self.videos = VideoSync(store)
+        self.index = EmbeddingIndex(store)
+        self._secret: bytes | None = None
+        self._steer_cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = load_or_create_secret(self.home)
+        return self._secret
+
+    # --- operations (see rpc.ACCESS) ---------------------------------------------------
+    def page(self, *, actor_id: str, cursor: str | None = None, limit: int = 10, steer: str | None = None) -> dict:
+        """One page of the viewer's feed and the cursor for the next (None at the end)."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+            raise InputError(f"limit must be an integer 1..{MAX_LIMIT}, got {limit!r}")
+        steer = steer.strip() if isinstance(steer, str) else steer
+        topics = parse_steer(steer or None)
+        if cursor:
+            position = decode_cursor(self.secret, cursor, user_id=actor_id)
+            session = self._session(position.session_no)
+            if (steer or None) != session["steer"] and steer is not None:
+                session = self._new_session(actor_id, steer or None, topics, carry=position)
+                pos = -1
+            else:
+                pos = position.pos
+        else:
+            session = self._new_session(actor_id, steer or None, topics, carry=None)
+            pos = -1
+        items, last_pos = self._read(session, actor_id, pos, limit, topics)
+        session = self._session(session["session_no"])
+        more = not (session["exhausted"] and last_pos >= session["ranked"] - 1)
+        next_cursor = encode_cursor(self.secret, Cursor(session["session_no"], last_pos, actor_id)) if more else None
+        return {"items": items, "next_cursor": next_cursor, "session": session["session_no"], "steer": session["steer"]}
+
+    def block(self, *, actor_id: str, user_id: str) -> dict:
+        """Never show this author's videos to the viewer again (takes effect on the next page)."""
+        with self.store.write() as cur:
+            if not cur.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():
+                raise NotFound(f"user_id {user_id!r} does not exist")
+            if user_id == actor_id:
+                raise InputError("user_id: you cannot block yourself")
+            cur.execute("INSERT OR IGNORE INTO feed_blocks VALUES (?, ?, ?)", [actor_id, user_id, utcnow()])
+        return {"blocked": user_id}
+
+    def unblock(self, *, actor_id: str, user_id: str) -> dict:
+        with self.store.write() as cur:
+            cur.execute("DELETE FROM feed_blocks WHERE user_id = ? AND blocked_id = ?", [actor_id, user_id])
+        return {"unblocked": user_id}
+
+    def sync(self) -> dict:
+        """Mirror new videos into the feed tables and embed their prompts (first page does this too)."""
+        added = self.videos.sync()
+        embedded = ensure_embeddings(self.store, added)
+        return {"videos_added": len(added), "prompts_embedded": embedded}
+
+    def rebuild(self) -> dict:
+        """Recompute every aggregate and taste vector from the live event log (after imports or repair)."""
+        from sora_lab.feed_rebuild import rebuild_feed_tables
+
+        self.videos.sync()
+        ensure_embeddings(self.store, None)
+        return rebuild_feed_tables(self.store)
+
+    # --- sessions ------------------------------------------------------------------------
+    def _session(self, session_no: int) -> dict:
+        with self.store.read() as cur:
+            row = cur.execute(
+                "SELECT session_no, user_id, snapshot_at, steer, ranked, exhausted FROM feed_sessions "
+                "WHERE session_no = ?",
+                [session_no],
+            ).fetchone()
+        if row is None:
+            raise InputError("cursor points to a feed session that has expired; start again without a cursor")
+        keys = ("session_no", "user_id", "snapshot_at", "steer", "ranked", "exhausted")
+        return dict(zip(keys, row, strict=True))
+
+    def _new_session(self, actor_id: str, steer: str | None, topics, carry: Cursor | None) -> dict:
+        added = self.videos.sync()
+        if added:
+            ensure_embeddings(self.store, added)
+        now = utcnow()
+        with self.store.write() as cur:
+            session_no = cur.execute("SELECT nextval('feed_session_seq')").fetchone()[0]
+            cur.execute(
+                "INSERT INTO feed_sessions VALUES (?, ?, ?, ?, ?, 0, false)", [session_no, actor_id, now, now, steer]
+            )
+            if carry is not None:
+                # Seen videos of the old session stay excluded, at negative positions.
+                cur.execute(
+                    "INSERT INTO feed_session_items SELECT ?, -row_number() OVER (ORDER BY session_no, pos), "
+                    "video_id, score, reasons FROM feed_session_items WHERE session_no = ? AND pos <= ?",
+                    [session_no, carry.session_no, carry.pos],
+                )
+            if session_no % 500 == 0:
+                self._prune(cur, now)
+        session = {"session_no": session_no, "user_id": actor_id, "snapshot_at": now, "steer": steer,
+                   "ranked": 0, "exhausted": False}
+        self._extend(session, topics)
+        return self._session(session_no)
+
+    @staticmethod
+    def _prune(cur, now) -> None:
+        """Forget sessions idle for two days: their cursors then ask the viewer to start again."""
+        cur.execute(
+            "DELETE FROM feed_session_items WHERE session_no IN "
+            "(SELECT session_no FROM feed_sessions WHERE created_at < ? - INTERVAL 2 DAY)",
+            [now],
+        )
+        cur.execute("DELETE FROM feed_sessions WHERE created_at < ? - INTERVAL 2 DAY", [now])
+
+    def _extend(self, session: dict, topics) -> int:
+        """Rank the next chunk of this session (same snapshot, excluding what it already holds)."""
+        viewer = self._viewer(session["user_id"], topics)
+        self.index.refresh()
+        with self.store.read() as cur:
+            ranked = rank_candidates(
+                cur,
+                self.index,
+                viewer,
+                session_no=session["session_no"],
+                snapshot_at=session["snapshot_at"],
+                weights=self.weights,
+                limit=CHUNK,
+            )
+        with self.store.write() as cur:
+            start = cur.execute(
+                "SELECT ranked FROM feed_sessions WHERE session_no = ?", [session["session_no"]]
+            ).fetchone()[0]
+            held = {
+                r[0]
+                for r in cur.execute(
+                    "SELECT video_id FROM feed_session_items WHERE session_no = ? AND video_id IN (SELECT unnest(?))",
+                    [session["session_no"], [r["video_id"] for r in ranked]],
+                ).fetchall()
+            }
+            ranked = [r for r in ranked if r["video_id"] not in held]  # a concurrent extend got there first
+            if ranked:
+                cur.execute(
+                    "INSERT INTO feed_session_items SELECT ?, unnest(?), unnest(?), unnest(?), unnest(?)",
+                    [
+                        session["session_no"],
+                        list(range(start, start + len(ranked))),
+                        [r["video_id"] for r in ranked],
+                        [r["score"] for r in ranked],
+                        [r["reasons"] for r in ranked],
+                    ],
+                )
+            cur.execute(
+                "UPDATE feed_sessions SET ranked = ?, exhausted = ? WHERE session_no = ?",
+                [start + len(ranked), len(ranked) == 0, session["session_no"]],
+            )
+        return len(ranked)
+
+    def _viewer(self, user_id: str, topics) -> Viewer:
+        with self.store.read() as cur:
+            row = cur.execute("SELECT weight, vec FROM feed_user_taste WHERE user_id = ?", [user_id]).fetchone()
+        taste = taste_unit(row[0], row[1]) if row else None
+        return Viewer(user_id, taste, [(t, self._topic_vector(t.text)) for t in topics])
+
+    def _topic_vector(self, text: str) -> np.ndarray:
+        with self._lock:
+            vec = self._steer_cache.get(text)
+        if vec is None:
+            from sora_lab.embeddings import embed
+
+            vec = embed([text])[0]
+            with self._lock:
+                if len(self._steer_cache) > 2000:
+                    self._steer_cache.clear()
+                self._steer_cache[text] = vec
+        return vec
+
+    # --- reading pages -------------------------------------------------------------------
+    def _read(self, session: dict, actor_id: str, pos: int, limit: int, topics) -> tuple[list[dict], int]:
+        """Next `limit` visible items after `pos`, extending the session when its list runs out."""
+        items: list[dict] = []
+        last = pos
+        while len(items) < limit:
+            with self.store.read() as cur:
+                rows = cur.execute(
+                    "SELECT pos, video_id, score, reasons FROM feed_session_items "
+                    "WHERE session_no = ? AND pos > ? ORDER BY pos LIMIT ?",
+                    [session["session_no"], last, limit - len(items)],
+                ).fetchall()
+            if not rows:
+                current = self._session(session["session_no"])
+                if current["exhausted"] or self._extend(current, topics) == 0:
+                    break
+                continue
+            last = rows[-1][0]
+            items.extend(self._hydrate(actor_id, rows))
+        return items, last
+
+    def _hydrate(self, actor_id: str, rows: list[tuple]) -> list[dict]:
+        """Video details, live counts and hard filters for a handful of positions."""
+        ids = [r[1] for r in rows]
+        id_list = ", ".join(_quote(v) for v in ids)  # literals let DuckDB use the primary-key index
+        with self.store.read() as cur:
+            found = cur.execute(
+                f"""
+                SELECT v.video_id, v.author_id, u.handle, v.prompt, v.duration_ms, v.width, v.height,
+                       v.media_path, v.poster_path, v.parent_id, v.published_at
+                FROM videos v JOIN users u ON u.user_id = v.author_id
+                WHERE v.video_id IN ({id_list}) AND v.status = 'published'
+                  AND v.author_id NOT IN (SELECT blocked_id FROM feed_blocks WHERE user_id = ?)
+                  AND {cameo_filter_sql('v')}
+                """,
+                [actor_id],
+            ).fetchall()
+            stats = {
+                r[0]: r[1:]
+                for r in cur.execute(
+                    f"SELECT video_id, views, likes, shares, remixes, comments FROM feed_video_stats "
+                    f"WHERE video_id IN ({id_list})"
+                ).fetchall()
+            }
+            liked = {
+                r[0]
+                for r in cur.execute(
+                    f"SELECT video_id FROM likes WHERE user_id = ? AND video_id IN ({id_list})", [actor_id]
+                ).fetchall()
+            }
+            cameos: dict[str, list[str]] = {}
+            for video_id, handle in cur.execute(
+                f"SELECT vc.video_id, c.handle FROM video_cameos vc JOIN cameos c ON c.cameo_id = vc.cameo_id "
+                f"WHERE vc.video_id IN ({id_list}) ORDER BY c.handle"
+            ).fetchall():
+                cameos.setdefault(video_id, []).append(handle)
+        keys = ("video_id", "author_id", "author", "prompt", "duration_ms", "width", "height", "media_path",
+                "poster_path", "parent_id", "published_at")
+        by_id = {r[0]: dict(zip(keys, r, strict=True)) for r in found}
+        items = []
+        for pos, video_id, score, reasons in rows:
+            video = by_id.get(video_id)
+            if video is None:
+                continue  # removed, blocked or a cameo withdrawn since the session was ranked
+            views, likes, shares, remixes, comments = stats.get(video_id, (0, 0, 0, 0, 0))
+            video |= {
+                "pos": pos,
+                "score": round(score, 4),
+                "reasons": list(reasons),
+                "media": _media_relative(video["media_path"]),
+                "poster": _media_relative(video["poster_path"]),
+                "cameos": cameos.get(video_id, []),
+                "counts": {"views": views, "likes": likes, "shares": shares, "remixes": remixes,
+                           "comments": comments},
+                "liked": video_id in liked,
+            }
+            items.append(video)
+        return items
+
+
+def _quote(value: str) -> str:
+    if not _SAFE_ID.match(value):
+        raise InputError(f"video_id {value!r} has characters ids never have")
+    return f"'{value}'"
+
+
+def _media_relative(path: str | None) -> str | None:
+    """'media/videos/x.mp4' (relative to the home) -> 'videos/x.mp4' (what Lab.media_url takes)."""
+    if not path:
+        return None
+    return path[len("media/"):] if path.startswith("media/") else path

@@ -1,0 +1,139 @@
+"""`sora-lab feed …`: read the ranked feed and send engagement from a terminal or script.
+
+sora_lab.cli imports this module at its end; the shared helpers are looked up
+when a command runs, so `python -m sora_lab.cli` (cli as __main__) works too.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="Lab home folder (default $SORA_LAB_HOME or data/lab).")]
+ServerOpt = Annotated[str | None, typer.Option("--server", help="URL of a running lab server (default: auto).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+AsOpt = Annotated[str, typer.Option("--as", help="Act as this user (handle).")]
+
+
+def fails_cleanly(fn):
+    """sora_lab.cli.fails_cleanly, applied at call time."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from sora_lab import cli
+
+        return cli.fails_cleanly(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+def emit(result, as_json: bool, human: str | None = None) -> None:
+    from sora_lab import cli
+
+    cli.emit(result, as_json, human)
+
+
+def open_lab(home: Path | None, server: str | None):
+    from sora_lab import cli
+
+    return cli.open_lab(home, server)
+
+feed_app = typer.Typer(help="The ranked feed: pages with signed cursors, steering, engagement.", no_args_is_help=True)
+
+
+def _page_text(result: dict) -> str:
+    lines = []
+    for item in result["items"]:
+        counts = item["counts"]
+        lines.append(
+            f"{item['pos']:>4}  {item['video_id']}  @{item['author']:<10} {item['score']:+.2f}  "
+            f"♥{counts['likes']} ▶{counts['views']}  {item['prompt'][:50]}"
+        )
+        lines.append(f"      why: {'; '.join(item['reasons'][:3])}")
+    lines.append(f"next cursor: {result['next_cursor'] or '(end of feed)'}")
+    return "\n".join(lines)
+
+
+@feed_app.command("page")
+@fails_cleanly
+def page(
+    as_user: AsOpt,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor from the previous page; omit to start.")] = None,
+    limit: Annotated[int, typer.Option(help="Videos per page (1-50).")] = 10,
+    steer: Annotated[str | None, typer.Option(help="e.g. 'more ocean clips, fewer spinning stars'.")] = None,
+    home: HomeOpt = None,
+    server: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One page of USER's feed, with reasons for every video."""
+    with open_lab(home, server) as lab:
+        result = lab.feed.page(as_user=as_user, cursor=cursor, limit=limit, steer=steer)
+    emit(result, as_json, _page_text(result))
+
+
+def _engage(home: Path | None, server: str | None, as_user: str, event: dict) -> dict:
+    event = {"client_event_id": f"cli-{uuid.uuid4().hex}"} | event
+    with open_lab(home, server) as lab:
+        stored = lab.engagement.record(as_user=as_user, events=[event])
+        if event.get("video_id"):
+            stored |= {"counts": lab.engagement.counts(as_user=as_user, video_id=event["video_id"])}
+    return stored
+
+
+VideoArg = Annotated[str, typer.Argument(help="The video id.")]
+
+
+@feed_app.command("like")
+@fails_cleanly
+def like(video_id: VideoArg, as_user: AsOpt, undo: Annotated[bool, typer.Option(help="Unlike instead.")] = False,
+         home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+    """Like (or --undo: unlike) a video."""
+    result = _engage(home, server, as_user, {"type": "unlike" if undo else "like", "video_id": video_id})
+    emit(result, as_json, f"{'unliked' if undo else 'liked'} {video_id}: {result['counts']['likes']} likes")
+
+
+@feed_app.command("view")
+@fails_cleanly
+def view(video_id: VideoArg, as_user: AsOpt,
+         watch_ms: Annotated[int, typer.Option(help="How long it was watched, in milliseconds.")],
+         home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+    """Record that USER watched a video for WATCH_MS milliseconds."""
+    result = _engage(home, server, as_user, {"type": "view", "video_id": video_id, "watch_ms": watch_ms})
+    emit(result, as_json, f"view recorded: {result['counts']['views']} views")
+
+
+@feed_app.command("share")
+@fails_cleanly
+def share(video_id: VideoArg, as_user: AsOpt, home: HomeOpt = None, server: ServerOpt = None,
+          as_json: JsonOpt = False) -> None:
+    """Record a share of a video."""
+    result = _engage(home, server, as_user, {"type": "share", "video_id": video_id})
+    emit(result, as_json, f"share recorded: {result['counts']['shares']} shares")
+
+
+@feed_app.command("block")
+@fails_cleanly
+def block(handle: Annotated[str, typer.Argument(help="The author to hide, e.g. theo.")], as_user: AsOpt,
+          undo: Annotated[bool, typer.Option(help="Unblock instead.")] = False,
+          home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+    """Hide (or --undo: show again) an author's videos in USER's feed."""
+    with open_lab(home, server) as lab:
+        users = {u["handle"]: u["user_id"] for u in lab.accounts.list_users()}
+        user_id = users.get(handle.lstrip("@").lower())
+        if user_id is None:
+            raise typer.BadParameter(f"no user @{handle}")
+        result = (lab.feed.unblock if undo else lab.feed.block)(as_user=as_user, user_id=user_id)
+    emit(result, as_json)
+
+
+@feed_app.command("rebuild")
+@fails_cleanly
+def rebuild(home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+    """Recompute feed aggregates and taste vectors from the event log (operator)."""
+    with open_lab(home, server) as lab:
+        result = lab.feed.rebuild()
+    emit(result, as_json)

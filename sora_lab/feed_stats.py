@@ -1,0 +1,85 @@
+"""Incremental feed aggregates, written in the same transaction as the engagement.
+
+Ranking must not scan tens of millions of events per request, so each batch
+adds its own deltas to `feed_video_stats` (views, watch-throughs, likes,
+shares, comments) and folds the viewer's strong signals into their taste
+vector (`feed_user_taste`: a weighted sum of prompt embeddings).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sora_lab.embeddings import EMBEDDING_DIM
+from sora_lab.feed_index import WATCH_THROUGH, ensure_stats_rows
+
+# How much each signal moves the viewer's taste (a weighted sum of prompt vectors).
+TASTE_WEIGHTS = {"watch_through": 1.0, "like": 1.5, "share": 1.0}
+
+
+def update_video_stats(cur, actor_id: str, events: list[dict], like_delta: dict[str, int]) -> None:
+    video_ids = sorted({e["video_id"] for e in events if e.get("video_id")} | set(like_delta))
+    if not video_ids:
+        return
+    ensure_stats_rows(cur, video_ids)
+    duration = dict(
+        cur.execute(
+            "SELECT video_id, duration_ms FROM feed_video_stats WHERE video_id IN (SELECT unnest(?))", [video_ids]
+        ).fetchall()
+    )
+    fields = ("views", "watch_throughs", "likes", "shares", "comments")
+    delta = {v: dict.fromkeys(fields, 0) for v in video_ids}
+    taste: dict[str, float] = {}
+    for e in events:
+        v = e.get("video_id")
+        if e["type"] == "view":
+            delta[v]["views"] += 1
+            if e["watch_ms"] >= WATCH_THROUGH * duration.get(v, 10**9):
+                delta[v]["watch_throughs"] += 1
+                taste[v] = taste.get(v, 0.0) + TASTE_WEIGHTS["watch_through"]
+        elif e["type"] == "share":
+            delta[v]["shares"] += 1
+            taste[v] = taste.get(v, 0.0) + TASTE_WEIGHTS["share"]
+        elif e["type"] == "comment":
+            delta[v]["comments"] += 1
+    for v, change in like_delta.items():
+        delta[v]["likes"] += change
+        taste[v] = taste.get(v, 0.0) + change * TASTE_WEIGHTS["like"]
+    changed = [v for v in video_ids if any(delta[v].values())]
+    if changed:
+        cur.execute(
+            "UPDATE feed_video_stats SET views = views + d.dv, watch_throughs = watch_throughs + d.dw, "
+            "likes = likes + d.dl, shares = shares + d.ds, comments = comments + d.dc "
+            "FROM (SELECT unnest(?) AS vid, unnest(?) AS dv, unnest(?) AS dw, unnest(?) AS dl, "
+            "unnest(?) AS ds, unnest(?) AS dc) d WHERE feed_video_stats.video_id = d.vid",
+            [changed] + [[delta[v][f] for v in changed] for f in fields],
+        )
+    taste = {v: w for v, w in taste.items() if w != 0}
+    if taste:
+        update_taste(cur, actor_id, taste)
+
+
+def update_taste(cur, user_id: str, weights: dict[str, float]) -> None:
+    """Add sum(weight * prompt vector) for these videos to the user's taste (videos not yet embedded are skipped)."""
+    rows = cur.execute(
+        "SELECT s.video_id, e.embedding FROM feed_video_stats s "
+        "JOIN feed_prompt_embeddings e ON e.prompt_key = s.prompt_key WHERE s.video_id IN (SELECT unnest(?))",
+        [list(weights)],
+    ).fetchall()
+    if not rows:
+        return
+    add = np.zeros(EMBEDDING_DIM, np.float64)
+    total = 0.0
+    for video_id, vec in rows:
+        w = weights[video_id]
+        add += w * np.asarray(vec, np.float64)
+        total += w
+    current = cur.execute("SELECT weight, vec FROM feed_user_taste WHERE user_id = ?", [user_id]).fetchone()
+    if current is not None:
+        add += np.asarray(current[1], np.float64)
+        total += current[0]
+    cur.execute(
+        "INSERT INTO feed_user_taste VALUES (?, ?, ?::FLOAT[384]) "
+        "ON CONFLICT (user_id) DO UPDATE SET weight = excluded.weight, vec = excluded.vec",
+        [user_id, max(total, 0.0), add.astype(np.float32).tolist()],
+    )

@@ -1,0 +1,97 @@
+"""`TinyBackend`: the shipped text-to-video model behind the lab's Backend protocol.
+
+It returns the model's own 16 frames at 20 x 36 (W x H) spanning the whole clip
+(fps = 16 / seconds); the generation pipeline interpolates to 24 fps, upscales, adds the
+watermark and sound. The same (prompt, seed, reference) always gives the same frames.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sora_lab.errors import InputError
+from sora_lab.generate.base import Clip, Progress
+from sora_lab.generate.tiny.conditioning import encode_text, reference_to_tensor
+from sora_lab.generate.tiny.model import count_parameters, load_weights, tensor_to_clip
+from sora_lab.generate.tiny.sampler import sample
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_STEPS = 16
+DEFAULT_GUIDANCE = 3.0
+DEFAULT_SHIFT = 1.0
+
+
+class TinyBackend:
+    """Loads the weights once; `render` is thread-safe (one sampling at a time per backend)."""
+
+    name = "tiny"
+
+    def __init__(self, weights: str | Path | None = None, *, device: str | None = None, steps: int = DEFAULT_STEPS,
+                 guidance: float = DEFAULT_GUIDANCE, shift: float | None = None, threads: int | None = None):
+        if steps < 1 or steps > 200:
+            raise InputError("steps must be between 1 and 200 (16 is the trained default)")
+        self.weights_dir = Path(weights) if weights is not None else WEIGHTS_DIR
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model, self.meta = load_weights(self.weights_dir, self.device)
+        sampling = self.meta.get("sampling", {})
+        self.steps = steps
+        self.guidance = guidance
+        self.shift = shift if shift is not None else float(sampling.get("shift", DEFAULT_SHIFT))
+        self.threads = threads
+        self.model_id = f"sora-lab/tiny-wan@{self.meta.get('trained_steps', 0)}"
+        self._lock = threading.Lock()
+
+    def info(self) -> dict:
+        return {"name": self.name, "model_id": self.model_id, "weights": str(self.weights_dir),
+                "device": str(self.device), "parameters": count_parameters(self.model), "steps": self.steps,
+                "guidance": self.guidance, "shift": self.shift, "config": self.meta.get("config"),
+                "trained_steps": self.meta.get("trained_steps"), "train_seconds": self.meta.get("train_seconds")}
+
+    def render_batch(self, prompts: list[str], *, seeds: list[int], references: list[np.ndarray | None] | None = None,
+                     progress: Progress | None = None) -> np.ndarray:
+        """Several clips at once, (B, T, H, W, 3) uint8 — one sampling loop, for GPUs and benchmarks.
+
+        Each clip's noise comes from its own seed, so a clip is the same alone or in a batch
+        (up to float rounding of batched matrix products).
+        """
+        if len(prompts) != len(seeds):
+            raise InputError("give one seed per prompt")
+        references = references if references is not None else [None] * len(prompts)
+        for p in prompts:
+            if not isinstance(p, str) or not p.strip():
+                raise InputError("prompt must be a non-empty string")
+        text = encode_text(prompts)
+        refs = [reference_to_tensor(r) for r in references]
+        ref = torch.stack([r for r, _ in refs])
+        present = torch.tensor([f for _, f in refs])
+        noises = []
+        cfg = self.model.config
+        for s in seeds:
+            g = torch.Generator().manual_seed(int(s))
+            noises.append(torch.randn((1, 3, cfg.frames, cfg.height, cfg.width), generator=g))
+        with self._lock:
+            previous = torch.get_num_threads()
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            try:
+                x = sample(self.model, text, ref, present, steps=self.steps, guidance=self.guidance, shift=self.shift,
+                           noise=torch.cat(noises), progress=progress)
+            finally:
+                if self.threads:
+                    torch.set_num_threads(previous)
+        return np.stack([tensor_to_clip(c) for c in x])
+
+    def render(self, prompt: str, *, seconds: float, seed: int, reference: np.ndarray | None = None,
+               progress: Progress | None = None) -> Clip:
+        """One clip of `seconds` seconds: 16 frames at 16/seconds fps, model resolution (20 x 36)."""
+        if not seconds or seconds <= 0 or seconds > 60:
+            raise InputError("seconds must be > 0 and at most 60 (the tiny model spans the clip with 16 frames)")
+        frames = self.render_batch([prompt], seeds=[seed], references=[reference], progress=progress)[0]
+        return Clip(frames=frames, fps=frames.shape[0] / float(seconds), meta={
+            "backend": self.name, "model_id": self.model_id, "steps": self.steps, "guidance": self.guidance,
+            "shift": self.shift, "seed": int(seed), "reference": reference is not None,
+            "resolution": [int(frames.shape[2]), int(frames.shape[1])], "frames": int(frames.shape[0])})

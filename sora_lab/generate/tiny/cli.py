@@ -1,0 +1,154 @@
+"""`sora-lab model …`: train, evaluate and describe the tiny text-to-video model.
+
+Like every lab command: --json prints one JSON object on stdout; a failure prints one line
+`error: …` on stderr and exits 1. (The error wrapper is local rather than imported from
+sora_lab.cli, because sora_lab.cli imports this module.)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sora_lab.errors import InputError, LabError
+
+model_app = typer.Typer(help="The shipped tiny text-to-video model: train, eval, info.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="Weights folder (default: the shipped model).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, cuda or auto (cuda when available).")]
+
+
+def _fails_cleanly(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (LabError, FileNotFoundError) as exc:
+            code = getattr(exc, "code", "not_found")
+            if kwargs.get("as_json"):
+                print(json.dumps({"error": {"code": code, "message": str(exc)}}))
+            print(f"error: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"--device must be cpu, cuda or auto; got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is visible; use --device cpu")
+    return device
+
+
+@model_app.command()
+@_fails_cleanly
+def train(
+    run_dir: Annotated[Path, typer.Option("--run-dir", help="Checkpoint folder (resumed if it has one).")] = Path(
+        "data/lab/tiny_run"),
+    steps: Annotated[int, typer.Option("--steps", help="Total steps to reach (a resume continues).")] = 4000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
+    lr: Annotated[float, typer.Option("--lr")] = 1e-3,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch (0 = torch default).")] = 1,
+    checkpoint_every: Annotated[int, typer.Option("--checkpoint-every")] = 200,
+    export: Annotated[Path | None, typer.Option("--export", help="Write EMA weights here (default RUN_DIR/weights).")]
+    = None,
+    small: Annotated[bool, typer.Option("--small", help="Workshop-size network (2 layers, 64 wide).")] = False,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Ignore an existing checkpoint in RUN_DIR.")] = False,
+    device: DeviceOpt = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Train (or resume training) on freshly rendered world clips; checkpoints are atomic."""
+    from dataclasses import asdict
+
+    from tqdm import tqdm
+
+    from sora_lab.generate.tiny.model import TinyConfig
+    from sora_lab.generate.tiny.train import CHECKPOINT, TrainSettings
+    from sora_lab.generate.tiny.train import train as run_training
+
+    if batch_size < 1 or checkpoint_every < 1:
+        raise InputError("--batch-size and --checkpoint-every must be at least 1")
+    if fresh and (run_dir / CHECKPOINT).exists():
+        (run_dir / CHECKPOINT).unlink()
+    model = asdict(TinyConfig(num_layers=2, num_heads=2, head_dim=32, ffn_dim=256)) if small else asdict(TinyConfig())
+    settings = TrainSettings(seed=seed, batch_size=batch_size, lr=lr, model=model)
+    bar = tqdm(total=steps, desc="training", unit="step", file=sys.stderr, dynamic_ncols=True)
+
+    def on_step(step: int, loss: float) -> None:
+        bar.n = step
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+        bar.refresh()
+
+    try:
+        result = run_training(run_dir, steps=steps, settings=settings, checkpoint_every=checkpoint_every,
+                              export_dir=export, threads=threads or None, device=_device(device), on_step=on_step)
+    finally:
+        bar.close()
+    result["history"] = result["history"][-20:]
+    _emit(result, as_json, f"trained to step {result['step']} (loss {result['loss']}); weights in {result['weights']}")
+
+
+@model_app.command("eval")
+@_fails_cleanly
+def eval_(
+    prompts: Annotated[Path, typer.Option("--prompts", help="JSONL: {\"prompt\": ..., \"expect\": {...}} per line.")],
+    weights: WeightsOpt = None,
+    steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = 16,
+    guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale.")] = 3.0,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
+    limit: Annotated[int, typer.Option("--limit", help="Only the first N prompts (0 = all).")] = 0,
+    items: Annotated[bool, typer.Option("--items", help="Include per-prompt results in the JSON.")] = False,
+    threads: Annotated[int, typer.Option("--threads")] = 0,
+    device: DeviceOpt = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate every prompt and measure adherence from the pixels (per attribute and overall)."""
+    from sora_lab.generate.tiny.backend import TinyBackend
+    from sora_lab.generate.tiny.evaluate import evaluate, load_prompts
+
+    rows = load_prompts(prompts)
+    if limit:
+        rows = rows[:limit]
+    backend = TinyBackend(weights, device=_device(device), steps=steps, guidance=guidance, threads=threads or None)
+    result = evaluate(lambda p, s, r: backend.render_batch(p, seeds=s, references=r), rows, batch_size=batch_size)
+    result = {"prompts": str(prompts), "model_id": backend.model_id, "steps": steps, "guidance": guidance,
+              "shift": backend.shift, **result}
+    if not items:
+        result.pop("items")
+    lines = [f"{prompts}: {result['n']} prompts, adherence {result['adherence']:.3f}"]
+    for key, acc in result["per_attribute"].items():
+        lines.append(f"  {key:<10} {acc['accuracy']:.3f}  (n={acc['n']})")
+    if "reference" in result:
+        ref = result["reference"]
+        lines.append(f"  reference  identification {ref['identification']:.3f} (chance {ref['chance']:.3f}), "
+                     f"mean RGB error {ref['mean_rgb_error']}")
+    lines.append(f"  {result['seconds_per_clip']:.2f} s per clip")
+    _emit(result, as_json, "\n".join(lines))
+
+
+@model_app.command()
+@_fails_cleanly
+def info(weights: WeightsOpt = None, device: DeviceOpt = "cpu", as_json: JsonOpt = False) -> None:
+    """Describe the model: size, training steps, sampling defaults, where the weights are."""
+    from sora_lab.generate.tiny.backend import TinyBackend
+
+    data = TinyBackend(weights, device=_device(device)).info()
+    card = Path(data["weights"]) / "MODEL_CARD.md"
+    data["model_card"] = str(card) if card.exists() else None
+    _emit(data, as_json, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+def _emit(result: dict, as_json: bool, human: str) -> None:
+    print(json.dumps(result, default=str) if as_json else human)

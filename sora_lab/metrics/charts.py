@@ -1,0 +1,169 @@
+"""Altair charts of a metrics result (from `lab.metrics.summary`), shared by the dashboard and notebooks.
+
+Every chart takes already-aggregated rows (days, cohorts x 31 offsets, funnel steps), so none comes
+near Altair's 5 000-row limit. `factor` multiplies counts — e.g. 1/scale to show a scaled-down
+simulation at full size beside public figures — and every such chart says so in its title.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import vl_convert as vlc
+
+WIDTH = 560
+HEIGHT = 260
+
+
+def _title(text: str, factor: float) -> str:
+    return text if factor == 1 else f"{text} (simulation shown x{factor:g} = full size)"
+
+
+def daily_frame(result: dict, factor: float = 1.0, label: str | None = None) -> pd.DataFrame:
+    df = pd.DataFrame(result.get("daily", []))
+    if df.empty:
+        return pd.DataFrame(columns=["day", "downloads", "cumulative_downloads", "dau", "wau", "mau", "scenario"])
+    for column in ("downloads", "cumulative_downloads", "reinstalls", "dau", "wau", "mau", "generations"):
+        df[column] = (df[column] * factor).round().astype("int64")
+    df["scenario"] = label or ", ".join(result["filters"]["sources"])
+    return df
+
+
+def growth(result: dict, reference: list[dict] | None = None, factor: float = 1.0) -> alt.Chart:
+    """Daily downloads (bars) against DAU, WAU and MAU (lines): the gap between downloads and users."""
+    df = daily_frame(result, factor)
+    long = df.melt(id_vars=["day"], value_vars=["dau", "wau", "mau"], var_name="measure", value_name="users")
+    long["measure"] = long["measure"].str.upper()
+    bars = alt.Chart(df).mark_bar(opacity=0.55, color="#9ecae1").encode(
+        x=alt.X("day:T", title="day (UTC)"),
+        y=alt.Y("downloads:Q", title="people per day"),
+        tooltip=["day:T", "downloads:Q", "reinstalls:Q"],
+    )
+    lines = alt.Chart(long).mark_line(point=False).encode(
+        x="day:T", y="users:Q", color=alt.Color("measure:N", title=None), tooltip=["day:T", "measure:N", "users:Q"]
+    )
+    layers = [bars, lines]
+    points = _reference_layer(reference, {"downloads", "dau"}, df, labels=False)
+    if points is not None:
+        layers.append(points)
+    return alt.layer(*layers).properties(
+        title=_title("Downloads (bars) vs active users (DAU/WAU/MAU)", factor), width=WIDTH, height=HEIGHT
+    )
+
+
+def cumulative(result: dict, reference: list[dict] | None = None, factor: float = 1.0) -> alt.Chart:
+    """Cumulative downloads with the published download milestones as labelled points."""
+    df = daily_frame(result, factor)
+    line = alt.Chart(df).mark_area(opacity=0.3, line=True).encode(
+        x=alt.X("day:T", title="day (UTC)"),
+        y=alt.Y("cumulative_downloads:Q", title="cumulative downloads"),
+        tooltip=["day:T", "cumulative_downloads:Q"],
+    )
+    layers = [line]
+    points = _reference_layer(reference, {"cumulative_downloads"}, df)
+    if points is not None:
+        layers.append(points)
+    return alt.layer(*layers).properties(title=_title("Cumulative downloads", factor), width=WIDTH, height=HEIGHT)
+
+
+def _reference_layer(reference: list[dict] | None, series: set[str], df: pd.DataFrame, labels: bool = True):
+    """Public figures as points labelled with their source (in the tooltip at least); only charted days."""
+    if not reference or df.empty:
+        return None
+    days = set(df["day"])
+    rows = [p for p in reference if p["series"] in series and p["day"] in days]
+    if not rows:
+        return None
+    ref = pd.DataFrame(rows)
+    ref["text"] = ref["label"] + " — " + ref["source"].str.slice(0, 40)
+    base = alt.Chart(ref).encode(
+        x="day:T", y="value:Q", tooltip=["label:N", "value:Q", "source:N", "confidence:N"]
+    )
+    points = base.mark_point(shape="diamond", size=90, filled=True, color="#d62728")
+    if not labels:
+        return points
+    return points + base.mark_text(align="left", dx=7, dy=-6, fontSize=9, color="#d62728").encode(text="text:N")
+
+
+def funnel(result: dict) -> alt.Chart:
+    df = pd.DataFrame(result.get("funnel", []))
+    if df.empty:
+        df = pd.DataFrame(columns=["step", "label", "users", "share_of_installs"])
+    order = list(df["label"])
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            y=alt.Y("label:N", sort=order, title=None),
+            x=alt.X("users:Q", title="users who reached the step (and every step before)"),
+            tooltip=["label:N", "users:Q", alt.Tooltip("share_of_installs:Q", format=".1%"),
+                     alt.Tooltip("share_of_previous:Q", format=".1%")],
+        )
+        .properties(title="Activation funnel", width=WIDTH, height=180)
+    )
+
+
+def retention_heatmap(result: dict) -> alt.Chart:
+    df = pd.DataFrame(result.get("retention_matrix", []))
+    if df.empty:
+        df = pd.DataFrame(columns=["cohort", "offset", "rate", "users", "retained"])
+    return (
+        alt.Chart(df)
+        .mark_rect()
+        .encode(
+            x=alt.X("offset:O", title="days since first install"),
+            y=alt.Y("cohort:O", title="install cohort (UTC day)"),
+            color=alt.Color("rate:Q", title="active", scale=alt.Scale(scheme="blues", type="sqrt")),
+            tooltip=["cohort:O", "offset:O", "users:Q", "retained:Q", alt.Tooltip("rate:Q", format=".1%")],
+        )
+        .properties(title="Retention by install cohort", width=WIDTH, height=HEIGHT)
+    )
+
+
+def invite_depth(result: dict) -> alt.Chart:
+    df = pd.DataFrame((result.get("invites") or {}).get("depth_histogram", []))
+    if df.empty:
+        df = pd.DataFrame(columns=["depth", "users"])
+    inv = result.get("invites") or {}
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(x=alt.X("depth:O", title="invite-tree depth"), y=alt.Y("users:Q", title="members"),
+                tooltip=["depth:O", "users:Q"])
+        .properties(title=f"Invite tree: K-factor {inv.get('k_factor')}, max depth {inv.get('max_depth')}",
+                    width=WIDTH, height=180)
+    )
+
+
+def regions(result: dict) -> alt.Chart:
+    df = pd.DataFrame(result.get("regions", []))
+    if df.empty:
+        df = pd.DataFrame(columns=["region", "downloads", "active_users"])
+    long = df.melt(id_vars=["region"], value_vars=["downloads", "active_users"], var_name="measure", value_name="n")
+    return (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(x=alt.X("region:N", title=None), xOffset="measure:N", y=alt.Y("n:Q", title="people"),
+                color=alt.Color("measure:N", title=None), tooltip=["region:N", "measure:N", "n:Q"])
+        .properties(title="Regions: downloads vs active users", width=WIDTH, height=180)
+    )
+
+
+def compare(frames: list[pd.DataFrame], measure: str = "dau") -> alt.Chart:
+    """One line per scenario (each already scaled to full size) for `measure`."""
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["day", measure, "scenario"])
+    return (
+        alt.Chart(df)
+        .mark_line()
+        .encode(x=alt.X("day:T", title="day (UTC)"), y=alt.Y(f"{measure}:Q", title=measure.upper()),
+                color=alt.Color("scenario:N"), tooltip=["scenario:N", "day:T", f"{measure}:Q"])
+        .properties(title=f"Scenarios compared: {measure.upper()} (full size)", width=WIDTH, height=HEIGHT)
+    )
+
+
+def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
+    return vlc.vegalite_to_png(chart.to_json(), scale=scale)
+
+
+def to_svg(chart: alt.TopLevelMixin) -> str:
+    return vlc.vegalite_to_svg(chart.to_json())

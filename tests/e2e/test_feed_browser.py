@@ -1,0 +1,194 @@
+"""The Voilà feed in a real browser: scroll past two pages, a clip plays, a like survives a reload.
+
+Needs real clips (the tiny generator), the lab server, Voilà and Debian's chromium.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import CHROMIUM, REPO, ServerProcess, free_port
+
+from sora_lab.lab import Lab
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PAGE_SIZE = 3
+PROMPTS = [
+    ("theo", "a calm ocean wave rolling onto a beach at sunset"),
+    ("priya", "spinning stars in a purple night sky"),
+    ("lena", "a red fox running through fresh snow"),
+    ("jonas", "neon city street in the rain at night"),
+    ("theo", "a bowl of ramen steaming on a wooden table"),
+    ("priya", "a paper boat drifting on a pond"),
+    ("lena", "a hot air balloon rising over green hills"),
+    ("jonas", "a lighthouse beam sweeping over dark sea"),
+]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def generate_clips(home: Path, prompts=PROMPTS, seconds: float = 3.0) -> list[str]:
+    """Real clips through the generation service (embedded, before the server takes the file)."""
+    from sora_lab.rpc import ACCESS
+
+    if "videos.generate" not in ACCESS:
+        pytest.skip("the generation service (sora_lab.videos) is not available")
+    with Lab.open(home) as lab:
+        return [lab.videos.generate(as_user=author, prompt=prompt, seconds=seconds)["video_id"]
+                for author, prompt in prompts]
+
+
+class VoilaProcess:
+    """`voila dashboards/feed.ipynb` on a free port, with the lab home in its environment."""
+
+    def __init__(self, home: Path, log_dir: Path):
+        self.home, self.port = home, free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = open(log_dir / f"voila-{self.port}.log", "ab")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 120) -> VoilaProcess:
+        env = os.environ | {"SORA_LAB_HOME": str(self.home), "SORA_LAB_FEED_PAGE_SIZE": str(PAGE_SIZE)}
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "voila"), *voila_args(self.port)],
+            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"voila exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                if httpx.get(f"{self.url}api/kernelspecs", timeout=2).status_code < 500:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        raise RuntimeError(f"voila did not answer within {timeout}s; see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def voila_args(port: int) -> list[str]:
+    """The same flags `make demo` uses (see the report to the lead), on a chosen port."""
+    return ["dashboards/feed.ipynb", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+            "--VoilaConfiguration.show_tracebacks=True"]
+
+
+@pytest.fixture
+def feed_stack(seeded_home, tmp_path):
+    """Server + Voilà over a lab with real clips."""
+    ids = generate_clips(seeded_home)
+    server = ServerProcess(seeded_home).start()
+    voila = VoilaProcess(seeded_home, tmp_path).start()
+    yield {"home": seeded_home, "server": server, "voila": voila, "video_ids": ids}
+    voila.stop()
+    server.stop()
+
+
+def open_feed(browser, url: str, viewer: str, timeout_ms: int = 180_000):
+    """A new context on the feed as `viewer`; returns (context, page, ms from interactive to first clip)."""
+    context = browser.new_context(viewport={"width": 520, "height": 900})
+    page = context.new_page()
+    page.goto(f"{url}?as={viewer}", wait_until="domcontentloaded", timeout=timeout_ms)
+    interactive = page.evaluate("performance.now()")
+    page.wait_for_selector("[data-testid=clip] video", state="visible", timeout=timeout_ms)
+    first_clip_ms = page.evaluate("performance.now()") - interactive
+    return context, page, first_clip_ms
+
+
+def visible_index(page) -> int:
+    return int(page.evaluate("document.querySelector('.sl-root').dataset.visibleIndex || '-1'"))
+
+
+def scroll_next(page) -> None:
+    page.evaluate("(() => { const f = document.querySelector('[data-testid=feed]'); "
+                  "f.scrollBy(0, f.clientHeight); })()")
+
+
+def wait_playing(page, timeout_s: float = 30) -> dict:
+    """The visible clip reaches readyState >= 2 and its currentTime advances."""
+    script = """(() => { const root = document.querySelector('.sl-root');
+        const i = Number(root.dataset.visibleIndex);
+        const v = document.querySelectorAll('[data-testid=clip] video')[i];
+        return {readyState: v.readyState, t: v.currentTime, src: v.currentSrc, paused: v.paused}; })()"""
+    deadline = time.monotonic() + timeout_s
+    first = None
+    while time.monotonic() < deadline:
+        state = page.evaluate(script)
+        if state["readyState"] >= 2:
+            if first is None:
+                first = state
+            elif state["t"] > first["t"]:
+                return {"first": first, "later": state}
+        time.sleep(0.3)
+    raise AssertionError(f"the visible clip did not play: {page.evaluate(script)}")
+
+
+def visible_clip(page):
+    return page.locator("[data-testid=clip]").nth(visible_index(page))
+
+
+def test_feed_scrolls_plays_and_keeps_a_like(feed_stack, output_dir):
+    from playwright.sync_api import sync_playwright
+
+    voila, home = feed_stack["voila"], feed_stack["home"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context, page, first_clip_ms = open_feed(browser, voila.url, "maya")
+        page.wait_for_function("document.querySelector('.sl-root').dataset.visibleIndex === '0'", timeout=60_000)
+        playing = wait_playing(page)
+
+        # Scroll past two pages: the widget must fetch pages 2 and 3 before the end.
+        for step in range(1, 2 * PAGE_SIZE + 2):
+            scroll_next(page)
+            page.wait_for_function(
+                f"Number(document.querySelector('.sl-root').dataset.visibleIndex) >= {step}", timeout=60_000
+            )
+        clips = int(page.evaluate("document.querySelector('.sl-root').dataset.clips"))
+        assert clips > 2 * PAGE_SIZE
+        wait_playing(page)
+        shown = page.eval_on_selector_all("[data-testid=clip]", "els => els.map(e => e.dataset.videoId)")
+        assert len(shown) == len(set(shown))
+
+        clip = visible_clip(page)
+        liked_id = clip.get_attribute("data-video-id")
+        clip.locator("[data-testid=like-button]").click()
+        page.wait_for_function(
+            f"document.querySelector('[data-video-id=\"{liked_id}\"] [data-testid=like-button]')"
+            ".dataset.liked === 'true'", timeout=30_000)
+        assert clip.locator("[data-testid=like-button] .sl-count").inner_text() == "1"
+        page.screenshot(path=str(output_dir / "feed-liked.png"))
+
+        page.reload(wait_until="domcontentloaded")
+        page.wait_for_selector("[data-testid=clip] video", state="visible", timeout=180_000)
+        for _ in range(len(feed_stack["video_ids"]) + 2):
+            if page.locator(f"[data-video-id='{liked_id}']").count():
+                break
+            scroll_next(page)
+            time.sleep(0.8)
+        like_button = page.locator(f"[data-video-id='{liked_id}'] [data-testid=like-button]")
+        assert like_button.get_attribute("data-liked") == "true"
+        assert like_button.locator(".sl-count").inner_text() == "1"
+        page.screenshot(path=str(output_dir / "feed-after-reload.png"))
+        context.close()
+        browser.close()
+    lab = Lab.connect(feed_stack["server"].url, home=home)
+    assert lab.engagement.counts(as_user="maya", video_id=liked_id)["likes"] == 1
+    (output_dir / "timings.json").write_text(
+        json.dumps({"first_clip_visible_ms": round(first_clip_ms), "first_play": playing}, indent=2)
+    )

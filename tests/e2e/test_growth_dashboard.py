@@ -1,0 +1,91 @@
+"""The growth dashboard served by `panel serve` over a running lab server, loaded in headless chromium."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import CHROMIUM, REPO, ServerProcess, free_port
+
+from sora_lab.lab import Lab
+from sora_lab.metrics.simulate import SimConfig, remember_scenario, run_scenario
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def growth_home(seeded_home) -> Path:
+    """A seeded lab with one small simulated launch, closed so a server can own it."""
+    config = SimConfig(scale=0.004, days=35)
+    with Lab.open(seeded_home) as lab:
+        run_scenario(lab._services.store, config)
+    remember_scenario(seeded_home, config)
+    return seeded_home
+
+
+@pytest.fixture
+def dashboard(growth_home):
+    server = ServerProcess(growth_home).start()
+    port = free_port()
+    log = open(growth_home.parent / "panel.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "panel", "serve", "dashboards/growth.py", "--port", str(port), "--address",
+         "127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{port}"],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=os.environ | {"SORA_LAB_HOME": str(growth_home)},
+    )
+    url = f"http://127.0.0.1:{port}/growth"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("panel serve did not answer within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        server.stop()
+
+
+def test_dashboard_renders_charts_and_reacts_to_a_filter(dashboard, output_dir):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 2400})
+        page.goto(dashboard, timeout=60_000)
+        status = page.locator(".growth-status")
+        status.filter(has_text="update 1").wait_for(timeout=60_000)
+        marks = page.locator(".vega-embed canvas, .vega-embed svg.marks")
+        deadline = time.monotonic() + 30
+        while marks.count() < 7 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert marks.count() >= 7, f"only {marks.count()} charts drawn"
+        assert "sim:default" in status.inner_text()
+        assert "region All" in status.inner_text()
+        assert "installs and invites alone do not count" in page.content()
+
+        region = page.locator("select:has(option[value='CA'])").first
+        started = time.perf_counter()
+        region.select_option("CA")
+        status.filter(has_text="region CA").wait_for(timeout=10_000)
+        reaction = time.perf_counter() - started
+        text = status.inner_text()
+        assert "update 2" in text
+        time.sleep(1.0)  # let vega finish drawing before the picture
+        page.screenshot(path=str(output_dir / "growth_dashboard.png"), full_page=True)
+        (output_dir / "filter_reaction_s.txt").write_text(f"{reaction:.3f}\n{text}\n")
+        browser.close()
+    assert reaction < 5, f"filter change took {reaction:.2f} s to show"

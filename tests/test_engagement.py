@@ -1,0 +1,99 @@
+"""Engagement writes: batched, idempotent per client event id, aggregates exact."""
+
+from __future__ import annotations
+
+import pytest
+from test_feed_support import add_many, user_id
+
+from sora_lab.errors import InputError, NotFound
+
+
+def _stats(lab, video_id):
+    return lab._services.store._con.execute(
+        "SELECT views, watch_throughs, likes, shares, remixes, comments FROM feed_video_stats WHERE video_id = ?",
+        [video_id],
+    ).fetchone()
+
+
+def test_retrying_a_batch_stores_nothing_twice(lab):
+    (video,) = add_many(lab, 1)
+    batch = [
+        {"type": "view", "video_id": video, "watch_ms": 9_500, "client_event_id": "e1"},
+        {"type": "like", "video_id": video, "client_event_id": "e2"},
+        {"type": "share", "video_id": video, "client_event_id": "e3"},
+        {"type": "share", "video_id": video, "client_event_id": "e3"},  # repeated inside the batch
+    ]
+    assert lab.engagement.record(as_user="maya", events=batch) == {"stored": 3, "duplicates": 1}
+    assert lab.engagement.record(as_user="maya", events=batch) == {"stored": 0, "duplicates": 4}
+    counts = lab.engagement.counts(as_user="maya", video_id=video)
+    assert (counts["views"], counts["likes"], counts["shares"]) == (1, 1, 1)
+    # Another user may reuse the same client ids: they are per user.
+    assert lab.engagement.record(as_user="theo", events=batch[:1])["stored"] == 1
+
+
+def test_like_unlike_sequences_resolve_in_order(lab):
+    (video,) = add_many(lab, 1)
+    lab.engagement.record(as_user="maya", events=[{"type": "like", "video_id": video}] * 3)
+    assert lab.engagement.counts(as_user="maya", video_id=video)["likes"] == 1
+    lab.engagement.record(as_user="maya", events=[{"type": "unlike", "video_id": video},
+                                                  {"type": "like", "video_id": video},
+                                                  {"type": "unlike", "video_id": video}])
+    assert lab.engagement.counts(as_user="maya", video_id=video)["likes"] == 0
+    assert lab.engagement.liked(as_user="maya", video_ids=[video]) == []
+    lab.engagement.record(as_user="theo", events=[{"type": "like", "video_id": video}])
+    assert lab.engagement.liked(as_user="theo", video_ids=[video]) == [video]
+    assert _stats(lab, video)[2] == 1
+
+
+def test_bad_event_stores_nothing_and_names_the_field(lab):
+    (video,) = add_many(lab, 1)
+    good = {"type": "like", "video_id": video}
+    with pytest.raises(InputError, match=r"events\[1\]\.watch_ms"):
+        lab.engagement.record(as_user="maya", events=[good, {"type": "view", "video_id": video, "watch_ms": -1}])
+    with pytest.raises(NotFound, match="not a published video"):
+        lab.engagement.record(as_user="maya", events=[good, {"type": "share", "video_id": "nope"}])
+    with pytest.raises(InputError, match=r"events\[0\]\.type"):
+        lab.engagement.record(as_user="maya", events=[{"type": "explode", "video_id": video}])
+    assert lab.engagement.counts(as_user="maya", video_id=video)["likes"] == 0
+    assert lab._services.store._con.execute("SELECT count(*) FROM events WHERE type = 'like'").fetchone()[0] == 0
+
+
+def test_follow_unfollow_and_comments(lab):
+    (video,) = add_many(lab, 1)
+    jonas = user_id(lab, "jonas")
+    con = lab._services.store._con
+    followers = con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchone()[0]
+    lab.engagement.record(as_user="lena", events=[{"type": "follow", "user_id": jonas},
+                                                  {"type": "comment", "video_id": video, "text": " nice "}])
+    assert con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchone()[0] == followers + 1
+    assert con.execute("SELECT text FROM comments").fetchall() == [("nice",)]
+    lab.engagement.record(as_user="lena", events=[{"type": "unfollow", "user_id": jonas}])
+    assert con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchone()[0] == followers
+    assert lab.engagement.counts(as_user="lena", video_id=video)["comments"] == 1
+
+
+def test_incremental_aggregates_match_a_rebuild_from_the_log(lab):
+    ids = add_many(lab, 6)
+    lab.feed.page(as_user="maya", limit=1)  # prompts embedded, so taste vectors can form
+    for n, handle in enumerate(["maya", "theo", "priya", "jonas", "lena"]):
+        events = []
+        for k, video in enumerate(ids):
+            events.append({"type": "view", "video_id": video, "watch_ms": 10_000 if (n + k) % 2 else 3_000})
+            if (n * k) % 3 == 0:
+                events.append({"type": "like", "video_id": video})
+            if k == n:
+                events.append({"type": "share", "video_id": video})
+        lab.engagement.record(as_user=handle, events=events)
+    lab.engagement.record(as_user="theo", events=[{"type": "unlike", "video_id": ids[0]}])
+    con = lab._services.store._con
+    before = con.execute("SELECT * FROM feed_video_stats ORDER BY video_id").fetchall()
+    taste_before = con.execute("SELECT user_id, weight, vec FROM feed_user_taste ORDER BY user_id").fetchall()
+    lab.feed.rebuild()
+    after = con.execute("SELECT * FROM feed_video_stats ORDER BY video_id").fetchall()
+    taste_after = con.execute("SELECT user_id, weight, vec FROM feed_user_taste ORDER BY user_id").fetchall()
+    assert before == after
+    assert [r[0] for r in taste_before] == [r[0] for r in taste_after]
+    for (_, wa, a), (_, wb, b) in zip(taste_before, taste_after, strict=True):
+        assert wa == pytest.approx(wb)
+        assert a == pytest.approx(b, abs=1e-4)
+    assert sum(r[6] for r in after) == 30  # views

@@ -1,0 +1,159 @@
+"""Feed ranking and paging: no repeats, stable sessions, hard filters, steering, reasons."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from test_feed_support import add_many, add_video, read_all, user_id
+
+from sora_lab.errors import InputError
+from sora_lab.ids import utcnow
+
+
+def test_pages_cover_the_feed_once_in_order(lab):
+    ids = add_many(lab, 23)
+    items = read_all(lab, "maya", limit=5)
+    seen = [i["video_id"] for i in items]
+    assert sorted(seen) == sorted(ids)  # every published video once, none twice
+    assert [i["pos"] for i in items] == sorted(i["pos"] for i in items)
+    for a, b in zip(items, items[1:], strict=False):
+        assert a["author_id"] != b["author_id"], "same author twice in a row"
+    assert all(i["reasons"] for i in items)
+    assert all(set(i["counts"]) == {"views", "likes", "shares", "remixes", "comments"} for i in items)
+
+
+def test_new_videos_do_not_disturb_a_session(lab):
+    add_many(lab, 12)
+    first = lab.feed.page(as_user="maya", limit=4)
+    fresh = add_video(lab, "theo", "a brand new clip of a lighthouse")
+    rest = read_all_from(lab, "maya", first["next_cursor"])
+    seen = [i["video_id"] for i in first["items"] + rest]
+    assert fresh not in seen
+    assert len(seen) == len(set(seen)) == 12
+    again = lab.feed.page(as_user="maya", limit=50)  # pull to refresh: a new session sees it
+    assert fresh in [i["video_id"] for i in again["items"]]
+
+
+def read_all_from(lab, handle, cursor):
+    out = []
+    while cursor:
+        page = lab.feed.page(as_user=handle, cursor=cursor, limit=4)
+        out.extend(page["items"])
+        cursor = page["next_cursor"]
+    return out
+
+
+def test_cursor_is_signed_and_personal(lab):
+    add_many(lab, 6)
+    page = lab.feed.page(as_user="maya", limit=2)
+    cursor = page["next_cursor"]
+    body, sig = cursor.split(".")
+    forged = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + sig
+    with pytest.raises(InputError, match="signature"):
+        lab.feed.page(as_user="maya", cursor=forged)
+    with pytest.raises(InputError, match="another user"):
+        lab.feed.page(as_user="theo", cursor=cursor)
+    with pytest.raises(InputError, match="limit"):
+        lab.feed.page(as_user="maya", limit=0)
+    secret = lab.home / "feed_secret"
+    assert secret.stat().st_mode & 0o777 == 0o600
+
+
+def test_hard_filters_apply_on_the_next_read(lab):
+    ids = add_many(lab, 10)
+    draft = add_video(lab, "theo", "a secret draft", status="draft")
+    page = lab.feed.page(as_user="maya", limit=2)
+    assert draft not in [i["video_id"] for i in page["items"]]
+    shown = {i["video_id"] for i in page["items"]}
+    removed = next(v for v in ids if v not in shown)
+    store = lab._services.store
+    with store.write() as cur:
+        cur.execute("UPDATE videos SET status = 'removed' WHERE video_id = ?", [removed])
+    lab.feed.block(as_user="maya", user_id=user_id(lab, "jonas"))
+    rest = read_all_from(lab, "maya", page["next_cursor"])
+    assert removed not in [i["video_id"] for i in rest]
+    assert all(i["author"] != "jonas" for i in rest)
+    assert draft not in [i["video_id"] for i in rest]
+
+
+def test_revoked_cameo_hides_the_video_on_the_next_page(lab):
+    ids = add_many(lab, 8)
+    store = lab._services.store
+    cameo_video = ids[0]  # oldest: not on the first page
+    author = lab._services.store._con.execute("SELECT author_id FROM videos WHERE video_id = ?",
+                                              [cameo_video]).fetchone()[0]
+    owner = user_id(lab, "priya") if author != user_id(lab, "priya") else user_id(lab, "maya")
+    with store.write() as cur:
+        cur.execute(
+            "INSERT INTO cameos (cameo_id, owner_id, handle, kind, permission, created_at) "
+            "VALUES ('cam_1', ?, 'priya_cam', 'person', 'everyone', ?)", [owner, utcnow()])
+        cur.execute("INSERT INTO video_cameos VALUES (?, 'cam_1')", [cameo_video])
+    first = lab.feed.page(as_user="theo", limit=1)
+    visible = [i for i in read_all(lab, "theo") if i["video_id"] == cameo_video]
+    assert visible and visible[0]["cameos"] == ["priya_cam"]
+    with store.write() as cur:
+        cur.execute("UPDATE cameos SET permission = 'only_me' WHERE cameo_id = 'cam_1'")
+    assert cameo_video not in [i["video_id"] for i in first["items"]]
+    rest = read_all_from(lab, "theo", first["next_cursor"])
+    assert len(rest) == len(ids) - 2  # everything else still comes
+    assert cameo_video not in [i["video_id"] for i in rest]
+
+
+def _rank_of(items, word):
+    return [n for n, i in enumerate(items) if word in i["prompt"]]
+
+
+def test_steering_moves_topics_up_and_down(lab):
+    add_many(lab, 25)
+    plain = read_all(lab, "jonas", limit=25)
+    steered = read_all(lab, "jonas", limit=25, steer="more ocean clips, fewer spinning stars")
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    assert mean(_rank_of(steered, "ocean")) < mean(_rank_of(plain, "ocean")) - 3
+    assert mean(_rank_of(steered, "spinning stars")) > mean(_rank_of(plain, "spinning stars")) + 3
+    assert any("steer: more 'ocean'" in r for r in steered[0]["reasons"])
+
+
+def test_changing_the_steer_mid_scroll_never_repeats(lab):
+    add_many(lab, 20)
+    first = lab.feed.page(as_user="maya", limit=6)
+    steered = lab.feed.page(as_user="maya", cursor=first["next_cursor"], limit=6, steer="more foxes in snow")
+    rest = read_all_from(lab, "maya", steered["next_cursor"])
+    seen = [i["video_id"] for i in first["items"] + steered["items"] + rest]
+    assert len(seen) == len(set(seen)) == 20
+    assert "fox" in steered["items"][0]["prompt"]
+
+
+def test_a_new_video_is_not_buried_by_a_poorly_watched_older_one(lab):
+    old = add_video(lab, "theo", "an old clip nobody finishes", published_at=utcnow() - timedelta(hours=3))
+    events = [{"type": "view", "video_id": old, "watch_ms": 500} for _ in range(30)]
+    lab.engagement.record(as_user="jonas", events=events)
+    new = add_video(lab, "priya", "a brand new clip", published_at=utcnow() - timedelta(hours=3))
+    items = lab.feed.page(as_user="lena", limit=10)["items"]
+    order = [i["video_id"] for i in items]
+    assert order.index(new) < order.index(old)
+    new_item = items[order.index(new)]
+    assert any(r.startswith("new: only 0 views") for r in new_item["reasons"])
+
+
+def test_taste_follows_what_was_watched_through(lab):
+    ids = add_many(lab, 25)
+    lab.feed.page(as_user="jonas", limit=1)  # embeds the prompts
+    foxes = [v for v, n in zip(ids, range(25), strict=True) if n % 5 == 2]
+    lab.engagement.record(
+        as_user="jonas", events=[{"type": "view", "video_id": v, "watch_ms": 10_000} for v in foxes[:3]]
+    )
+    items = read_all(lab, "jonas", limit=25)
+    others = [i for i in items if i["video_id"] not in foxes[:3]]
+    fox_ranks = _rank_of(others, "fox")
+    assert sum(fox_ranks) / len(fox_ranks) < len(others) / 2 - 3
+    assert any("watched through" in r for r in others[fox_ranks[0]]["reasons"])
+
+
+def test_remix_of_a_liked_video_is_a_candidate_with_a_reason(lab):
+    ids = add_many(lab, 10)
+    lab.engagement.record(as_user="lena", events=[{"type": "like", "video_id": ids[0]}])
+    remix = add_video(lab, "jonas", "a remix with extra sparkle", parent_id=ids[0])
+    item = next(i for i in read_all(lab, "lena") if i["video_id"] == remix)
+    assert "a remix of a video you liked" in item["reasons"]
+    assert lab.engagement.counts(as_user="lena", video_id=ids[0])["remixes"] == 1

@@ -1,0 +1,69 @@
+"""Helpers shared by the feed tests: video rows inserted directly (no generator needed).
+
+Rows written here have no media files; they exercise ranking, paging and
+engagement only. The browser tests use real generated clips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+
+from sora_lab.ids import utcnow
+from sora_lab.lab import Lab
+
+
+def user_id(lab: Lab, handle: str) -> str:
+    return lab._services.accounts.by_handle(handle).user_id
+
+
+def add_video(
+    lab: Lab,
+    author: str,
+    prompt: str,
+    *,
+    published_at: datetime | None = None,
+    status: str = "published",
+    parent_id: str | None = None,
+    duration_ms: int = 10_000,
+) -> str:
+    """Insert one video row as the generator would, and return its id."""
+    when = published_at or utcnow()
+    video_id = hashlib.sha256(f"{author}|{prompt}|{when.isoformat()}|{parent_id}".encode()).hexdigest()[:16]
+    with lab._services.store.write() as cur:
+        cur.execute(
+            "INSERT INTO videos VALUES (?, ?, ?, 1, 'test', 'test', ?, 576, 1024, ?, ?, NULL, ?, ?, ?, ?)",
+            [video_id, user_id(lab, author), prompt, duration_ms, f"media/videos/{video_id}.mp4",
+             f"media/posters/{video_id}.jpg", status, parent_id, when, when if status == "published" else None],
+        )
+    return video_id
+
+
+def add_many(lab: Lab, n: int, *, authors=("maya", "theo", "priya", "jonas", "lena"), prompts=None) -> list[str]:
+    """n videos, authors in rotation, one minute apart (newest last)."""
+    prompts = prompts or [
+        "a calm ocean wave at sunset",
+        "spinning stars in a purple night sky",
+        "a red fox running through snow",
+        "a city street in the rain with neon lights",
+        "a bowl of ramen steaming on a table",
+    ]
+    start = utcnow() - timedelta(minutes=n + 1)
+    return [
+        add_video(lab, authors[i % len(authors)], f"{prompts[i % len(prompts)]} #{i}",
+                  published_at=start + timedelta(minutes=i))
+        for i in range(n)
+    ]
+
+
+def read_all(lab: Lab, handle: str, *, limit: int = 7, steer: str | None = None, max_pages: int = 100) -> list[dict]:
+    """Every item of one scroll session, page by page."""
+    items: list[dict] = []
+    cursor = None
+    for _ in range(max_pages):
+        page = lab.feed.page(as_user=handle, cursor=cursor, limit=limit, steer=steer)
+        items.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError(f"feed did not end within {max_pages} pages")

@@ -1,0 +1,115 @@
+"""The tiny model: backend contract, seeds, references, training resume and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from sora_lab.errors import InputError
+from sora_lab.generate.base import Clip
+from sora_lab.generate.tiny.backend import WEIGHTS_DIR, TinyBackend
+from sora_lab.generate.tiny.cli import model_app
+from sora_lab.generate.tiny.model import TinyConfig, load_weights
+from sora_lab.generate.tiny.train import TrainSettings, make_batch, train
+from sora_lab.generate.tiny.world import make_face_sprite
+
+MICRO = dict(num_layers=1, num_heads=2, head_dim=16, ffn_dim=32, freq_dim=32)
+
+
+@pytest.fixture(scope="module")
+def backend() -> TinyBackend:
+    return TinyBackend(device="cpu", steps=4)
+
+
+def test_shipped_weights_load():
+    model, meta = load_weights(WEIGHTS_DIR)
+    assert meta["trained_steps"] > 0
+    assert TinyConfig.from_dict(meta["config"]).height == 36
+
+
+def test_render_returns_a_vertical_clip_spanning_the_seconds(backend):
+    clip = backend.render("a red circle moves right on a black background", seconds=10, seed=1)
+    assert isinstance(clip, Clip)
+    assert clip.frames.shape == (16, 36, 20, 3) and clip.frames.dtype == np.uint8
+    assert clip.seconds == pytest.approx(10.0)
+    assert clip.meta["model_id"] == backend.model_id and backend.name == "tiny"
+
+
+def test_same_seed_same_clip_other_seed_other_clip(backend):
+    a = backend.render("a blue star spins", seconds=10, seed=7).frames
+    b = backend.render("a blue star spins", seconds=10, seed=7).frames
+    c = backend.render("a blue star spins", seconds=10, seed=8).frames
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_reference_changes_the_clip_and_bad_reference_is_refused(backend):
+    prompt = "the person moves left on a gray background"
+    a = backend.render(prompt, seconds=10, seed=3, reference=make_face_sprite(1)).frames
+    b = backend.render(prompt, seconds=10, seed=3, reference=make_face_sprite(2)).frames
+    c = backend.render(prompt, seconds=10, seed=3).frames
+    assert not np.array_equal(a, b) and not np.array_equal(a, c)
+    with pytest.raises(InputError, match="reference"):
+        backend.render(prompt, seconds=10, seed=3, reference=np.zeros((8, 8), np.uint8))
+
+
+def test_progress_is_reported_and_bad_input_refused(backend):
+    seen = []
+    backend.render("a pink square grows", seconds=5, seed=0, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (4, 4) and len(seen) == 4
+    with pytest.raises(InputError, match="seconds"):
+        backend.render("a pink square grows", seconds=0, seed=0)
+    with pytest.raises(InputError, match="prompt"):
+        backend.render("  ", seconds=5, seed=0)
+
+
+def test_batches_are_a_function_of_seed_and_step():
+    s = TrainSettings(seed=5, batch_size=3, model=MICRO)
+    a, b = make_batch(s, 2), make_batch(s, 2)
+    assert a.captions == b.captions and torch.equal(a.clean, b.clean)
+    assert make_batch(s, 3).captions != a.captions
+
+
+def test_resume_gives_the_same_weights_as_one_run(tmp_path):
+    settings = TrainSettings(seed=1, batch_size=2, model=MICRO, warmup=2)
+    train(tmp_path / "straight", steps=4, settings=settings, checkpoint_every=10)
+    train(tmp_path / "split", steps=2, settings=settings, checkpoint_every=10)
+    summary = train(tmp_path / "split", steps=4, settings=None, checkpoint_every=10)
+    assert summary["step"] == 4
+    one, _ = load_weights(tmp_path / "straight" / "weights")
+    two, meta = load_weights(tmp_path / "split" / "weights")
+    assert meta["trained_steps"] == 4
+    for (name, p), (_, q) in zip(one.state_dict().items(), two.state_dict().items(), strict=True):
+        assert torch.equal(p, q), name
+
+
+def test_cli_info_and_eval_json(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(model_app, ["info", "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["name"] == "tiny" and info["parameters"] > 100_000
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"prompt": "a red ball moves right", "expect": {"color": "red", "motion": "right"}})
+                       + "\n" + json.dumps({"prompt": "the person rises", "expect": {"motion": "up"},
+                                            "reference_seed": 4}) + "\n")
+    result = runner.invoke(model_app, ["eval", "--prompts", str(prompts), "--steps", "2", "--json", "--items"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["n"] == 2 and 0.0 <= report["adherence"] <= 1.0
+    assert set(report["per_attribute"]) == {"color", "motion"}
+    assert report["reference"]["n"] == 1 and len(report["items"]) == 2
+
+
+def test_cli_fails_with_one_line(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(model_app, ["eval", "--prompts", str(tmp_path / "missing.jsonl"), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"]["code"] == "invalid_input"
+    result = runner.invoke(model_app, ["info", "--weights", str(tmp_path), "--json"])
+    assert result.exit_code == 1 and "no tiny model" in result.stdout

@@ -1,0 +1,137 @@
+"""The procedural world, its caption grammar, and the pixel evaluator agree with each other."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sora_lab.errors import InputError
+from sora_lab.generate.tiny.captions import (
+    grammar_eval_set,
+    held_out_triples,
+    sample_scene,
+    training_triples,
+    valid_triples,
+    with_articles,
+)
+from sora_lab.generate.tiny.evaluate import evaluate, load_prompts, score_clip
+from sora_lab.generate.tiny.measure import measure_clip, reference_error
+from sora_lab.generate.tiny.world import (
+    BACKGROUNDS,
+    FRAMES,
+    HEIGHT,
+    WIDTH,
+    ObjectSpec,
+    make_face_sprite,
+    render_world_clip,
+)
+
+EVAL_DIR = Path(__file__).resolve().parents[1] / "data" / "tiny_eval"
+
+
+def test_clip_is_vertical_uint8_and_seeded():
+    clip = render_world_clip([ObjectSpec("red", "circle", "right")], "black", seed=3)
+    assert clip.shape == (FRAMES, HEIGHT, WIDTH, 3) and clip.dtype == np.uint8
+    assert abs(WIDTH / HEIGHT - 9 / 16) < 0.01
+    assert np.array_equal(clip, render_world_clip([ObjectSpec("red", "circle", "right")], "black", seed=3))
+    assert not np.array_equal(clip, render_world_clip([ObjectSpec("red", "circle", "right")], "black", seed=4))
+
+
+def test_bad_scene_names_the_field():
+    with pytest.raises(ValueError, match="color"):
+        render_world_clip([ObjectSpec("mauve", "circle", "right")], "black")
+    with pytest.raises(ValueError, match="background"):
+        render_world_clip([ObjectSpec("red", "circle", "right")], "plaid")
+
+
+def test_evaluator_reads_world_renders_back():
+    """Ground truth scores ~1.0: the evaluator is only as good as this agreement."""
+    rng = np.random.default_rng(11)
+    triples = valid_triples()
+    wrong = {"color": 0, "shape": 0, "motion": 0, "background": 0}
+    n = 96
+    for i in range(n):
+        color, shape, motion = triples[int(rng.integers(len(triples)))]
+        background = list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))]
+        m = measure_clip(render_world_clip([ObjectSpec(color, shape, motion)], background, seed=i))
+        for key, want in (("color", color), ("shape", shape), ("motion", motion), ("background", background)):
+            wrong[key] += getattr(m, key) != want
+    assert all(v <= 1 for v in wrong.values()), wrong
+
+
+def test_evaluator_tells_motions_apart_on_one_shape():
+    got = {m: measure_clip(render_world_clip([ObjectSpec("white", "star", m)], "navy", seed=5)).motion
+           for m in ("right", "left", "up", "down", "grows", "shrinks", "spins", "bounces")}
+    assert got == {m: m for m in got}
+
+
+def test_empty_frames_measure_nothing():
+    clip = np.zeros((FRAMES, HEIGHT, WIDTH, 3), np.uint8)
+    m = measure_clip(clip)
+    assert (m.color, m.shape, m.motion) == (None, None, None)
+    assert score_clip(clip, {"color": "red"})["all_right"] is False
+
+
+def test_held_out_triples_never_reach_training():
+    held = set(held_out_triples())
+    assert len(held) == 40 and held.isdisjoint(training_triples())
+    rng = np.random.default_rng(0)
+    for _ in range(1500):
+        scene = sample_scene(rng)
+        if scene.reference_seed is None:
+            for obj in scene.objects:
+                assert (obj.color, obj.shape, obj.motion) not in held
+
+
+def test_grammar_eval_file_is_the_held_out_set():
+    rows = [json.loads(line) for line in (EVAL_DIR / "grammar.jsonl").read_text().splitlines()]
+    assert rows == grammar_eval_set()
+    assert len(rows) == 200
+    held = set(held_out_triples())
+    assert all((r["expect"]["color"], r["expect"]["shape"], r["expect"]["motion"]) in held for r in rows)
+
+
+def test_eval_files_load_and_paraphrases_are_enough():
+    assert len(load_prompts(EVAL_DIR / "paraphrases.jsonl")) >= 50
+    assert all("reference_seed" in r for r in load_prompts(EVAL_DIR / "reference.jsonl"))
+
+
+def test_load_prompts_rejects_bad_lines(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "a red ball", "expect": {"colour": "red"}}\n')
+    with pytest.raises(InputError, match="unknown expect key 'colour'"):
+        load_prompts(bad)
+    bad.write_text('{"prompt": "a red ball", "expect": {"color": "crimson"}}\n')
+    with pytest.raises(InputError, match="expect.color"):
+        load_prompts(bad)
+
+
+def test_evaluate_world_renders_on_grammar_prompts():
+    """The whole evaluate() path with the world itself as the 'model' gives adherence 1."""
+    rows = load_prompts(EVAL_DIR / "grammar.jsonl")[::10]
+
+    def render(prompts, seeds, refs):
+        by_prompt = {r["prompt"]: r["expect"] for r in rows}
+        return np.stack([render_world_clip([ObjectSpec(by_prompt[p]["color"], by_prompt[p]["shape"],
+                                                       by_prompt[p]["motion"])], by_prompt[p]["background"], seed=s)
+                         for p, s in zip(prompts, seeds, strict=True)])
+
+    result = evaluate(render, rows)
+    assert result["adherence"] == 1.0 and result["n"] == 20
+
+
+def test_face_sprites_differ_and_are_found_in_clips():
+    a, b = make_face_sprite(1), make_face_sprite(2)
+    assert a.shape == (32, 32, 3) and a.dtype == np.uint8 and not np.array_equal(a, b)
+    clip = render_world_clip([ObjectSpec("white", "circle", "left")], "gray", reference=a, seed=1)
+    m = measure_clip(clip)
+    assert m.motion == "left"
+    assert reference_error(clip, a, m.track) < reference_error(clip, b, m.track)
+    assert score_clip(clip, {"motion": "left"}, a, distractor_seed=1)["reference_identified"]
+
+
+def test_articles():
+    assert with_articles("a orange star and a red ball") == "an orange star and a red ball"

@@ -1,0 +1,200 @@
+"""VideoService: generate, drafts, publish, remix, delete, limits, queue, and failure atomicity.
+
+The frames come from tests/disc_world.DiscBackend (a bouncing disc at model resolution); the
+rest of the pipeline — interpolation, sound, watermark, encode, C2PA, files, rows, events —
+is the real one. tests/test_videos.py::test_tiny_backend_* runs the shipped model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import pytest
+from disc_world import DiscBackend
+
+from sora_lab import videos as videos_module
+from sora_lab.errors import Forbidden, LimitExceeded, NotFound, PolicyViolation
+from sora_lab.generate import encode, pipeline
+from sora_lab.home import media_dir
+
+
+@pytest.fixture
+def backend(monkeypatch):
+    disc = DiscBackend()
+    monkeypatch.setattr(videos_module, "load_backend", lambda name, model=None: disc)
+    return disc
+
+
+def _media_files(home):
+    root = media_dir(home)
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def _events(lab, type_):
+    with lab._services.store.read() as cur:
+        return cur.execute(
+            "SELECT user_id, video_id, target_id, props FROM events WHERE type = ? ORDER BY ts", [type_]
+        ).fetchall()
+
+
+def test_generate_writes_a_signed_content_addressed_clip(lab, home, backend):
+    result = lab.videos.generate(as_user="maya", prompt="a yellow ball bounces on a navy background", seed=7)
+    path = media_dir(home) / result["media_path"]
+    assert result["path"] == str(path) and path.is_file()
+    assert result["media_path"] == f"videos/{result['video_id']}.mp4"
+    assert hashlib.sha256(path.read_bytes()).hexdigest().startswith(result["video_id"])
+    assert len(result["video_id"]) == pipeline.CONTENT_ID_HEX
+    assert (media_dir(home) / result["poster_path"]).is_file()
+    assert result["status"] == "published" and result["published_at"]
+    assert result["duration"] == 10.0 and result["seed"] == 7 and result["backend"] == "tiny"
+    assert {"model", "motion", "audio", "upscale_watermark", "encode", "sign", "poster", "total"} <= set(
+        result["timings"]
+    )
+    info = encode.probe(path)
+    assert (info.width, info.height, info.n_frames, info.audio_codec) == (360, 640, 240, "aac")
+    report = lab.videos.verify(video_id=result["video_id"])
+    assert report["c2pa_valid"] and report["ai_generated"]
+    assert report["creator"] == "@maya" and report["generator"] == "test-disc-world"
+    assert _media_files(home) == sorted([result["media_path"], result["poster_path"]])
+    maya = lab.accounts.whoami(as_user="maya")["user_id"]
+    (generated,) = _events(lab, "generate")
+    assert generated[:2] == (maya, result["video_id"]) and json.loads(generated[3])["seed"] == 7
+    assert [e[1] for e in _events(lab, "publish")] == [result["video_id"]]
+    assert result["sound_events"] >= 1  # the disc bounces: there is something to hear
+
+
+def test_drafts_are_private_until_published(lab, backend):
+    draft = lab.videos.generate(as_user="maya", prompt="a blue square moves right", seed=1, draft=True)
+    assert draft["status"] == "draft" and draft["published_at"] is None
+    with pytest.raises(NotFound):
+        lab.videos.get(as_user="theo", video_id=draft["video_id"])
+    assert lab.videos.get(as_user="maya", video_id=draft["video_id"])["status"] == "draft"
+    assert [v["video_id"] for v in lab.videos.list_mine(as_user="maya", status="draft")] == [draft["video_id"]]
+    with pytest.raises(Forbidden):
+        lab.videos.publish(as_user="theo", video_id=draft["video_id"])
+    published = lab.videos.publish(as_user="maya", video_id=draft["video_id"])
+    assert published["status"] == "published" and published["published_at"]
+    assert lab.videos.get(as_user="theo", video_id=draft["video_id"])["status"] == "published"
+    assert lab.videos.unpublish(as_user="maya", video_id=draft["video_id"])["status"] == "draft"
+
+
+def test_remix_keeps_lineage_in_row_events_and_manifest(lab, backend):
+    parent = lab.videos.generate(as_user="maya", prompt="a red circle falls on a gray background", seed=3)
+    child = lab.videos.remix(as_user="theo", video_id=parent["video_id"], prompt="a green circle falls", seed=4)
+    assert child["parent_id"] == parent["video_id"] and child["author"] == "theo"
+    assert child["duration"] == parent["duration"]
+    report = lab.videos.verify(video_id=child["video_id"])
+    assert report["parent_video_id"] == parent["video_id"] and report["creator"] == "@theo"
+    ((user, video, target, _),) = _events(lab, "remix")
+    assert (video, target) == (child["video_id"], parent["video_id"])
+
+
+def test_delete_removes_files_and_hides_the_video(lab, home, backend):
+    video = lab.videos.generate(as_user="maya", prompt="a white star spins on black", seed=2)
+    with pytest.raises(Forbidden):
+        lab.videos.delete(as_user="theo", video_id=video["video_id"])
+    assert lab.videos.delete(as_user="maya", video_id=video["video_id"]) == {
+        "video_id": video["video_id"],
+        "status": "removed",
+    }
+    assert _media_files(home) == []
+    with pytest.raises(NotFound):
+        lab.videos.get(as_user="maya", video_id=video["video_id"])
+    assert lab.videos.list_mine(as_user="maya") == []
+    assert [e[1] for e in _events(lab, "delete")] == [video["video_id"]]
+
+
+def test_daily_limit_is_enforced_and_configurable(lab, home, backend):
+    lab.admin.update_settings(changes={"daily_generation_limit": 2})
+    lab.videos.generate(as_user="maya", prompt="a pink box moves up", seed=1)
+    lab.videos.generate(as_user="maya", prompt="a pink box moves down", seed=2)
+    files = _media_files(home)
+    with pytest.raises(LimitExceeded, match="2/2"):
+        lab.videos.generate(as_user="maya", prompt="a pink box moves left", seed=3)
+    with pytest.raises(LimitExceeded):
+        lab.videos.submit(as_user="maya", prompt="a pink box moves left", seed=3)
+    assert _media_files(home) == files and backend.calls == 2
+    assert lab.videos.limits(as_user="maya") == {"daily_limit": 2, "used_today": 2, "left_today": 0}
+    lab.videos.generate(as_user="theo", prompt="a pink box moves left", seed=3)  # per user
+    lab.admin.update_settings(changes={"daily_generation_limit": 6})
+    lab.videos.generate(as_user="maya", prompt="a pink box moves left", seed=3)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "code"),
+    [("Mickey Mouse dancing", "rights_unregistered"), ("a graphic beheading with blood", "graphic_violence")],
+)
+def test_policy_refusal_renders_nothing(lab, home, backend, prompt, code):
+    with pytest.raises(PolicyViolation) as refused:
+        lab.videos.generate(as_user="maya", prompt=prompt)
+    assert code in [r["code"] for r in refused.value.reasons]
+    assert backend.calls == 0 and _media_files(home) == [] and _events(lab, "generate") == []
+
+
+def test_unknown_cameo_is_refused(lab, backend):
+    with pytest.raises(PolicyViolation):
+        lab.videos.generate(as_user="maya", prompt="surfing at dawn", cameos=["nobody_here"])
+    assert backend.calls == 0
+
+
+@pytest.mark.parametrize("stage", ["model", "encode", "sign", "insert"])
+def test_failure_at_any_stage_leaves_no_row_and_no_file(lab, home, monkeypatch, stage):
+    disc = DiscBackend(fail_at="model" if stage == "model" else None)
+    monkeypatch.setattr(videos_module, "load_backend", lambda name, model=None: disc)
+    if stage == "encode":
+
+        def broken_encode(frames, *args, **kwargs):
+            next(iter(frames))
+            raise KeyboardInterrupt  # an interrupt half-way through the frames
+
+        monkeypatch.setattr(pipeline.encode, "encode_mp4", broken_encode)
+    if stage == "sign":
+        monkeypatch.setattr(pipeline.provenance, "sign_mp4", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    if stage == "insert":
+        service = lab._services.videos
+        monkeypatch.setattr(service, "_insert", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("db gone")))
+    with pytest.raises((RuntimeError, KeyboardInterrupt, OSError)):
+        lab.videos.generate(as_user="maya", prompt="a red ball moves right", seed=5)
+    assert _media_files(home) == []
+    assert lab.videos.list_mine(as_user="maya") == [] and _events(lab, "generate") == []
+
+
+def test_queue_reports_progress_and_result(lab, backend):
+    job = lab.videos.submit(as_user="maya", prompt="an orange triangle moves left", seed=9, draft=True)
+    seen = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = lab.videos.job(as_user="maya", job_id=job["job_id"])
+        seen.add(state["stage"])
+        if state["state"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert state["state"] == "done", state
+    assert state["progress"] == 1.0 and state["result"]["status"] == "draft"
+    assert len(seen) >= 2
+    with pytest.raises(NotFound):
+        lab.videos.job(as_user="theo", job_id=job["job_id"])
+    assert [j["job_id"] for j in lab.videos.jobs(as_user="maya")] == [job["job_id"]]
+
+
+def test_wait_for_job_raises_the_jobs_error(lab, monkeypatch):
+    disc = DiscBackend(fail_at="model")
+    monkeypatch.setattr(videos_module, "load_backend", lambda name, model=None: disc)
+    job = lab.videos.submit(as_user="maya", prompt="a red ball moves right", seed=1)
+    with pytest.raises(Exception, match="simulated model crash"):
+        videos_module.wait_for_job(lab, job, as_user="maya", bar="none", poll_s=0.05)
+
+
+def test_bad_arguments_name_the_field(lab, backend):
+    from sora_lab.errors import InputError
+
+    for kwargs, field in [
+        ({"prompt": "  "}, "prompt"),
+        ({"prompt": "x", "seconds": 0.1}, "seconds"),
+        ({"prompt": "x", "seed": -1}, "seed"),
+        ({"prompt": "x", "backend": "huge"}, "backend"),
+    ]:
+        with pytest.raises(InputError, match=field):
+            lab.videos.generate(as_user="maya", **kwargs)
