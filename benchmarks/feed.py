@@ -93,7 +93,7 @@ def build(home: Path, n_videos: int, n_events: int, n_users: int, sample_users: 
             f"""
             INSERT INTO videos
             SELECT left(sha256('v' || i::VARCHAR), 16), 'bu_' || (hash(i) % {n_users}),
-                   'a ' || subj.s || ' ' || sty.s || ' #' || (i % 7)::VARCHAR, i, 'bench', 'bench', 10000, 576, 1024,
+                   'a ' || subj.s || ' ' || sty.s, i, 'bench', 'bench', 10000, 576, 1024,
                    'media/videos/' || left(sha256('v' || i::VARCHAR), 16) || '.mp4',
                    'media/posters/' || left(sha256('v' || i::VARCHAR), 16) || '.jpg', NULL,
                    CASE WHEN i % 100 = 7 THEN 'removed' WHEN i % 50 = 3 THEN 'draft' ELSE 'published' END,
@@ -231,6 +231,7 @@ def main() -> None:
     try:
         print(f"building {args.videos:,} videos / {args.events:,} events in {home}", flush=True)
         report["build"] = build(home, args.videos, args.events, args.users, sample_users=args.samples)
+        print(f"  built: {report['build']}", flush=True)
         users = [f"bench{i}" for i in range(args.samples)]
         proc = psutil.Process()
         lab = Lab.open(home)
@@ -239,9 +240,10 @@ def main() -> None:
         lab.feed.page(as_user=users[0], limit=1, steer="warm up")
         report["in_process"] = measure(lab, users, args.samples, args.pages, rng)
         report["in_process"]["offset_naive"] = measure_offset(lab, "bu_0", args.pages * 4)
+        print(f"  in-process: {json.dumps(report['in_process'])}", flush=True)
         video_ids = [r[0] for r in lab._services.store._con.execute(
             "SELECT video_id FROM videos WHERE status = 'published' USING SAMPLE 2000").fetchall()]
-        report["ingest"] = measure_ingest(lab, users, video_ids, batches=40, batch=1000, rng=rng)
+        report["ingest"] = measure_ingest(lab, users, video_ids, batches=20, batch=5000, rng=rng)
         report["rss_in_process_mb"] = round(proc.memory_info().rss / 2**20)
         lab.close()
         report["file_bytes"] = file_size(home)
@@ -255,20 +257,43 @@ def main() -> None:
 
 
 def measure_http(home: Path, users: list[str], args, rng) -> dict:
-    sys.path.insert(0, str(REPO / "tests"))
-    from conftest import ServerProcess
-
-    server = ServerProcess(home).start(timeout=300)
+    server, url = start_server(home)
     try:
-        lab = Lab.connect(server.url, home=home)
+        lab = Lab.connect(url, home=home)
         lab.feed.page(as_user=users[0], limit=1)
         lab.feed.page(as_user=users[0], limit=1, steer="warm up")
         result = measure(lab, users, args.samples, args.pages, rng)
-        result["server_rss_mb"] = round(psutil.Process(server.proc.pid).memory_info().rss / 2**20)
+        result["server_rss_mb"] = round(psutil.Process(server.pid).memory_info().rss / 2**20)
         lab.close()
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=120)
     return result
+
+
+def start_server(home: Path, timeout: float = 300) -> tuple[subprocess.Popen, str]:
+    """The lab server in a child process (what `sora-lab serve` runs) on a free port."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = f"from pathlib import Path; from sora_lab.server import serve; serve(Path({str(home)!r}), port={port})"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise subprocess.SubprocessError(f"lab server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise subprocess.SubprocessError(f"lab server did not answer within {timeout}s")
 
 
 if __name__ == "__main__":

@@ -44,7 +44,8 @@ def gpu_clips_per_second(batch: int, repeats: int) -> dict:
         backend.render_batch(prompts, seeds=[r * batch + i for i in range(batch)])
     torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
-    return {"batch": batch, "clips_per_second": round(batch * repeats / seconds, 1), "device": torch.cuda.get_device_name()}
+    return {"batch": batch, "clips_per_second": round(batch * repeats / seconds, 1),
+            "device": torch.cuda.get_device_name()}
 
 
 def main() -> None:

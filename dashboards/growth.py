@@ -22,7 +22,7 @@ from sora_lab.metrics import charts
 pn.extension("vega", sizing_mode="fixed", notifications=True)
 
 lab = Lab.auto()
-pn.state.on_session_destroyed(lambda _context: lab.close())
+pn.state.on_session_destroyed(lambda _context, lab=lab: lab.close())
 CHARTS = ("growth", "cumulative", "funnel", "retention", "invites", "regions", "compare")
 
 

@@ -246,7 +246,8 @@ class CameoService:
         with self.store.write() as cur:
             cur.execute("INSERT OR IGNORE INTO cameo_grants VALUES (?, ?, ?)", [row["cameo_id"], grantee, utcnow()])
             cur.execute("DELETE FROM cameo_blocks WHERE cameo_id = ? AND user_id = ?", [row["cameo_id"], grantee])
-            append_event(cur, utcnow(), actor_id, "cameo_grant", target_id=row["cameo_id"], props={"user": grantee})
+            append_event(cur, utcnow(), actor_id, "cameo_grant", target_id=row["cameo_id"],
+                         props={"user": grantee, "handle": clean_handle(user)})
         return self._describe(self._row(cameo_id=row["cameo_id"]), actor_id)
 
     def revoke(self, *, actor_id: str, handle: str, user: str) -> dict:
@@ -258,7 +259,8 @@ class CameoService:
         with self.store.write() as cur:
             cur.execute("DELETE FROM cameo_grants WHERE cameo_id = ? AND grantee_id = ?", [row["cameo_id"], target])
             cur.execute("INSERT OR IGNORE INTO cameo_blocks VALUES (?, ?, ?)", [row["cameo_id"], target, utcnow()])
-            append_event(cur, utcnow(), actor_id, "cameo_revoke", target_id=row["cameo_id"], props={"user": target})
+            append_event(cur, utcnow(), actor_id, "cameo_revoke", target_id=row["cameo_id"],
+                         props={"user": target, "handle": clean_handle(user)})
         return self._describe(self._row(cameo_id=row["cameo_id"]), actor_id)
 
     def set_restrictions(self, *, actor_id: str, handle: str, restrictions: list[str]) -> dict:

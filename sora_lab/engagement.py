@@ -11,7 +11,7 @@ from sora_lab.store.db import Store
 CLIENT_EVENT_TYPES = ("session_start", "view", "like", "unlike", "share", "comment", "follow", "unfollow")
 _NEEDS_VIDEO = {"view", "like", "unlike", "share", "comment"}
 _NEEDS_TARGET_USER = {"follow", "unfollow"}
-MAX_BATCH = 1000
+MAX_BATCH = 5000
 MAX_WATCH_MS = 10 * 60 * 1000
 MAX_COMMENT_CHARS = 500
 

@@ -15,6 +15,7 @@ checked on every page read, so a revocation takes effect on the next read.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from pathlib import Path
@@ -30,7 +31,7 @@ from sora_lab.ids import utcnow
 from sora_lab.store.db import Store
 
 MAX_LIMIT = 50
-CHUNK = 200  # videos ranked per session extension
+CHUNK = 500  # videos ranked per session extension (50 pages of 10 before the next ranking)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
@@ -69,8 +70,7 @@ class FeedService:
         else:
             session = self._new_session(actor_id, steer or None, topics, carry=None)
             pos = -1
-        items, last_pos = self._read(session, actor_id, pos, limit, topics)
-        session = self._session(session["session_no"])
+        items, last_pos, session = self._read(session, actor_id, pos, limit, topics)
         more = not (session["exhausted"] and last_pos >= session["ranked"] - 1)
         next_cursor = encode_cursor(self.secret, Cursor(session["session_no"], last_pos, actor_id)) if more else None
         return {"items": items, "next_cursor": next_cursor, "session": session["session_no"], "steer": session["steer"]}
@@ -130,8 +130,9 @@ class FeedService:
             if carry is not None:
                 # Seen videos of the old session stay excluded, at negative positions.
                 cur.execute(
-                    "INSERT INTO feed_session_items SELECT ?, -row_number() OVER (ORDER BY session_no, pos), "
-                    "video_id, score, reasons FROM feed_session_items WHERE session_no = ? AND pos <= ?",
+                    "INSERT INTO feed_session_items (session_no, pos, video_id, score, reasons) "
+                    "SELECT ?, -row_number() OVER (ORDER BY session_no, pos), video_id, score, reasons "
+                    "FROM feed_session_items WHERE session_no = ? AND pos <= ?",
                     [session_no, carry.session_no, carry.pos],
                 )
             if session_no % 500 == 0:
@@ -178,14 +179,16 @@ class FeedService:
             }
             ranked = [r for r in ranked if r["video_id"] not in held]  # a concurrent extend got there first
             if ranked:
+                cameos = _cameo_handles(cur, [r["video_id"] for r in ranked])
                 cur.execute(
-                    "INSERT INTO feed_session_items SELECT ?, unnest(?), unnest(?), unnest(?), unnest(?)",
+                    "INSERT INTO feed_session_items SELECT ?, unnest(?), unnest(?), unnest(?), unnest(?), unnest(?)",
                     [
                         session["session_no"],
                         list(range(start, start + len(ranked))),
                         [r["video_id"] for r in ranked],
                         [r["score"] for r in ranked],
                         [r["reasons"] for r in ranked],
+                        [json.dumps(_card(r, cameos.get(r["video_id"], []))) for r in ranked],
                     ],
                 )
             cur.execute(
@@ -214,83 +217,117 @@ class FeedService:
         return vec
 
     # --- reading pages -------------------------------------------------------------------
-    def _read(self, session: dict, actor_id: str, pos: int, limit: int, topics) -> tuple[list[dict], int]:
+    def _read(self, session: dict, actor_id: str, pos: int, limit: int, topics) -> tuple[list[dict], int, dict]:
         """Next `limit` visible items after `pos`, extending the session when its list runs out."""
         items: list[dict] = []
         last = pos
         while len(items) < limit:
             with self.store.read() as cur:
                 rows = cur.execute(
-                    "SELECT pos, video_id, score, reasons FROM feed_session_items "
+                    "SELECT pos, video_id, score, reasons, card FROM feed_session_items "
                     "WHERE session_no = ? AND pos > ? ORDER BY pos LIMIT ?",
                     [session["session_no"], last, limit - len(items)],
                 ).fetchall()
             if not rows:
-                current = self._session(session["session_no"])
-                if current["exhausted"] or self._extend(current, topics) == 0:
+                if session["exhausted"] or last < session["ranked"] - 1:
                     break
+                if self._extend(session, topics) == 0:
+                    session = self._session(session["session_no"])
+                    break
+                session = self._session(session["session_no"])
                 continue
             last = rows[-1][0]
-            items.extend(self._hydrate(actor_id, rows))
-        return items, last
+            items.extend(self._live(actor_id, rows))
+        return items, last, session
 
-    def _hydrate(self, actor_id: str, rows: list[tuple]) -> list[dict]:
-        """Video details, live counts and hard filters for a handful of positions."""
-        ids = [r[1] for r in rows]
-        id_list = ", ".join(_quote(v) for v in ids)  # literals let DuckDB use the primary-key index
+    def _live(self, actor_id: str, rows: list[tuple]) -> list[dict]:
+        """Cards of a handful of positions with live counts, liked state and hard filters.
+
+        Only primary-key lookups by literal ids (DuckDB then uses the index), so the
+        cost does not grow with the lab; the cameo rule runs only for cards that have cameos.
+        """
+        cards = {r[1]: json.loads(r[4]) for r in rows if r[4]}
+        id_list = ", ".join(_quote(r[1]) for r in rows)
         with self.store.read() as cur:
-            found = cur.execute(
-                f"""
-                SELECT v.video_id, v.author_id, u.handle, v.prompt, v.duration_ms, v.width, v.height,
-                       v.media_path, v.poster_path, v.parent_id, v.published_at
-                FROM videos v JOIN users u ON u.user_id = v.author_id
-                WHERE v.video_id IN ({id_list}) AND v.status = 'published'
-                  AND v.author_id NOT IN (SELECT blocked_id FROM feed_blocks WHERE user_id = ?)
-                  AND {cameo_filter_sql('v')}
-                """,
-                [actor_id],
-            ).fetchall()
-            stats = {
+            live = {
                 r[0]: r[1:]
                 for r in cur.execute(
-                    f"SELECT video_id, views, likes, shares, remixes, comments FROM feed_video_stats "
-                    f"WHERE video_id IN ({id_list})"
+                    f"""
+                    WITH v AS (SELECT video_id, author_id FROM videos
+                               WHERE video_id IN ({id_list}) AND status = 'published'),
+                         s AS (SELECT video_id, views, likes, shares, remixes, comments FROM feed_video_stats
+                               WHERE video_id IN ({id_list}))
+                    SELECT v.video_id, s.views, s.likes, s.shares, s.remixes, s.comments FROM v
+                    LEFT JOIN s ON s.video_id = v.video_id
+                    WHERE v.author_id NOT IN (SELECT blocked_id FROM feed_blocks WHERE user_id = ?)
+                    """,
+                    [actor_id],
                 ).fetchall()
             }
+            with_cameos = [v for v, c in cards.items() if c.get("cameos") and v in live]
+            if with_cameos:
+                allowed = {
+                    r[0]
+                    for r in cur.execute(
+                        f"SELECT v.video_id FROM videos v WHERE v.video_id IN "
+                        f"({', '.join(_quote(x) for x in with_cameos)}) AND {cameo_filter_sql('v')}"
+                    ).fetchall()
+                }
+                live = {v: c for v, c in live.items() if v not in with_cameos or v in allowed}
             liked = {
                 r[0]
                 for r in cur.execute(
                     f"SELECT video_id FROM likes WHERE user_id = ? AND video_id IN ({id_list})", [actor_id]
                 ).fetchall()
             }
-            cameos: dict[str, list[str]] = {}
-            for video_id, handle in cur.execute(
-                f"SELECT vc.video_id, c.handle FROM video_cameos vc JOIN cameos c ON c.cameo_id = vc.cameo_id "
-                f"WHERE vc.video_id IN ({id_list}) ORDER BY c.handle"
-            ).fetchall():
-                cameos.setdefault(video_id, []).append(handle)
-        keys = ("video_id", "author_id", "author", "prompt", "duration_ms", "width", "height", "media_path",
-                "poster_path", "parent_id", "published_at")
-        by_id = {r[0]: dict(zip(keys, r, strict=True)) for r in found}
         items = []
-        for pos, video_id, score, reasons in rows:
-            video = by_id.get(video_id)
-            if video is None:
+        for pos, video_id, score, reasons, _ in rows:
+            if video_id not in live or video_id not in cards:
                 continue  # removed, blocked or a cameo withdrawn since the session was ranked
-            views, likes, shares, remixes, comments = stats.get(video_id, (0, 0, 0, 0, 0))
-            video |= {
-                "pos": pos,
-                "score": round(score, 4),
-                "reasons": list(reasons),
-                "media": _media_relative(video["media_path"]),
-                "poster": _media_relative(video["poster_path"]),
-                "cameos": cameos.get(video_id, []),
-                "counts": {"views": views, "likes": likes, "shares": shares, "remixes": remixes,
-                           "comments": comments},
-                "liked": video_id in liked,
-            }
-            items.append(video)
+            views, likes, shares, remixes, comments = (x or 0 for x in live[video_id])
+            items.append(
+                cards[video_id]
+                | {
+                    "video_id": video_id,
+                    "pos": pos,
+                    "score": round(score, 4),
+                    "reasons": list(reasons),
+                    "counts": {"views": views, "likes": likes, "shares": shares, "remixes": remixes,
+                               "comments": comments},
+                    "liked": video_id in liked,
+                }
+            )
         return items
+
+
+def _card(row: dict, cameos: list[str]) -> dict:
+    """What a clip shows that does not change after ranking (counts and liked are read live)."""
+    return {
+        "author_id": row["author_id"],
+        "author": row["handle"],
+        "prompt": row["prompt"],
+        "duration_ms": row["duration_ms"],
+        "width": row["width"],
+        "height": row["height"],
+        "media_path": row["media_path"],
+        "poster_path": row["poster_path"],
+        "media": _media_relative(row["media_path"]),
+        "poster": _media_relative(row["poster_path"]),
+        "parent_id": row["parent_id"],
+        "published_at": row["published_at"].isoformat(),
+        "cameos": cameos,
+    }
+
+
+def _cameo_handles(cur, video_ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for video_id, handle in cur.execute(
+        "SELECT vc.video_id, c.handle FROM video_cameos vc JOIN cameos c ON c.cameo_id = vc.cameo_id "
+        "WHERE vc.video_id IN (SELECT unnest(?)) ORDER BY c.handle",
+        [video_ids],
+    ).fetchall():
+        out.setdefault(video_id, []).append(handle)
+    return out
 
 
 def _quote(value: str) -> str:

@@ -12,7 +12,9 @@ score = recency + engagement + taste + steer + follow + remix_of_liked
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -153,6 +155,7 @@ def rank_candidates(
         f"""
         WITH cand AS (SELECT video_id, list(DISTINCT pool) AS pools FROM ({pools}) GROUP BY video_id)
         SELECT s.video_id, s.author_id, u.handle, s.prompt_key, v.prompt, s.published_at, s.views,
+               v.duration_ms, v.width, v.height, v.media_path, v.poster_path, v.parent_id,
                s.watch_throughs, s.likes, s.shares, s.remixes,
                {recency_sql} AS recency, {engagement_sql} AS engagement,
                list_contains(cand.pools, 'follow') AS followed,
@@ -184,20 +187,28 @@ def rank_candidates(
         for i in np.flatnonzero(moved > 0.05):
             word = "more" if topic.sign > 0 else "fewer"
             steer_notes[i].append(f"steer: {word} '{topic.text}' (similarity {sims[i]:.2f})")
-    for i, row in enumerate(rows):
+    follow = np.array([bool(r["followed"]) for r in rows]) * weights.follow
+    remix = np.array([bool(r["remix_of_liked"]) for r in rows]) * weights.remix_of_liked
+    recency = table.column("recency").to_numpy(zero_copy_only=False).astype(np.float64)
+    engagement = table.column("engagement").to_numpy(zero_copy_only=False).astype(np.float64)
+    taste_part = weights.taste * taste.astype(np.float64)
+    score = recency + engagement + taste_part + steer_parts + follow + remix
+    order = sorted(range(len(rows)), key=lambda i: (-score[i], rows[i]["video_id"]))
+    chosen = diversify([rows[i] | {"_i": i} for i in order])[:limit]
+    for row in chosen:  # reasons only for what is kept
+        i = row.pop("_i")
         parts = {
-            "recency": float(row["recency"]),
-            "engagement": float(row["engagement"]),
-            "taste": float(weights.taste * taste[i]),
+            "recency": float(recency[i]),
+            "engagement": float(engagement[i]),
+            "taste": float(taste_part[i]),
             "steer": float(steer_parts[i]),
-            "follow": weights.follow if row["followed"] else 0.0,
-            "remix_of_liked": weights.remix_of_liked if row["remix_of_liked"] else 0.0,
+            "follow": float(follow[i]),
+            "remix_of_liked": float(remix[i]),
         }
         row["parts"] = {k: round(v, 4) for k, v in parts.items()}
-        row["score"] = float(sum(parts.values()))
+        row["score"] = float(score[i])
         row["reasons"] = _reasons(row, parts, steer_notes[i], snapshot_at, viewer.taste is not None)
-    rows.sort(key=lambda r: (-r["score"], r["video_id"]))
-    return diversify(rows)[:limit]
+    return chosen
 
 
 def _similarity_query(viewer: Viewer) -> np.ndarray | None:
@@ -208,18 +219,32 @@ def _similarity_query(viewer: Viewer) -> np.ndarray | None:
     return viewer.taste
 
 
-def diversify(rows: list[dict], lookahead: int = 50) -> list[dict]:
-    """Reorder so no author appears twice in a row, moving the best other-author video up."""
+def diversify(rows: list[dict]) -> list[dict]:
+    """Reorder so no author appears twice in a row whenever that is possible.
+
+    Greedy: take the best video by an author other than the previous one, unless
+    one author holds so many of the remaining videos that skipping them now would
+    force a repeat later (more than half of what is left): then take theirs.
+    """
     remaining = list(rows)
+    left = Counter(r["author_id"] for r in rows)
+    heap = [(-c, a) for a, c in left.items()]  # largest share first; stale entries are skipped
+    heapq.heapify(heap)
     out: list[dict] = []
     last = None
     while remaining:
-        pick = 0
-        for j in range(min(lookahead, len(remaining))):
-            if remaining[j]["author_id"] != last:
-                pick = j
-                break
+        n = len(remaining)
+        while heap and -heap[0][0] != left[heap[0][1]]:
+            _, a = heapq.heappop(heap)
+            if left[a] > 0:
+                heapq.heappush(heap, (-left[a], a))
+        # At most one author can hold more than half of what is left: the one on top of the heap.
+        if heap and heap[0][1] != last and 2 * left[heap[0][1]] > n:
+            pick = next(j for j, r in enumerate(remaining) if r["author_id"] == heap[0][1])
+        else:
+            pick = next((j for j, r in enumerate(remaining) if r["author_id"] != last), 0)
         row = remaining.pop(pick)
+        left[row["author_id"]] -= 1
         out.append(row)
         last = row["author_id"]
     return out

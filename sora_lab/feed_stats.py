@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sora_lab.embeddings import EMBEDDING_DIM
-from sora_lab.feed_index import WATCH_THROUGH, ensure_stats_rows
+from sora_lab.feed_index import WATCH_THROUGH, arrow, ensure_stats_rows, vectors
 
 # How much each signal moves the viewer's taste (a weighted sum of prompt vectors).
 TASTE_WEIGHTS = {"watch_through": 1.0, "like": 1.5, "share": 1.0}
@@ -21,12 +20,19 @@ def update_video_stats(cur, actor_id: str, events: list[dict], like_delta: dict[
     video_ids = sorted({e["video_id"] for e in events if e.get("video_id")} | set(like_delta))
     if not video_ids:
         return
-    ensure_stats_rows(cur, video_ids)
     duration = dict(
         cur.execute(
             "SELECT video_id, duration_ms FROM feed_video_stats WHERE video_id IN (SELECT unnest(?))", [video_ids]
         ).fetchall()
     )
+    missing = [v for v in video_ids if v not in duration]
+    if missing:  # engagement can arrive before any feed read mirrored the video
+        ensure_stats_rows(cur, missing)
+        duration |= dict(
+            cur.execute(
+                "SELECT video_id, duration_ms FROM feed_video_stats WHERE video_id IN (SELECT unnest(?))", [missing]
+            ).fetchall()
+        )
     fields = ("views", "watch_throughs", "likes", "shares", "comments")
     delta = {v: dict.fromkeys(fields, 0) for v in video_ids}
     taste: dict[str, float] = {}
@@ -61,19 +67,17 @@ def update_video_stats(cur, actor_id: str, events: list[dict], like_delta: dict[
 
 def update_taste(cur, user_id: str, weights: dict[str, float]) -> None:
     """Add sum(weight * prompt vector) for these videos to the user's taste (videos not yet embedded are skipped)."""
-    rows = cur.execute(
+    table = arrow(
+        cur,
         "SELECT s.video_id, e.embedding FROM feed_video_stats s "
         "JOIN feed_prompt_embeddings e ON e.prompt_key = s.prompt_key WHERE s.video_id IN (SELECT unnest(?))",
         [list(weights)],
-    ).fetchall()
-    if not rows:
+    )
+    if table.num_rows == 0:
         return
-    add = np.zeros(EMBEDDING_DIM, np.float64)
-    total = 0.0
-    for video_id, vec in rows:
-        w = weights[video_id]
-        add += w * np.asarray(vec, np.float64)
-        total += w
+    w = np.array([weights[v] for v in table.column("video_id").to_pylist()], np.float64)
+    add = w @ vectors(table, "embedding").astype(np.float64)
+    total = float(w.sum())
     current = cur.execute("SELECT weight, vec FROM feed_user_taste WHERE user_id = ?", [user_id]).fetchone()
     if current is not None:
         add += np.asarray(current[1], np.float64)

@@ -30,6 +30,24 @@ DraftOpt = Annotated[bool, typer.Option("--draft", help="Keep it in your drafts 
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Also copy the finished MP4 to this file.")]
 CameoOpt = Annotated[list[str] | None, typer.Option("--cameo", help="Cameo handle to feature (repeatable).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+OptOpt = Annotated[
+    list[str] | None,
+    typer.Option("--opt", help="Pretrained option KEY=VALUE (steps=30, cpu_offload=true, audio_model=PATH, ...)."),
+]
+
+
+def _options(pairs: list[str] | None) -> dict:
+    """['steps=30', 'cpu_offload=true', 'audio_model=/m/sa'] -> {'steps': 30, 'cpu_offload': True, ...}."""
+    options = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--opt {pair!r}: write KEY=VALUE, e.g. --opt steps=30")
+        try:
+            options[key.strip()] = json.loads(raw)
+        except ValueError:
+            options[key.strip()] = raw
+    return options
 
 
 def _emit(result, as_json: bool, human: str) -> None:
@@ -134,6 +152,7 @@ def generate(
     ] = None,
     draft: DraftOpt = False,
     out: OutOpt = None,
+    opt: OptOpt = None,
     quiet: QuietOpt = False,
     home: HomeOpt = None,
     server: ServerOpt = None,
@@ -150,6 +169,7 @@ def generate(
             backend=backend,
             model=str(model.expanduser().resolve()) if model else None,
             draft=draft,
+            options=_options(opt),
         )
         result = _run_job(lab, job, as_user, quiet or as_json)
         if out:

@@ -107,6 +107,7 @@ class VideoService:
         backend: str,
         model: str | None,
         draft: bool,
+        options: dict | None = None,
     ) -> dict:
         if not isinstance(prompt, str) or not prompt.strip():
             raise InputError("prompt: describe the clip, e.g. 'a red ball bounces on a navy background'")
@@ -127,6 +128,18 @@ class VideoService:
             raise InputError(f"backend: {backend!r} is not known; choose one of {', '.join(BACKENDS)}")
         if model is not None and not isinstance(model, str):
             raise InputError("model: give a folder path as a string")
+        options = dict(options or {})
+        if options and backend != "pretrained":
+            raise InputError("options: only the pretrained backend takes options (steps, width, cpu_offload, ...)")
+        if options:
+            from dataclasses import fields
+
+            from sora_lab.generate.pretrained import PretrainedOptions
+
+            known = {f.name for f in fields(PretrainedOptions)}
+            unknown = sorted(set(options) - known)
+            if unknown:
+                raise InputError(f"options: unknown {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return {
             "prompt": prompt.strip(),
             "seconds": float(seconds),
@@ -134,6 +147,7 @@ class VideoService:
             "cameos": cameos,
             "backend": backend,
             "model": model,
+            "options": options,
             "draft": bool(draft),
         }
 
@@ -165,10 +179,12 @@ class VideoService:
                 "or ask the operator to raise daily_generation_limit (sora-lab admin settings)"
             )
 
-    def _backend(self, name: str, model: str | None):
-        key = (name, str(Path(model).expanduser().resolve()) if model else None)
+    def _backend(self, name: str, model: str | None, options: dict | None = None):
+        """Loaded backends are kept (loading a model costs seconds); one per name, folder and options."""
+        folder = str(Path(model).expanduser().resolve()) if model else None
+        key = (name, folder, json.dumps(options or {}, sort_keys=True))
         if key not in self._backends:
-            self._backends[key] = load_backend(name, key[1])
+            self._backends[key] = load_backend(name, folder, **(options or {}))
         return self._backends[key]
 
     def _handle(self, user_id: str) -> str:
@@ -248,7 +264,7 @@ class VideoService:
         cameo_ids = [cameo_id for cameo_id, _ in references]
         creator = self._handle(actor_id)
         with self._generation_lock:
-            backend = self._backend(request["backend"], request["model"])
+            backend = self._backend(request["backend"], request["model"], request.get("options"))
             identity = provenance.ensure_signing_identity(self.home)
             staging = self._staging_root() / secrets.token_hex(8)
             moved: list[Path] = []
@@ -265,10 +281,23 @@ class VideoService:
                     reference=references[0][1] if references else None,
                     on_stage=on_stage,
                 )
+                if references:  # output check: every image the backend saw is a cameo this user may use now
+                    self.services.cameos.verify_output_references(
+                        actor_id=actor_id, references=[image for _, image in references]
+                    )
                 media_path, poster_path = self._move_into_place(rendered, moved)
                 record = self._insert(
                     actor_id, request, parent_id, rendered, media_path, poster_path, cameo_ids, decision
                 )
+                if cameo_ids:  # links the cameos after re-checking consent, and writes the owner's audit
+                    try:
+                        self.services.cameos.record_use(
+                            actor_id=actor_id, video_id=rendered.video_id, cameo_ids=cameo_ids
+                        )
+                    except BaseException:
+                        self._forget(rendered.video_id)
+                        raise
+                record = self._row(rendered.video_id)
             except BaseException:
                 for path in moved:
                     path.unlink(missing_ok=True)
@@ -289,6 +318,15 @@ class VideoService:
                         handles.append(row[0])
         refs = [self.services.cameos.reference_for_generation(handle=h, actor_id=actor_id) for h in handles]
         return list({cameo_id: (cameo_id, image) for cameo_id, image in refs}.values())
+
+    def _forget(self, video_id: str) -> None:
+        """Undo `_insert` when a later step of the same generation fails (no row may outlive its file)."""
+        with self.store.write() as cur:
+            cur.execute("DELETE FROM video_cameos WHERE video_id = ?", [video_id])
+            cur.execute(
+                "DELETE FROM events WHERE video_id = ? AND type IN ('generate', 'remix', 'publish')", [video_id]
+            )
+            cur.execute("DELETE FROM videos WHERE video_id = ?", [video_id])
 
     def _move_into_place(self, rendered: RenderedVideo, moved: list[Path]) -> tuple[str, str]:
         media_path = f"videos/{rendered.video_id}.mp4"
@@ -342,8 +380,6 @@ class VideoService:
                     now if status == "published" else None,
                 ],
             )
-            for cameo_id in cameo_ids:
-                cur.execute("INSERT INTO video_cameos VALUES (?, ?)", [rendered.video_id, cameo_id])
             props = {
                 "backend": rendered.backend,
                 "model": rendered.model_id,
@@ -374,10 +410,23 @@ class VideoService:
         backend: str = "tiny",
         model: str | None = None,
         draft: bool = False,
+        options: dict | None = None,
     ) -> dict:
-        """Generate a clip now (blocking). Published unless draft=True."""
+        """Generate a clip now (blocking). Published unless draft=True.
+
+        model: a folder (pretrained: a diffusers pipeline; tiny: other weights). options: for the
+        pretrained backend, PretrainedOptions fields (steps, guidance, width, height, cpu_offload,
+        vae_tiling, audio_model, ...).
+        """
         request = self._clean_request(
-            prompt=prompt, seconds=seconds, seed=seed, cameos=cameos, backend=backend, model=model, draft=draft
+            prompt=prompt,
+            seconds=seconds,
+            seed=seed,
+            cameos=cameos,
+            backend=backend,
+            model=model,
+            draft=draft,
+            options=options,
         )
         self._check_limit(actor_id)
         return self._run(actor_id, request, None)
@@ -434,6 +483,7 @@ class VideoService:
         model: str | None = None,
         draft: bool = False,
         remix_of: str | None = None,
+        options: dict | None = None,
     ) -> dict:
         """Queue a generation (or a remix when remix_of is set); poll `videos.job` for progress."""
         if remix_of:
@@ -442,7 +492,14 @@ class VideoService:
             )
         else:
             request = self._clean_request(
-                prompt=prompt, seconds=seconds, seed=seed, cameos=cameos, backend=backend, model=model, draft=draft
+                prompt=prompt,
+                seconds=seconds,
+                seed=seed,
+                cameos=cameos,
+                backend=backend,
+                model=model,
+                draft=draft,
+                options=options,
             )
             parent_id = None
         self._policy(prompt=request["prompt"], actor_id=actor_id, cameos=request["cameos"])  # refuse early

@@ -24,7 +24,14 @@ class Bounce:
 
 
 def bouncing_disc(
-    n: int, *, width: int = 144, height: int = 256, speed=(0.9, 0.55), radius: int = 10, fps: float = 24.0, start=(0.3, 0.2)
+    n: int,
+    *,
+    width: int = 144,
+    height: int = 256,
+    speed=(0.9, 0.55),
+    radius: int = 10,
+    fps: float = 24.0,
+    start=(0.3, 0.2),
 ) -> Bounce:
     """A yellow disc on navy bouncing off the walls; speed in frame-sizes per second."""
     frames = np.empty((n, height, width, 3), np.uint8)
@@ -58,9 +65,11 @@ class DiscBackend:
         self.n_keyframes = n_keyframes
         self.fail_at = fail_at
         self.calls = 0
+        self.last_reference = None
 
     def render(self, prompt, *, seconds, seed, reference=None, progress=None) -> Clip:
         self.calls += 1
+        self.last_reference = reference
         if self.fail_at == "model":
             raise RuntimeError("simulated model crash")
         rng = np.random.default_rng(seed)

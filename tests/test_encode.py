@@ -126,3 +126,35 @@ def test_seconds_out_of_range_is_refused():
 
     with pytest.raises(InputError, match="seconds"):
         postprocess.timeline_for(0.2)
+
+
+@pytest.mark.browser
+def test_headless_chromium_plays_the_clip(tmp_path):
+    """The browser's own demuxer/decoder: readyState >= 3 (can play), duration within one frame, time advances."""
+    from playwright.sync_api import sync_playwright
+
+    keys = bouncing_disc(16, width=20, height=36, radius=3, fps=1.6, speed=(0.3, 0.5), start=(0.4, 0.3))
+    path, _, _ = _encode(tmp_path, keys.frames, 1.6, 10.0)
+    page_file = tmp_path / "play.html"
+    page_file.write_text(f'<video id="v" src="{path.name}" muted preload="auto"></video>')
+    wait_ready = """() => new Promise(resolve => {
+        const v = document.getElementById('v');
+        const done = () => resolve({ready: v.readyState, duration: v.duration, w: v.videoWidth, h: v.videoHeight,
+                                    error: v.error && v.error.code});
+        if (v.readyState >= 3) done();
+        v.addEventListener('canplay', done); v.addEventListener('error', done); setTimeout(done, 20000);
+    })"""
+    play = """() => new Promise(resolve => { const v = document.getElementById('v');
+        v.play().then(() => setTimeout(() => resolve(v.currentTime), 1000)).catch(e => resolve(-1)); })"""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(page_file.as_uri())
+            state = page.evaluate(wait_ready)
+            advanced = page.evaluate(play)
+        finally:
+            browser.close()
+    assert state["error"] is None and state["ready"] >= 3
+    assert abs(state["duration"] - 10.0) <= FRAME and (state["w"], state["h"]) == (360, 640)
+    assert advanced > 0.3

@@ -157,3 +157,28 @@ def test_remix_of_a_liked_video_is_a_candidate_with_a_reason(lab):
     item = next(i for i in read_all(lab, "lena") if i["video_id"] == remix)
     assert "a remix of a video you liked" in item["reasons"]
     assert lab.engagement.counts(as_user="lena", video_id=ids[0])["remixes"] == 1
+
+
+def test_diversify_never_repeats_an_author_when_it_can_be_avoided():
+    import random
+    from collections import Counter
+
+    from sora_lab.feed_rank import diversify
+
+    rng = random.Random(3)
+    for _ in range(500):
+        rows = [{"author_id": rng.choice("abcd"[: rng.randint(1, 4)]), "i": i} for i in range(rng.randint(1, 25))]
+        out = diversify(rows)
+        assert sorted(r["i"] for r in out) == list(range(len(rows)))
+        if max(Counter(r["author_id"] for r in rows).values()) <= (len(rows) + 1) // 2:
+            assert all(a["author_id"] != b["author_id"] for a, b in zip(out, out[1:], strict=False))
+
+
+def test_steer_text_parsing():
+    from sora_lab.feed_steer import SteerTopic, parse_steer
+
+    assert parse_steer("more ocean clips, fewer spinning stars") == [
+        SteerTopic("ocean", 1), SteerTopic("spinning stars", -1)]
+    assert parse_steer("no cats and lots of sunsets") == [SteerTopic("cats", -1), SteerTopic("sunsets", 1)]
+    with pytest.raises(InputError, match="steer"):
+        parse_steer("x" * 400)

@@ -237,3 +237,19 @@ def test_results_are_json_ready(metrics):
     json.dumps(metrics.summary())
     json.dumps(metrics.sources())
     assert metrics.reference()["points"]
+
+
+def test_charts_stay_under_altairs_row_limit_on_long_ranges(metrics):
+    from sora_lab.metrics import charts
+
+    rows = [(at(d), f"u{d}", "install") for d in range(0, 300, 1)] + [(at(d, 13), f"u{d}", "view") for d in range(300)]
+    add(metrics, rows)
+    result = metrics.summary()
+    assert len(result["retention_matrix"]) > 5000
+    spec = charts.retention_heatmap(result).to_dict()
+    assert "latest" in spec["title"]
+    for chart in (charts.growth(result), charts.cumulative(result), charts.funnel(result), charts.regions(result),
+                  charts.invite_depth(result)):
+        chart.to_dict()  # raises MaxRowsError past 5 000 rows
+    assert charts.to_svg(charts.funnel(result)).startswith("<svg")
+    assert charts.to_png(charts.funnel(result))[:4] == b"\x89PNG"

@@ -234,7 +234,7 @@ def test_obfuscations_fold_to_the_name(text):
     assert text[hits[0].start : hits[0].end].strip() == text.strip()
 
 
-@pytest.mark.parametrize("text", ["a swift taylor", "Taylor, Swift", "taylors wifts", "thanks", "a tailor sewing"])
+@pytest.mark.parametrize("text", ["a swift taylor", "Taylor, Swift", "taylor swallows", "thanks", "a tailor sewing"])
 def test_near_misses_do_not_fold_to_the_name(text):
     index = PhraseIndex()
     index.add("Taylor Swift", "ts")

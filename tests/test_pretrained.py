@@ -98,7 +98,12 @@ def build_wan_i2v(folder):
 
 
 def build_ltx(folder):
-    from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXPipeline, LTXVideoTransformer3DModel
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXPipeline,
+        LTXVideoTransformer3DModel,
+    )
     from transformers import T5Config, T5EncoderModel
 
     torch.manual_seed(0)
@@ -220,3 +225,74 @@ def test_wan_on_cuda_in_bfloat16(tmp_path):
     backend = PretrainedBackend(build_wan_t2v(tmp_path / "wan"), options)
     assert backend.device == "cuda" and backend.dtype == torch.bfloat16
     _render(backend, tmp_path)
+
+
+def build_stable_audio(folder):
+    from diffusers import (
+        AutoencoderOobleck,
+        EDMDPMSolverMultistepScheduler,
+        StableAudioDiTModel,
+        StableAudioPipeline,
+        StableAudioProjectionModel,
+    )
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(0)
+    tokenizer = _tokenizer()
+    tokenizer.model_max_length = 16
+    text_encoder = T5EncoderModel(T5Config(vocab_size=32, d_model=16, d_kv=8, num_heads=2, num_layers=1, d_ff=32))
+    transformer = StableAudioDiTModel(
+        sample_size=32,
+        in_channels=3,
+        num_layers=1,
+        attention_head_dim=4,
+        num_key_value_attention_heads=2,
+        out_channels=3,
+        cross_attention_dim=4,
+        time_proj_dim=8,
+        global_states_input_dim=8,
+        cross_attention_input_dim=4,
+    )
+    vae = AutoencoderOobleck(
+        encoder_hidden_size=6,
+        downsampling_ratios=[1, 2],
+        decoder_channels=3,
+        decoder_input_channels=3,
+        audio_channels=2,
+        channel_multiples=[2, 4],
+        sampling_rate=32,
+    )
+    # Stable Audio Open ships CosineDPMSolverMultistepScheduler, which needs torchsde; the EDM
+    # solver takes the same v-prediction parameters and keeps this test free of that package.
+    scheduler = EDMDPMSolverMultistepScheduler(
+        solver_order=2, prediction_type="v_prediction", sigma_data=1.0, sigma_schedule="exponential"
+    )
+    projection = StableAudioProjectionModel(text_encoder_dim=16, conditioning_dim=4, min_value=0, max_value=32)
+    StableAudioPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        transformer=transformer,
+        vae=vae,
+        scheduler=scheduler,
+        projection_model=projection,
+    ).save_pretrained(folder)
+    return folder
+
+
+def test_audio_model_bed_is_mixed_under_the_motion_sound(tmp_path):
+    from sora_lab.generate.audio import AmbienceModel
+
+    folder = build_stable_audio(tmp_path / "stable-audio")
+    bed_model = AmbienceModel(str(folder), steps=2)
+    assert bed_model.max_seconds() == 2.0  # 32 latent steps x hop 2 / 32 Hz
+    bed = bed_model.render("rain in the park", seconds=3.0, seed=1)
+    assert bed.shape == (144_000, 2) and bed.dtype == np.float32 and np.isfinite(bed).all()
+    assert np.array_equal(bed, bed_model.render("rain in the park", seconds=3.0, seed=1))
+    options = PretrainedOptions(steps=2, width=32, height=64, max_frames=9, audio_model=str(folder), audio_steps=2)
+    with_bed = PretrainedBackend(build_ltx(tmp_path / "ltx"), options)
+    plain = PretrainedBackend(tmp_path / "ltx", OPTIONS)
+    a, rate = encode.decode_audio(_render(with_bed, tmp_path / "a").mp4_path)
+    b, _ = encode.decode_audio(_render(plain, tmp_path / "b").mp4_path)
+    assert rate == 48000 and a.shape == b.shape and not np.allclose(a, b, atol=1e-3)
+    with pytest.raises(InputError, match="audio pipeline"):
+        AmbienceModel(str(tmp_path / "ltx"))

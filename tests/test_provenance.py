@@ -32,7 +32,10 @@ def unsigned_mp4(tmp_path_factory):
 def signed(tmp_path, unsigned_mp4):
     identity = provenance.ensure_signing_identity(tmp_path / "home")
     facts = provenance.GenerationFacts(
-        creator="maya", prompt_sha256=provenance.prompt_sha256("a red ball"), model_id="tiny@1", parent_video_id="ab" * 8
+        creator="maya",
+        prompt_sha256=provenance.prompt_sha256("a red ball"),
+        model_id="tiny@1",
+        parent_video_id="ab" * 8,
     )
     path = tmp_path / "signed.mp4"
     provenance.sign_mp4(unsigned_mp4, path, identity, facts)
@@ -85,7 +88,9 @@ def test_unsigned_and_non_media_files_are_not_valid(unsigned_mp4, tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "sora_lab.cli", *args], capture_output=True, text=True, timeout=120)
+    """The installed `sora-lab` entry point: sora_lab.cli imported as a module, then app()."""
+    command = [sys.executable, "-c", "from sora_lab.cli import app; app()", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
 def test_verify_command_json_and_exit_codes(signed, unsigned_mp4, tmp_path):

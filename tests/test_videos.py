@@ -151,7 +151,9 @@ def test_failure_at_any_stage_leaves_no_row_and_no_file(lab, home, monkeypatch, 
 
         monkeypatch.setattr(pipeline.encode, "encode_mp4", broken_encode)
     if stage == "sign":
-        monkeypatch.setattr(pipeline.provenance, "sign_mp4", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+        monkeypatch.setattr(
+            pipeline.provenance, "sign_mp4", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full"))
+        )
     if stage == "insert":
         service = lab._services.videos
         monkeypatch.setattr(service, "_insert", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("db gone")))
@@ -198,3 +200,131 @@ def test_bad_arguments_name_the_field(lab, backend):
     ]:
         with pytest.raises(InputError, match=field):
             lab.videos.generate(as_user="maya", **kwargs)
+
+
+# --- the shipped tiny model, end to end (slow: loads the model and renders a real 10 s clip) ---
+
+
+@pytest.mark.slow
+def test_tiny_backend_cli_generate_verify_and_remix(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "SORA_LAB_HOME": str(tmp_path / "lab")}
+
+    def cli(*args):
+        command = [sys.executable, "-c", "from sora_lab.cli import app; app()", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+
+    assert cli("init", "--json").returncode == 0
+    assert cli("seed-demo", "--json").returncode == 0
+    out = tmp_path / "clip.mp4"
+    made = cli("generate", "a red ball bounces on a navy background", "--as", "maya", "--seed", "3", "--draft",
+               "--out", str(out), "--json")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    result = json.loads(made.stdout)
+    assert {"video_id", "path", "duration", "backend", "seed", "timings"} <= set(result)
+    assert result["backend"] == "tiny" and result["seed"] == 3 and result["status"] == "draft"
+    assert out.read_bytes() == open(result["path"], "rb").read()
+    info = encode.probe(out)
+    assert info.n_frames == 240 and abs(info.duration - 10) <= 1 / 24 and info.faststart
+    checked = json.loads(cli("verify", str(out), "--json").stdout)
+    assert checked["c2pa_valid"] and checked["creator"] == "@maya" and checked["generator"].startswith("sora-lab/tiny")
+    remixed = cli("remix", result["video_id"], "a blue ball bounces on a navy background", "--as", "maya", "--json")
+    assert remixed.returncode == 0, remixed.stderr
+    assert json.loads(remixed.stdout)["parent_id"] == result["video_id"]
+    refused = cli("generate", "Mickey Mouse dancing", "--as", "maya", "--json")
+    assert refused.returncode == 1 and json.loads(refused.stdout)["error"]["code"] == "policy_violation"
+
+
+@pytest.mark.slow
+def test_generate_through_the_server_and_fetch_the_media(server):
+    import httpx
+
+    from sora_lab.lab import Lab
+
+    with Lab.connect(server.url, home=server.home) as lab:
+        job = lab.videos.submit(as_user="theo", prompt="a green square moves right on a black background", seed=2)
+        result = videos_module.wait_for_job(lab, job, as_user="theo", bar="none")
+        assert result["status"] == "published"
+        with pytest.raises(PolicyViolation):
+            lab.videos.generate(as_user="theo", prompt="Mickey Mouse dancing")
+    response = httpx.get(f"{server.url}/media/{result['media_path']}", timeout=30)
+    assert response.status_code == 200 and response.headers["content-type"] == "video/mp4"
+    assert hashlib.sha256(response.content).hexdigest().startswith(result["video_id"])
+    poster = httpx.get(f"{server.url}/media/{result['poster_path']}", timeout=30)
+    assert poster.status_code == 200 and poster.content[:2] == b"\xff\xd8"
+
+
+def test_pretrained_backend_through_the_lab(lab, tmp_path):
+    from test_pretrained import build_ltx
+
+    from sora_lab.errors import InputError
+
+    folder = build_ltx(tmp_path / "ltx")
+    options = {"steps": 2, "width": 32, "height": 64, "max_frames": 9}
+    video = lab.videos.generate(
+        as_user="maya", prompt="a dog runs in park", seconds=1, seed=1, backend="pretrained", model=str(folder),
+        options=options,
+    )  # fmt: skip
+    assert video["backend"] == "pretrained" and video["model"] == "LTXPipeline:ltx" and video["duration"] == 1.0
+    assert lab.videos.verify(video_id=video["video_id"])["generator"] == "LTXPipeline:ltx"
+    with pytest.raises(InputError, match="unknown"):
+        lab.videos.generate(as_user="maya", prompt="x", backend="pretrained", model=str(folder), options={"foo": 1})
+    with pytest.raises(InputError, match="only the pretrained"):
+        lab.videos.generate(as_user="maya", prompt="x", options={"steps": 2})
+
+
+def _character_cameo(lab, owner: str, handle: str, permission: str) -> dict:
+    """A character cameo (no face check) drawn here: a purple square on white."""
+    import numpy as np
+
+    from sora_lab.faces import encode_png
+
+    image = np.full((64, 64, 3), 255, np.uint8)
+    image[16:48, 16:48] = (150, 55, 205)
+    return lab.cameos.create(
+        as_user=owner, handle=handle, image=encode_png(image), kind="character", permission=permission
+    )
+
+
+def test_cameo_reference_conditions_the_clip_and_consent_is_rechecked_on_publish(lab, backend):
+    cameo = _character_cameo(lab, "maya", "purple_pal", "everyone")
+    draft = lab.videos.generate(as_user="theo", prompt="my friend moves right", cameos=["purple_pal"], draft=True)
+    assert backend.last_reference is not None and backend.last_reference.shape[2] == 3
+    assert draft["cameo_ids"] == [cameo["cameo_id"]]
+    with lab._services.store.read() as cur:
+        linked = cur.execute("SELECT cameo_id FROM video_cameos WHERE video_id = ?", [draft["video_id"]]).fetchall()
+    assert linked == [(cameo["cameo_id"],)]
+    # an @mention in the prompt is a cameo too
+    mentioned = lab.videos.generate(as_user="theo", prompt="@purple_pal moves up", draft=True)
+    assert mentioned["cameo_ids"] == [cameo["cameo_id"]]
+    # the owner withdraws permission: the draft can no longer be published, and no new clip can use it
+    lab.cameos.set_permission(as_user="maya", handle="purple_pal", permission="only_me")
+    with pytest.raises(PolicyViolation):
+        lab.videos.publish(as_user="theo", video_id=draft["video_id"])
+    calls = backend.calls
+    with pytest.raises(PolicyViolation):
+        lab.videos.generate(as_user="theo", prompt="my friend moves left", cameos=["purple_pal"])
+    assert backend.calls == calls
+
+
+def test_consent_withdrawn_during_rendering_leaves_nothing(lab, home, monkeypatch):
+    """Permission changes while the clip renders: the final consent check refuses and everything is undone."""
+    from sora_lab.errors import ConsentError
+
+    _character_cameo(lab, "maya", "purple_pal", "everyone")
+    disc = DiscBackend()
+    original = disc.render
+
+    def render_then_revoke(*args, **kwargs):
+        clip = original(*args, **kwargs)
+        lab.cameos.set_permission(as_user="maya", handle="purple_pal", permission="only_me")
+        return clip
+
+    disc.render = render_then_revoke
+    monkeypatch.setattr(videos_module, "load_backend", lambda name, model=None: disc)
+    with pytest.raises(ConsentError):
+        lab.videos.generate(as_user="theo", prompt="my friend moves right", cameos=["purple_pal"])
+    assert [f for f in _media_files(home) if not f.startswith("cameos/")] == []
+    assert lab.videos.list_mine(as_user="theo") == [] and _events(lab, "generate") == []

@@ -308,3 +308,105 @@ def onset_times(
         if not merged or (i - merged[-1]) * hop_s > 0.03:
             merged.append(i)
     return np.array(merged) * hop / sample_rate
+
+
+# --------------------------------------------------------------------------- optional model-made ambience
+
+AUDIO_PIPELINES = ("StableAudioPipeline", "AudioLDMPipeline", "AudioLDM2Pipeline")
+
+
+class AmbienceModel:
+    """A diffusers text-to-audio pipeline from a local folder, used as the background bed.
+
+    The motion-derived tones and hits stay on top (they carry the sync); the model only replaces
+    the filtered-noise ambience with something that fits the prompt (rain, a street, a crowd).
+    """
+
+    def __init__(self, folder: str, *, steps: int = 50, device: str | None = None):
+        import json
+        from pathlib import Path
+
+        import torch
+        from diffusers import DiffusionPipeline
+
+        from sora_lab.errors import InputError
+
+        self.folder = Path(folder).expanduser().resolve()
+        index = self.folder / "model_index.json"
+        name = json.loads(index.read_text()).get("_class_name") if index.is_file() else None
+        if name not in AUDIO_PIPELINES:
+            raise InputError(
+                f"audio_model: {self.folder} is not a diffusers audio pipeline folder "
+                f"({name or 'no model_index.json'}); supported: {', '.join(AUDIO_PIPELINES)}"
+            )
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.pipe = DiffusionPipeline.from_pretrained(str(self.folder), local_files_only=True, use_safetensors=True)
+        self.pipe.to(self.device)
+        self.pipe.set_progress_bar_config(disable=True)
+        self.steps = steps
+        self.model_id = f"{name}:{self.folder.name}"
+
+    def native_rate(self) -> int:
+        if hasattr(self.pipe, "vocoder"):
+            return int(self.pipe.vocoder.config.sampling_rate)
+        return int(self.pipe.vae.config.sampling_rate)
+
+    def max_seconds(self) -> float:
+        config = getattr(self.pipe, "transformer", None)
+        if config is not None and hasattr(self.pipe.vae.config, "downsampling_ratios"):
+            hop = int(np.prod(self.pipe.vae.config.downsampling_ratios))
+            return self.pipe.transformer.config.sample_size * hop / self.native_rate()
+        return 30.0
+
+    def render(self, prompt: str, *, seconds: float, seed: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+        """(N, 2) float32 at `sample_rate`, N = seconds * sample_rate; short model output is looped."""
+        import inspect
+
+        import torch
+        from scipy.signal import resample_poly
+
+        length = min(seconds, self.max_seconds())
+        params = inspect.signature(self.pipe.__call__).parameters
+        kwargs = {
+            "prompt": prompt,
+            "num_inference_steps": self.steps,
+            "generator": torch.Generator(device="cpu").manual_seed(int(seed)),
+            "output_type": "np",
+        }
+        kwargs["audio_end_in_s" if "audio_end_in_s" in params else "audio_length_in_s"] = length
+        with torch.inference_mode():
+            raw = np.asarray(self.pipe(**kwargs).audios[0], dtype=np.float32)
+        raw = raw.T if raw.ndim == 2 and raw.shape[0] <= 2 else raw.reshape(-1, 1)  # -> (n, channels)
+        if raw.shape[1] == 1:
+            raw = np.repeat(raw, 2, axis=1)
+        rate = self.native_rate()
+        divisor = np.gcd(sample_rate, rate)
+        audio = resample_poly(raw, sample_rate // divisor, rate // divisor, axis=0).astype(np.float32)
+        return _loop_to(np.nan_to_num(audio), round(seconds * sample_rate))
+
+
+def _loop_to(audio: np.ndarray, n: int, fade: int = 2400) -> np.ndarray:
+    """Repeat `audio` (m, 2) with short cross-fades until it is exactly n samples long."""
+    if len(audio) == 0:
+        return np.zeros((n, 2), np.float32)
+    fade = min(fade, len(audio) // 4)
+    out = audio.copy()
+    while len(out) < n:
+        if fade:
+            ramp = np.linspace(0, 1, fade, dtype=np.float32)[:, None]
+            out[-fade:] = out[-fade:] * (1 - ramp) + audio[:fade] * ramp
+            out = np.concatenate([out, audio[fade:]])
+        else:
+            out = np.concatenate([out, audio])
+    return out[:n]
+
+
+def with_bed(soundtrack: Soundtrack, bed: np.ndarray, level_db: float = -20.0) -> Soundtrack:
+    """Mix a model-made ambience under the motion sound at `level_db` RMS (hits stay on top)."""
+    rms = float(np.sqrt(np.mean(bed**2))) or 1.0
+    scaled = bed[: len(soundtrack.samples)] * (10 ** (level_db / 20) / rms)
+    mixed = soundtrack.samples + scaled
+    peak = float(np.abs(mixed).max())
+    if peak > 0.95:
+        mixed *= 0.95 / peak
+    return Soundtrack(mixed.astype(np.float32), soundtrack.sample_rate, soundtrack.events, soundtrack.n_tracks)

@@ -115,6 +115,10 @@ def render_video(
     report("audio", 0.0)
     motion = motion or ("objects" if backend.name == "tiny" else "flow")
     soundtrack = audio.design_sound(working, fps=timeline.fps, seed=seed, motion=motion)
+    ambience = getattr(backend, "ambience", None)  # optional text-to-audio model (pretrained backends)
+    if ambience is not None:
+        bed = ambience.render(prompt, seconds=timeline.seconds, seed=seed, sample_rate=soundtrack.sample_rate)
+        soundtrack = audio.with_bed(soundtrack, bed)
     timings["audio"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -63,6 +63,9 @@ class PretrainedOptions:
     max_frames: int = 121
     """Upper bound on generated frames; longer clips get a lower frame rate (then interpolated)."""
     negative_prompt: str = ""
+    audio_model: str | None = None
+    """A local diffusers text-to-audio folder (StableAudio, AudioLDM) for the background bed; None: synthesised."""
+    audio_steps: int = 50
 
 
 def pipeline_class_name(folder: Path) -> str:
@@ -118,6 +121,11 @@ class PretrainedBackend:
         if self.options.vae_tiling and hasattr(self.pipe.vae, "enable_tiling"):
             self.pipe.vae.enable_tiling()
         self._image_pipe = self.pipe if self.kind.mode == "i2v" else None
+        self.ambience = None
+        if self.options.audio_model:
+            from sora_lab.generate.audio import AmbienceModel
+
+            self.ambience = AmbienceModel(self.options.audio_model, steps=self.options.audio_steps, device=self.device)
 
     def _pipeline_for(self, reference: np.ndarray | None):
         if reference is None:
@@ -210,7 +218,6 @@ def _cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
     y0 = (resized.shape[0] - height) // 2
     x0 = (resized.shape[1] - width) // 2
     return np.ascontiguousarray(resized[y0 : y0 + height, x0 : x0 + width])
-
 
 
 def _dtype_kwarg(dtype) -> dict:

@@ -152,9 +152,13 @@ def day_range(cur, filters: Filters) -> tuple[date, date] | None:
 
 
 def _user_sql(where: str, blocks: int) -> str:
+    """One row per user. Measured: every filtered aggregate costs about as much as the grouping itself,
+    so there are only the ones the roll-ups need (region comes from install rows, the rarer type)."""
     active = "type IN (" + ", ".join(f"'{t}'" for t in ACTIVE_TYPES) + ")"
     masks = ",\n".join(
         f"bit_or(CAST(1 AS UBIGINT) << CAST(off % 64 AS UBIGINT)) FILTER (WHERE act AND off // 64 = {b}) AS m{b}"
+        if blocks > 1
+        else "bit_or(CAST(1 AS UBIGINT) << CAST(off AS UBIGINT)) FILTER (WHERE act) AS m0"
         for b in range(blocks)
     )
     return f"""
@@ -173,10 +177,40 @@ def _user_sql(where: str, blocks: int) -> str:
                min(off) FILTER (WHERE type = 'cameo_created') AS cameo_off,
                min(off) FILTER (WHERE act) AS active_off,
                count(*) FILTER (WHERE type = 'generate') AS generations,
-               min(region) AS region,
+               min(region) FILTER (WHERE type = 'install') AS region,
                {masks}
         FROM f GROUP BY user_id
     """
+
+
+def _fetch_users(cur, user_sql: str, params: list, blocks: int) -> dict:
+    """Per-user rows as numpy columns, with strings resolved inside DuckDB: the inviter becomes the row
+    index of the inviting member (-1 if none) and the two-letter region a number (256 * first letter +
+    second), so no column of millions of Python strings crosses into Python."""
+    masks = ", ".join(f"n.m{b}" for b in range(blocks))
+    sql = f"""
+        WITH u AS ({user_sql}),
+        n AS (SELECT *, row_number() OVER () - 1 AS idx FROM u),
+        members AS (SELECT user_id, idx FROM n WHERE redeem_off IS NOT NULL)
+        SELECT n.idx, n.install_off, n.redeem_off, n.view_off, n.gen_off, n.cameo_off, n.active_off,
+               n.generations, coalesce(members.idx, -1) AS parent,
+               CASE WHEN n.region IS NULL THEN -1 WHEN length(n.region) = 2
+                    THEN ascii(n.region[1]) * 256 + ascii(n.region[2]) ELSE -2 END AS region_code,
+               {masks}
+        FROM n LEFT JOIN members ON n.inviter = members.user_id
+    """
+    cols = cur.execute(sql, params).fetchnumpy()
+    order = np.argsort(np.asarray(cols["idx"], dtype=np.int64), kind="stable")
+    return {k: np.asarray(v)[order] if not isinstance(v, np.ma.MaskedArray) else v[order] for k, v in cols.items()}
+
+
+def region_name(code: int) -> str:
+    """Inverse of the region code in _fetch_users."""
+    if code == -1:
+        return "unknown"
+    if code == -2:
+        return "other"
+    return chr(code // 256) + chr(code % 256)
 
 
 def _daily_sql(where: str) -> str:
@@ -202,7 +236,7 @@ def compute(cur, filters: Filters) -> dict:
     blocks = (ndays + 63) // 64
     where, params = _where(filters, start, end)
     start_us = int((datetime.combine(start, datetime.min.time()) - _EPOCH) / timedelta(microseconds=1))
-    users = cur.execute(_user_sql(where, blocks), [start_us, *params]).fetchnumpy()
+    users = _fetch_users(cur, _user_sql(where, blocks), [start_us, *params], blocks)
     daily_rows = cur.execute(_daily_sql(where), [start_us, *params]).fetchall()
     result = _roll_up(users, daily_rows, blocks, ndays, start)
     result["definition"] = ACTIVE_USER_DEFINITION
@@ -269,7 +303,7 @@ def _active_on(masks: np.ndarray, rows: np.ndarray, offs: np.ndarray) -> np.ndar
 
 
 def _roll_up(users: dict, daily_rows: list, blocks: int, ndays: int, start: date) -> dict:
-    n = len(users["user_id"])
+    n = len(users["idx"])
     masks = _mask_matrix(users, blocks)
     install_off = _offsets(users["install_off"])
     redeem_off = _offsets(users["redeem_off"])
@@ -432,19 +466,18 @@ def _invites(users: dict, redeem_off: np.ndarray, per_day: dict) -> dict:
     Members are users who redeemed an invite. A member's depth is 1 when the inviter is not itself a
     member (the operator, a waitlist code), else the inviter's depth + 1. K-factor: members invited
     by members, per member — the average number of friends each member brought in.
+    `users["parent"]` is the inviter's row (a member) or -1, resolved in SQL.
     """
-    ids = np.asarray(users["user_id"], dtype=object)
-    inviter_col = users["inviter"]
-    inviters = np.asarray(inviter_col.filled(None) if isinstance(inviter_col, np.ma.MaskedArray) else inviter_col,
-                          dtype=object)
     members = np.nonzero(redeem_off >= 0)[0]
     n_members = int(members.size)
     if not n_members:
         return {"sent": int(per_day["invite_sent"].sum()), "redeemed": int(per_day["invite_redeemed"].sum()),
                 "members": 0, "k_factor": None, "max_depth": 0, "mean_depth": None, "depth_histogram": [],
                 "roots": 0}
-    index = {uid: i for i, uid in enumerate(ids[members])}
-    parent = np.array([index.get(inv, -1) if inv is not None else -1 for inv in inviters[members]], dtype=np.int64)
+    position = np.full(len(redeem_off), -1, dtype=np.int64)
+    position[members] = np.arange(n_members)
+    parent_row = _offsets(users["parent"])[members]
+    parent = np.where(parent_row >= 0, position[np.maximum(parent_row, 0)], -1)
     depth = _tree_depth(parent)
     children = int((parent >= 0).sum())
     histogram = np.bincount(depth)
@@ -478,25 +511,23 @@ def _tree_depth(parent: np.ndarray) -> np.ndarray:
 
 
 def _regions(users, has_install, active, generations, masks, ndays) -> list[dict]:
-    region_col = users["region"]
-    regions = np.asarray(region_col.filled("??") if isinstance(region_col, np.ma.MaskedArray) else region_col,
-                         dtype=object)
-    regions = np.where(regions == None, "??", regions)  # noqa: E711 - elementwise comparison
+    # region of a user = region of their install event; "unknown" for users with no install in range
+    regions = _offsets(users["region_code"])
     last = ndays - 1
     last_active = ((masks[:, last // 64] >> np.uint64(last % 64)) & np.uint64(1)).astype(bool) if len(masks) else []
     out = []
-    for region in sorted(set(regions.tolist())):
-        sel = regions == region
+    for code in np.unique(regions).tolist():
+        sel = regions == code
         out.append(
             {
-                "region": region,
+                "region": region_name(code),
                 "downloads": int((has_install & sel).sum()),
                 "active_users": int((active & sel).sum()),
                 "dau_last_day": int((last_active & sel).sum()) if len(masks) else 0,
                 "creators": int((active & (generations > 0) & sel).sum()),
             }
         )
-    return sorted(out, key=lambda r: -r["downloads"])
+    return sorted(out, key=lambda r: (-r["downloads"], r["region"]))
 
 
 def series(result: dict, name: str) -> list[dict]:

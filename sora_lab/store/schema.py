@@ -274,5 +274,12 @@ MIGRATION_3 = [
     """,
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3]
+# Feed: what a clip card shows (author, prompt, media paths, cameo handles) is
+# fixed when the session is ranked and stored with the position, so reading the
+# next page touches only the session and a few primary-key lookups for live state.
+MIGRATION_4 = [
+    "ALTER TABLE feed_session_items ADD COLUMN card VARCHAR",  # JSON object
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -92,7 +92,7 @@ def voila_args(port: int) -> list[str]:
 @pytest.fixture
 def feed_stack(seeded_home, tmp_path):
     """Server + Voilà over a lab with real clips."""
-    ids = generate_clips(seeded_home)
+    ids = generate_clips(seeded_home, PROMPTS[:7], seconds=2.0)
     server = ServerProcess(seeded_home).start()
     voila = VoilaProcess(seeded_home, tmp_path).start()
     yield {"home": seeded_home, "server": server, "voila": voila, "video_ids": ids}
@@ -100,15 +100,25 @@ def feed_stack(seeded_home, tmp_path):
     server.stop()
 
 
-def open_feed(browser, url: str, viewer: str, timeout_ms: int = 180_000):
-    """A new context on the feed as `viewer`; returns (context, page, ms from interactive to first clip)."""
-    context = browser.new_context(viewport={"width": 520, "height": 900})
+def open_feed(browser, url: str, viewer: str, timeout_ms: int = 240_000):
+    """A new context on the feed as `viewer`; returns (context, page, timings in ms).
+
+    'interactive' is when the widget (controls and phone) is on the page — Voilà has run the
+    notebook and the kernel is connected; 'first_clip' is when the first clip shows a frame.
+    """
+    context = browser.new_context(viewport={"width": 520, "height": 1200})
     page = context.new_page()
     page.goto(f"{url}?as={viewer}", wait_until="domcontentloaded", timeout=timeout_ms)
+    page.wait_for_selector(".sl-root [data-testid=steer-input]", state="visible", timeout=timeout_ms)
     interactive = page.evaluate("performance.now()")
-    page.wait_for_selector("[data-testid=clip] video", state="visible", timeout=timeout_ms)
-    first_clip_ms = page.evaluate("performance.now()") - interactive
-    return context, page, first_clip_ms
+    page.wait_for_function(
+        "(() => { const v = document.querySelector('[data-testid=clip] video'); "
+        "return v && v.readyState >= 2 && v.getBoundingClientRect().height > 0; })()",
+        timeout=timeout_ms, polling=50,
+    )
+    first_clip = page.evaluate("performance.now()")
+    return context, page, {"navigation_to_interactive_ms": round(interactive),
+                           "interactive_to_first_clip_ms": round(first_clip - interactive)}
 
 
 def visible_index(page) -> int:
@@ -149,12 +159,12 @@ def test_feed_scrolls_plays_and_keeps_a_like(feed_stack, output_dir):
     voila, home = feed_stack["voila"], feed_stack["home"]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context, page, first_clip_ms = open_feed(browser, voila.url, "maya")
+        context, page, timings = open_feed(browser, voila.url, "maya")
         page.wait_for_function("document.querySelector('.sl-root').dataset.visibleIndex === '0'", timeout=60_000)
         playing = wait_playing(page)
 
         # Scroll past two pages: the widget must fetch pages 2 and 3 before the end.
-        for step in range(1, 2 * PAGE_SIZE + 2):
+        for step in range(1, 2 * PAGE_SIZE + 1):
             scroll_next(page)
             page.wait_for_function(
                 f"Number(document.querySelector('.sl-root').dataset.visibleIndex) >= {step}", timeout=60_000
@@ -190,5 +200,5 @@ def test_feed_scrolls_plays_and_keeps_a_like(feed_stack, output_dir):
     lab = Lab.connect(feed_stack["server"].url, home=home)
     assert lab.engagement.counts(as_user="maya", video_id=liked_id)["likes"] == 1
     (output_dir / "timings.json").write_text(
-        json.dumps({"first_clip_visible_ms": round(first_clip_ms), "first_play": playing}, indent=2)
+        json.dumps(timings | {"first_play": playing}, indent=2)
     )

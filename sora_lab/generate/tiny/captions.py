@@ -18,7 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sora_lab.generate.tiny.world import BACKGROUNDS, COLORS, MOTIONS, SHAPES, ObjectSpec
+from sora_lab.generate.tiny.world import (
+    BACKGROUNDS,
+    COLORS,
+    MOTIONS,
+    SHAPES,
+    ObjectSpec,
+    make_face_sprite,
+    render_world_clip,
+)
 
 COLOR_WORDS: dict[str, list[str]] = {
     "red": ["red", "scarlet"],
@@ -121,18 +129,26 @@ def sample_scene(rng: np.random.Generator, *, p_two: float = 0.2, p_reference: f
     if u < p_reference:
         motion = _pick(rng, list(MOTIONS))
         spec = ObjectSpec("white", "circle", motion)  # colour/shape unused: the sprite replaces them
-        caption = _pick(rng, TEMPLATES_REF).format(p=_pick(rng, SUBJECT_WORDS), m=_pick(rng, MOTION_WORDS[motion]), b=bw)
+        template = _pick(rng, TEMPLATES_REF)
+        caption = template.format(p=_pick(rng, SUBJECT_WORDS), m=_pick(rng, MOTION_WORDS[motion]), b=bw)
         return Scene(caption, (spec,), background, reference_seed=int(rng.integers(1 << 30)))
     if u < p_reference + p_two:
         a = ObjectSpec(*pool[int(rng.integers(len(pool)))])
         b = ObjectSpec(*pool[int(rng.integers(len(pool)))])
         caption = TEMPLATE_TWO.format(
-            c=_pick(rng, COLOR_WORDS[a.color]), s=_pick(rng, SHAPE_WORDS[a.shape]), m=_pick(rng, MOTION_WORDS[a.motion]),
-            c2=_pick(rng, COLOR_WORDS[b.color]), s2=_pick(rng, SHAPE_WORDS[b.shape]),
+            c=_pick(rng, COLOR_WORDS[a.color]), s=_pick(rng, SHAPE_WORDS[a.shape]),
+            m=_pick(rng, MOTION_WORDS[a.motion]), c2=_pick(rng, COLOR_WORDS[b.color]),
+            s2=_pick(rng, SHAPE_WORDS[b.shape]),
             m2=_pick(rng, MOTION_WORDS[b.motion]), b=bw)
         return Scene(with_articles(caption), (a, b), background)
     spec = ObjectSpec(*pool[int(rng.integers(len(pool)))])
     return Scene(caption_one(spec, background, rng), (spec,), background)
+
+
+def render_scene(scene: Scene, seed: int = 0) -> np.ndarray:
+    """The ground-truth clip (T, H, W, 3) uint8 for a scene, cameo sprite included."""
+    sprite = make_face_sprite(scene.reference_seed) if scene.reference_seed is not None else None
+    return render_world_clip(list(scene.objects), scene.background, reference=sprite, seed=seed)
 
 
 def demo_prompts(n: int = 12, seed: int = 0) -> list[str]:

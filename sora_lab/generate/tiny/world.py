@@ -66,11 +66,12 @@ def _shape_polygon(shape: str, cx: float, cy: float, r: float, angle: float) -> 
     so all shapes carry a similar amount of colour."""
     if shape == "square":
         radius, n, start = r * 1.2, 4, math.pi / 4
-        pts = [(radius * math.cos(start + k * math.pi / 2), radius * math.sin(start + k * math.pi / 2)) for k in range(n)]
+        angles = [start + k * math.pi / 2 for k in range(n)]
+        pts = [(radius * math.cos(a), radius * math.sin(a)) for a in angles]
     elif shape == "triangle":
         radius = r * 1.3
-        pts = [(radius * math.cos(-math.pi / 2 + k * 2 * math.pi / 3), radius * math.sin(-math.pi / 2 + k * 2 * math.pi / 3))
-               for k in range(3)]
+        angles = [-math.pi / 2 + k * 2 * math.pi / 3 for k in range(3)]
+        pts = [(radius * math.cos(a), radius * math.sin(a)) for a in angles]
     elif shape == "star":
         pts = []
         for k in range(10):
@@ -197,8 +198,9 @@ def render_world_clip(objects: list[ObjectSpec], background: str, *, reference: 
             if k == 0 and sprite is not None:
                 _paste_sprite(canvas, sprite, cx * ss, cy * ss, r * scale * 1.15 * ss)
             elif spec.shape == "circle":
-                cv2.circle(canvas, (int(round(cx * ss * 16)), int(round(cy * ss * 16))), int(round(r * scale * ss * 16)),
-                           COLORS[spec.color], -1, cv2.LINE_AA, shift=4)
+                centre = (int(round(cx * ss * 16)), int(round(cy * ss * 16)))  # 4 fractional bits (shift=4)
+                radius = int(round(r * scale * ss * 16))
+                cv2.circle(canvas, centre, radius, COLORS[spec.color], -1, cv2.LINE_AA, shift=4)
             else:
                 poly = _shape_polygon(spec.shape, cx * ss, cy * ss, r * scale * ss, angle)
                 cv2.fillPoly(canvas, [np.round(poly * 16).astype(np.int32)], COLORS[spec.color], cv2.LINE_AA, shift=4)
