@@ -52,9 +52,9 @@ def build(store: Store, events: int, seed: int) -> tuple[list[str], float, int]:
 def load_frame(store: Store, sources: list[str]) -> pd.DataFrame:
     """The events as a pandas DataFrame with categorical string columns (the memory-friendly layout)."""
     with store.read() as cur:
-        table = cur.execute(
-            "SELECT ts, user_id, type, target_id, region FROM events WHERE source IN (SELECT unnest(?::VARCHAR[]))",
-            [sources],
+        table = cur.sql(
+            "SELECT ts, user_id, type, target_id, region FROM events WHERE source IN (SELECT unnest($sources))",
+            params={"sources": sources},
         ).to_arrow_table()
     for name in ("user_id", "type", "target_id", "region"):
         table = table.set_column(table.schema.get_field_index(name), name, pc.dictionary_encode(table[name]))

@@ -110,9 +110,10 @@ def refresh(*_events) -> None:
     fetched = time.perf_counter()
     factor = 1.0 / _scale(source_w.value) if full_size_w.value else 1.0
     daily = charts.daily_frame(result, factor)
+    points = reference if region_w.value == "All" else None  # public figures cover every region
     with pn.io.hold():
-        _show("growth", charts.growth(result, reference, factor), daily)
-        _show("cumulative", charts.cumulative(result, reference, factor), daily)
+        _show("growth", charts.growth(result, points, factor), daily)
+        _show("cumulative", charts.cumulative(result, points, factor), daily)
         _show("funnel", charts.funnel(result), pd.DataFrame(result["funnel"]))
         _show("retention", charts.retention_heatmap(result), pd.DataFrame(result["retention_matrix"]))
         _show("invites", charts.invite_depth(result),

@@ -267,7 +267,8 @@ def policy_check(
         human = "allowed" + extra
     else:
         human = "refused:" + "".join(
-            f"\n  [{r['code']}] {r['message']}" + (f" — \u201c{r['words']}\u201d" if r["words"] else "")
+            f"\n  [{r['code']}] {r['message']}"
+            + (f" — \u201c{r['words']}\u201d" if r["words"] and r["words"] not in r["message"] else "")
             + f"\n      fix: {r['fix']}"
             for r in result["reasons"]
         )

@@ -3,6 +3,8 @@ idempotent per client event id, so a client may safely retry a batch."""
 
 from __future__ import annotations
 
+import re
+
 from sora_lab.errors import InputError, NotFound
 from sora_lab.feed_stats import update_video_stats
 from sora_lab.ids import new_id, utcnow
@@ -140,10 +142,11 @@ class EngagementService:
         touched = sorted({e["video_id"] for e in events if e["type"] in ("like", "unlike")})
         if not touched:
             return {}
+        prefix = f"{actor_id}:"
         before = {
-            r[0]
+            r[0][len(prefix):]
             for r in cur.execute(
-                "SELECT video_id FROM likes WHERE user_id = ? AND video_id IN (SELECT unnest(?))", [actor_id, touched]
+                f"SELECT like_key FROM feed_like_keys WHERE like_key IN ({like_key_list(actor_id, touched)})"
             ).fetchall()
         }
         state = set(before)
@@ -155,8 +158,11 @@ class EngagementService:
         added, removed = sorted(state - before), sorted(before - state)
         if added:
             cur.execute("INSERT INTO likes SELECT ?, unnest(?), ?", [actor_id, added, now])
+            cur.execute("INSERT OR IGNORE INTO feed_like_keys SELECT unnest(?)", [[f"{actor_id}:{v}" for v in added]])
         if removed:
             cur.execute("DELETE FROM likes WHERE user_id = ? AND video_id IN (SELECT unnest(?))", [actor_id, removed])
+            cur.execute("DELETE FROM feed_like_keys WHERE like_key IN (SELECT unnest(?))",
+                        [[f"{actor_id}:{v}" for v in removed]])
         return {v: 1 for v in added} | {v: -1 for v in removed}
 
     @staticmethod
@@ -200,9 +206,34 @@ class EngagementService:
                 "comments": comments}
 
     def liked(self, *, actor_id: str, video_ids: list[str]) -> list[str]:
-        with self.store.read() as cur:
-            rows = cur.execute(
-                "SELECT video_id FROM likes WHERE user_id = ? AND video_id IN (SELECT unnest(?))",
-                [actor_id, list(video_ids)],
-            ).fetchall()
-        return [r[0] for r in rows]
+        """Which of these videos the caller likes now (index lookups, fast at any size)."""
+        if not isinstance(video_ids, list) or not all(isinstance(v, str) for v in video_ids):
+            raise InputError("video_ids must be a list of video id strings")
+        if not video_ids:
+            return []
+        return sorted(liked_by(self.store, actor_id, video_ids))
+
+
+_SAFE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+def like_key_list(user_id: str, video_ids: list[str]) -> str:
+    """SQL literal list of feed_like_keys keys; literals (not parameters) let DuckDB use the index."""
+    keys = [f"{user_id}:{v}" for v in video_ids]
+    bad = [k for k in keys if not _SAFE.match(k)]
+    if bad:
+        raise InputError(f"video_id {bad[0].split(':', 1)[1]!r} has characters ids never have")
+    return ", ".join(f"'{k}'" for k in keys)
+
+
+def liked_by(store_or_cur, user_id: str, video_ids: list[str]) -> set[str]:
+    """The subset of `video_ids` that `user_id` likes now."""
+    if not video_ids:
+        return set()
+    query = f"SELECT like_key FROM feed_like_keys WHERE like_key IN ({like_key_list(user_id, video_ids)})"
+    if isinstance(store_or_cur, Store):
+        with store_or_cur.read() as cur:
+            rows = cur.execute(query).fetchall()
+    else:
+        rows = store_or_cur.execute(query).fetchall()
+    return {r[0].split(":", 1)[1] for r in rows}

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sora_lab.engagement import liked_by
 from sora_lab.errors import InputError, NotFound
 from sora_lab.feed_cursor import Cursor, decode_cursor, encode_cursor, load_or_create_secret
 from sora_lab.feed_index import EmbeddingIndex, VideoSync, ensure_embeddings
@@ -274,12 +275,7 @@ class FeedService:
                     ).fetchall()
                 }
                 live = {v: c for v, c in live.items() if v not in with_cameos or v in allowed}
-            liked = {
-                r[0]
-                for r in cur.execute(
-                    f"SELECT video_id FROM likes WHERE user_id = ? AND video_id IN ({id_list})", [actor_id]
-                ).fetchall()
-            }
+            liked = liked_by(cur, actor_id, [r[1] for r in rows])
         items = []
         for pos, video_id, score, reasons, _ in rows:
             if video_id not in live or video_id not in cards:

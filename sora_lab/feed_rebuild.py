@@ -40,6 +40,8 @@ def rebuild_feed_tables(store: Store, *, source: str = "live") -> dict:
             """,
             [source],
         )
+        cur.execute("DELETE FROM feed_like_keys")
+        cur.execute("INSERT INTO feed_like_keys SELECT user_id || ':' || video_id FROM likes")
         users = rebuild_taste(cur, source)
         videos = cur.execute("SELECT count(*) FROM feed_video_stats").fetchone()[0]
     return {"videos": videos, "users_with_taste": users}

@@ -30,7 +30,7 @@ import numpy as np
 from sora_lab.cameo_rules import Restriction, parse_restriction, permission_sql
 from sora_lab.errors import InputError, PolicyViolation
 from sora_lab.ids import utcnow
-from sora_lab.rights import RegistryEntry, RightsService, load_registry, registry_signature
+from sora_lab.rights import RegistryEntry, RightsService, load_registry, registry_signature, rights_version
 from sora_lab.store.db import Store
 from sora_lab.store.events import append_event
 from sora_lab.text_match import PhraseIndex, Token, handle_mentions, tokenize
@@ -449,9 +449,7 @@ class PolicyService:
 
     # --- plumbing ----------------------------------------------------------------------
     def _current_matcher(self) -> _Matcher:
-        with self.store.read() as cur:
-            db_sig = cur.execute("SELECT count(*), max(created_at) FROM rights_policies").fetchone()
-        sig = (registry_signature(self.home), tuple(db_sig))
+        sig = (registry_signature(self.home), rights_version(self.store))
         with self._lock:
             if self._matcher is None or sig != self._matcher_sig:
                 entries = load_registry(self.home) + RightsService(self.store, self.home).registered_entries()

@@ -13,6 +13,7 @@ import csv
 import io
 import os
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,17 @@ CHARACTERS_FILE = "famous_characters.csv"
 FIGURE_COLUMNS = ["name", "aliases", "ambiguous_aliases", "category", "source"]
 CHARACTER_COLUMNS = ["name", "aliases", "ambiguous_aliases", "category", "rights_holder", "status"]
 USE_POLICIES = ("block", "allow", "allow_with_attribution")
+# Bumped on every registration change, per store, so the policy rebuilds its matcher without
+# asking the database on every check (one process owns a lab's DuckDB file).
+_VERSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def rights_version(store: Store) -> int:
+    return _VERSIONS.get(store, 0)
+
+
+def _bump(store: Store) -> None:
+    _VERSIONS[store] = _VERSIONS.get(store, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -177,6 +189,7 @@ class RightsService:
                 "INSERT INTO rights_policies VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [policy_id, holder_id, ip_name, aliases, description, policy, attribution, now],
             )
+        _bump(self.store)
         return {
             "policy_id": policy_id,
             "holder": holder.strip(),
@@ -201,6 +214,7 @@ class RightsService:
             if not cur.execute("SELECT 1 FROM rights_policies WHERE policy_id = ?", [policy_id]).fetchone():
                 raise NotFound(f"no registered IP {policy_id!r}; see `sora-lab rights list`")
             cur.execute("DELETE FROM rights_policies WHERE policy_id = ?", [policy_id])
+        _bump(self.store)
         return {"removed": policy_id}
 
     def registered_entries(self) -> list[RegistryEntry]:

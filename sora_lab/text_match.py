@@ -105,6 +105,17 @@ def tokenize(prompt: str) -> list[Token]:
         cur = []
 
     n = len(folded)
+    seg_len = 0  # letters since the word start or the last in-word punctuation
+
+    def next_segment(k: int) -> int:
+        j = k + 1
+        while j < n:
+            ch = folded[j][0]
+            if not (ch.isalnum() or (ch in _LEET and j + 1 < n and folded[j + 1][0].isalnum())):
+                break
+            j += 1
+        return j - k - 1
+
     for k, (c, idx) in enumerate(folded):
         nxt = folded[k + 1][0] if k + 1 < n else " "
         # a leet symbol ("$", "@", "!") is a letter only when a letter or digit follows it
@@ -114,11 +125,19 @@ def tokenize(prompt: str) -> list[Token]:
                 cur_start = idx
             cur.append(c)
             cur_end = idx + 1
+            seg_len += 1
             continue
         if c in _JOINERS and cur and (nxt.isalnum() or nxt in _LEET):
-            continue  # "t.a.y" — punctuation inside a word is dropped
+            if seg_len == 1 or next_segment(k) == 1:
+                seg_len = 0
+                continue  # "t.a.y", "b-a-n-a-n-a", "jay-z": punctuation inside a word is dropped
+            flush()  # "mickey-mouse-shaped": separate words, and name windows still join them
+            seg_len = 0
+            continue
+        abbreviation = c == "." and 0 < len(cur) <= 3  # "Mr. Beast", "J.D. Vance": not a sentence end
         flush()
-        if c in ",;:!?()[]{}\n\"/" or (c == "." and not nxt.isalnum()):
+        seg_len = 0
+        if c in ",;:!?()[]{}\n\"/" or (c == "." and not nxt.isalnum() and not abbreviation):
             pending_hard = True
     flush()
     words = _merge_spaced_letters(words, prompt)
@@ -256,8 +275,11 @@ class PhraseIndex:
         return _drop_padded(hits)
 
     def _fuzzy_keys(self, compact: str, depth: int) -> set[str]:
+        """Keys whose deletion variants meet the window's. The window side deletes at most one
+        letter (keys store up to two): O(len) lookups instead of O(len^2), and it still finds a
+        wrong, missing, extra or swapped letter, plus most two-letter slips in long names."""
         keys: set[str] = set()
-        for variant in _deletes(compact, depth):
+        for variant in _deletes(compact, min(depth, 1)):
             keys |= self.fuzzy.get(variant, set())
         return keys
 

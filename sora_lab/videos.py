@@ -37,6 +37,7 @@ from sora_lab.store.events import append_event
 MAX_PROMPT_CHARS = 2000
 MAX_CAMEOS = 3
 STATUSES = ("draft", "published", "removed")
+JOB_RETENTION_S = 3600
 
 _VIDEO_COLUMNS = (
     "video_id, author_id, prompt, seed, backend, model, duration_ms, width, height, media_path, "
@@ -160,24 +161,54 @@ class VideoService:
         return decision
 
     def _used_today(self, actor_id: str) -> int:
+        """Generations finished today (UTC) plus this user's jobs waiting or running. Call under _jobs_lock."""
         today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
         with self.store.read() as cur:
             done = cur.execute(
                 "SELECT count(*) FROM events WHERE user_id = ? AND type = 'generate' AND ts >= ?",
                 [actor_id, today],
             ).fetchone()[0]
-        with self._jobs_lock:
-            pending = sum(1 for j in self._jobs.values() if j.actor_id == actor_id and j.state in ("queued", "running"))
+        pending = sum(1 for j in self._jobs.values() if j.actor_id == actor_id and j.state in ("queued", "running"))
         return int(done) + pending
 
-    def _check_limit(self, actor_id: str) -> None:
-        limit = load_settings(self.store).daily_generation_limit
-        used = self._used_today(actor_id)
-        if used >= limit:
-            raise LimitExceeded(
-                f"daily generation limit reached ({used}/{limit} today, UTC); try again tomorrow "
-                "or ask the operator to raise daily_generation_limit (sora-lab admin settings)"
+    def _reserve(self, actor_id: str, request: dict, parent_id: str | None, state: str) -> Job:
+        """Check the daily limit and register the job in one step, so parallel requests cannot overshoot."""
+        with self._jobs_lock:
+            horizon = time.time() - JOB_RETENTION_S  # finished jobs are kept an hour for polling, then dropped
+            for stale in [k for k, j in self._jobs.items() if j.finished_at is not None and j.finished_at < horizon]:
+                del self._jobs[stale]
+            limit = load_settings(self.store).daily_generation_limit
+            used = self._used_today(actor_id)
+            if used >= limit:
+                raise LimitExceeded(
+                    f"daily generation limit reached ({used}/{limit} today, UTC, running jobs included); try again "
+                    "tomorrow or ask the operator to raise daily_generation_limit (admin.update_settings)"
+                )
+            job = Job(
+                job_id="job_" + secrets.token_hex(6),
+                actor_id=actor_id,
+                request=request | {"parent_id": parent_id},
+                state=state,
             )
+            self._jobs[job.job_id] = job
+            return job
+
+    def _run_now(self, actor_id: str, request: dict, parent_id: str | None) -> dict:
+        """The blocking path (generate/remix): reserved like a queued job, visible in `jobs` while it runs."""
+        job = self._reserve(actor_id, request, parent_id, state="running")
+
+        def on_stage(stage: str, fraction: float) -> None:
+            job.stage, job.progress = stage, _overall(stage, fraction)
+
+        try:
+            result = self._run(actor_id, request, parent_id, on_stage)
+        except BaseException as exc:
+            job.state, job.error = "failed", {"code": getattr(exc, "code", "generation_failed"), "message": str(exc)}
+            raise
+        finally:
+            job.finished_at = time.time()
+        job.result, job.state, job.progress, job.stage = result, "done", 1.0, "done"
+        return result
 
     def _backend(self, name: str, model: str | None, options: dict | None = None):
         """Loaded backends are kept (loading a model costs seconds); one per name, folder and options."""
@@ -428,8 +459,7 @@ class VideoService:
             draft=draft,
             options=options,
         )
-        self._check_limit(actor_id)
-        return self._run(actor_id, request, None)
+        return self._run_now(actor_id, request, None)
 
     def remix(
         self,
@@ -446,8 +476,7 @@ class VideoService:
         request, parent_id = self._remix_request(
             actor_id, video_id=video_id, prompt=prompt, seed=seed, seconds=seconds, cameos=cameos, draft=draft
         )
-        self._check_limit(actor_id)
-        return self._run(actor_id, request, parent_id)
+        return self._run_now(actor_id, request, parent_id)
 
     def _remix_request(self, actor_id, *, video_id, prompt, seed, seconds, cameos, draft) -> tuple[dict, str]:
         parent = self._row(video_id)
@@ -503,30 +532,12 @@ class VideoService:
             )
             parent_id = None
         self._policy(prompt=request["prompt"], actor_id=actor_id, cameos=request["cameos"])  # refuse early
+        job = self._reserve(actor_id, request, parent_id, state="queued")
         with self._jobs_lock:
-            self._check_limit_locked(actor_id)
-            job = Job(
-                job_id="job_" + secrets.token_hex(6), actor_id=actor_id, request=request | {"parent_id": parent_id}
-            )
-            self._jobs[job.job_id] = job
             position = sum(1 for j in self._jobs.values() if j.state == "queued")
             self._ensure_worker()
             self._queue_wakeup.notify()
         return {"job_id": job.job_id, "position": position, "seed": request["seed"]}
-
-    def _check_limit_locked(self, actor_id: str) -> None:
-        limit = load_settings(self.store).daily_generation_limit
-        today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-        with self.store.read() as cur:
-            done = cur.execute(
-                "SELECT count(*) FROM events WHERE user_id = ? AND type = 'generate' AND ts >= ?", [actor_id, today]
-            ).fetchone()[0]
-        pending = sum(1 for j in self._jobs.values() if j.actor_id == actor_id and j.state in ("queued", "running"))
-        if done + pending >= limit:
-            raise LimitExceeded(
-                f"daily generation limit reached ({done + pending}/{limit} today, UTC, queued jobs included); "
-                "try again tomorrow or ask the operator to raise daily_generation_limit"
-            )
 
     def job(self, *, actor_id: str, job_id: str) -> dict:
         """State, stage and progress (0..1) of one of your jobs; `result` once done."""
@@ -637,7 +648,8 @@ class VideoService:
 
     def limits(self, *, actor_id: str) -> dict:
         limit = load_settings(self.store).daily_generation_limit
-        used = self._used_today(actor_id)
+        with self._jobs_lock:
+            used = self._used_today(actor_id)
         return {"daily_limit": limit, "used_today": used, "left_today": max(0, limit - used)}
 
     def verify(self, *, video_id: str, actor_id: str | None = None) -> dict:

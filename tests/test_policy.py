@@ -11,7 +11,7 @@ import pytest
 from consent_world import build_consent_world
 from typer.testing import CliRunner
 
-from sora_lab.errors import InputError, PolicyViolation
+from sora_lab.errors import InputError, NotFound, PolicyViolation
 from sora_lab.text_match import PhraseIndex, handle_mentions, tokenize
 
 REDTEAM = Path(__file__).with_name("redteam_prompts.jsonl")
@@ -267,3 +267,32 @@ def test_cli_policy_check_json(tmp_path):
     assert ok.exit_code == 0 and json.loads(ok.stdout)["allowed"] is True
     bad = runner.invoke(app, ["policy", "check", "  ", "--as", "theo", "--home", str(home), "--json"])
     assert bad.exit_code == 1 and "error:" in bad.stderr
+
+
+# --- registries --------------------------------------------------------------------------------------------
+
+
+def test_shipped_registries_are_real_sized_and_clean():
+    from sora_lab.rights import load_registry
+
+    entries = load_registry(None)
+    figures = [e for e in entries if e.kind == "public_figure"]
+    characters = [e for e in entries if e.kind == "character"]
+    assert len(figures) >= 100 and len(characters) >= 100
+    for group in (figures, characters):
+        names = [e.name.casefold() for e in group]
+        assert len(names) == len(set(names)), "duplicate registry names"
+    assert {e.status for e in characters} == {"protected", "public_domain"}
+
+
+def test_character_extension_and_figure_links(world):
+    assert check(world, "Glimmer Fox waving")["allowed"]
+    world.rights.add_character(character="Glimmer Fox", rights_holder="Fable Co")
+    refused = check(world, "Gl1mmer F0x waving")
+    assert codes(refused) == ["rights_unregistered"] and "Fable Co" in refused["reasons"][0]["message"]
+    with pytest.raises(NotFound):
+        world.rights.link_public_figure(figure="Nobody Famous", cameo="maya")
+    with pytest.raises(NotFound):
+        world.rights.link_public_figure(figure="Taylor Swift", cameo="no_such_cameo")
+    names = {r["name"] for r in world.rights.registry(kind="character", as_user="maya")}
+    assert "Glimmer Fox" in names and "Pikachu" in names

@@ -328,3 +328,24 @@ def test_consent_withdrawn_during_rendering_leaves_nothing(lab, home, monkeypatc
         lab.videos.generate(as_user="theo", prompt="my friend moves right", cameos=["purple_pal"])
     assert [f for f in _media_files(home) if not f.startswith("cameos/")] == []
     assert lab.videos.list_mine(as_user="theo") == [] and _events(lab, "generate") == []
+
+
+def test_parallel_requests_cannot_overshoot_the_daily_limit(lab, backend):
+    import threading
+
+    lab.admin.update_settings(changes={"daily_generation_limit": 1})
+    outcomes = []
+
+    def attempt(seed):
+        try:
+            lab.videos.generate(as_user="maya", prompt="a red ball moves right", seed=seed)
+            outcomes.append("ok")
+        except LimitExceeded:
+            outcomes.append("limited")
+
+    threads = [threading.Thread(target=attempt, args=(s,)) for s in (1, 2, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["limited", "limited", "ok"] and backend.calls == 1

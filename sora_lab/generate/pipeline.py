@@ -131,7 +131,7 @@ def render_video(
     def finished_frames() -> Iterator[np.ndarray]:
         for i, frame in enumerate(working):
             t0 = time.perf_counter()
-            out = mark.apply(postprocess.upscale_frame(frame, size_wh), i)
+            out = mark.apply(postprocess.upscale_frame(frame, size_wh, clip.frames.shape[1]), i)
             if i == poster_index:
                 poster_frame.append(out.copy())
             finish_time[0] += time.perf_counter() - t0

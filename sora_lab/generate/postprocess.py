@@ -17,8 +17,9 @@ Two steps turn that into smooth, sharp video:
    F(t->0) = -(1-t) t F(0->1) + t^2 F(1->0),  F(t->1) = (1-t)^2 F(0->1) - t (1-t) F(1->0),
    then blends them (1-t, t). Objects glide instead of cross-fading. Working-resolution frames
    are kept, because sound design analyses them (cheap and exactly what ends on screen).
-2. **Spatial**: cover-crop to 9:16, bicubic upscale to the delivery size, then an unsharp mask
-   whose radius follows the scale factor — edges stay crisp instead of smeared.
+2. **Spatial**: cover-crop to 9:16, then for large factors a linear resize to ~288 px high, an
+   edge snap (each pixel pushed toward its local min or max, so ramps steepen without the halos
+   an unsharp mask makes) and a bicubic resize to the delivery size — edges stay crisp.
 """
 
 from __future__ import annotations
@@ -78,8 +79,9 @@ def working_size(delivery: tuple[int, int] = DELIVERY_SIZE, height: int = WORKIN
 
 
 def resize_frames(frames: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
-    """Resize every frame to `size_wh` with bicubic interpolation."""
-    return np.stack([cv2.resize(f, size_wh, interpolation=cv2.INTER_CUBIC) for f in frames])
+    """Resize every frame to `size_wh`: linear up (no overshoot halos around objects), area down."""
+    interpolation = cv2.INTER_LINEAR if size_wh[1] >= frames.shape[1] else cv2.INTER_AREA
+    return np.stack([cv2.resize(f, size_wh, interpolation=interpolation) for f in frames])
 
 
 def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -231,20 +233,50 @@ def interpolate(keyframes: np.ndarray, timeline: Timeline, *, layers: bool = Tru
     return out
 
 
-def upscale_frame(frame: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
-    """Bicubic upscale then unsharp mask sized to the scale factor: crisp edges, no ringing blow-up."""
-    up = cv2.resize(frame, size_wh, interpolation=cv2.INTER_CUBIC)
-    scale = size_wh[1] / frame.shape[0]
-    if scale <= 1.0:
-        return up
-    blurred = cv2.GaussianBlur(up, (0, 0), sigmaX=max(0.8, 0.5 * scale))
-    return cv2.addWeighted(up, 1.7, blurred, -0.7, 0)
+SNAP_HEIGHT = 288
+"""Height at which edges are snapped before the final resize: sharp enough, ~4 ms a frame on one core."""
 
 
-def upscale_stream(frames: np.ndarray, size_wh: tuple[int, int] = DELIVERY_SIZE) -> Iterator[np.ndarray]:
+def _snap_edges(image: np.ndarray, window: int, gain: float = 3.0) -> np.ndarray:
+    """Steepen soft edges without halos: each pixel moves away from the midpoint of its local
+    min/max (per channel) toward the nearer extreme. Flat areas (small local range) are untouched,
+    and output stays inside the local range, so no ringing, unlike an unsharp mask."""
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (window, window))
+    lo = cv2.erode(image, kernel).astype(np.float32)
+    span = cv2.dilate(image, kernel).astype(np.float32) - lo
+    value = image.astype(np.float32)
+    t = np.clip(((value - lo) / np.maximum(span, 1.0) - 0.5) * gain + 0.5, 0.0, 1.0)
+    snapped = np.where(span > 12, lo + t * span, value)
+    return np.clip(snapped + 0.5, 0, 255).astype(np.uint8)
+
+
+def upscale_frame(frame: np.ndarray, size_wh: tuple[int, int], source_height: int | None = None) -> np.ndarray:
+    """Resize one frame to the delivery size; small sources get their edges snapped crisp.
+
+    source_height: height of the model's own frames (edges there are ~1 px); defaults to this frame's.
+    Large upscales (the tiny model: 36 px -> 640 px) first go to SNAP_HEIGHT with a linear resize
+    (no overshoot), get a slight blur and `_snap_edges` with a window two source pixels wide, then
+    a bicubic resize to the delivery size.
+    """
+    height = frame.shape[0]
+    if size_wh[1] <= 2 * height:
+        interpolation = cv2.INTER_AREA if size_wh[1] < height else cv2.INTER_CUBIC
+        return cv2.resize(frame, size_wh, interpolation=interpolation)
+    mid_h = min(size_wh[1], max(2 * height, SNAP_HEIGHT))
+    mid = (round(size_wh[0] * mid_h / size_wh[1] / 2) * 2, mid_h)
+    up = cv2.resize(frame, mid, interpolation=cv2.INTER_LINEAR)
+    source_px = mid_h / (source_height or height)  # one model pixel, in mid-resolution pixels
+    up = cv2.GaussianBlur(up, (0, 0), sigmaX=max(0.5, source_px / 4))  # round off linear-resize facets
+    snapped = _snap_edges(up, 2 * int(round(source_px)) + 1)  # window spans a whole edge ramp
+    return cv2.resize(snapped, size_wh, interpolation=cv2.INTER_CUBIC)
+
+
+def upscale_stream(
+    frames: np.ndarray, size_wh: tuple[int, int] = DELIVERY_SIZE, source_height: int | None = None
+) -> Iterator[np.ndarray]:
     """Yield delivery-size frames one by one (keeps memory flat while ffmpeg encodes)."""
     for frame in frames:
-        yield upscale_frame(frame, size_wh)
+        yield upscale_frame(frame, size_wh, source_height)
 
 
 def to_working(frames: np.ndarray, delivery: tuple[int, int] = DELIVERY_SIZE) -> np.ndarray:

@@ -175,8 +175,6 @@ def _user_sql(where: str, blocks: int) -> str:
                min(off) FILTER (WHERE type = 'view') AS view_off,
                min(off) FILTER (WHERE type = 'generate') AS gen_off,
                min(off) FILTER (WHERE type = 'cameo_created') AS cameo_off,
-               min(off) FILTER (WHERE act) AS active_off,
-               count(*) FILTER (WHERE type = 'generate') AS generations,
                min(region) FILTER (WHERE type = 'install') AS region,
                {masks}
         FROM f GROUP BY user_id
@@ -192,8 +190,8 @@ def _fetch_users(cur, user_sql: str, params: list, blocks: int) -> dict:
         WITH u AS ({user_sql}),
         n AS (SELECT *, row_number() OVER () - 1 AS idx FROM u),
         members AS (SELECT user_id, idx FROM n WHERE redeem_off IS NOT NULL)
-        SELECT n.idx, n.install_off, n.redeem_off, n.view_off, n.gen_off, n.cameo_off, n.active_off,
-               n.generations, coalesce(members.idx, -1) AS parent,
+        SELECT n.idx, n.install_off, n.redeem_off, n.view_off, n.gen_off, n.cameo_off,
+               coalesce(members.idx, -1) AS parent,
                CASE WHEN n.region IS NULL THEN -1 WHEN length(n.region) = 2
                     THEN ascii(n.region[1]) * 256 + ascii(n.region[2]) ELSE -2 END AS region_code,
                {masks}
@@ -307,10 +305,9 @@ def _roll_up(users: dict, daily_rows: list, blocks: int, ndays: int, start: date
     masks = _mask_matrix(users, blocks)
     install_off = _offsets(users["install_off"])
     redeem_off = _offsets(users["redeem_off"])
-    active_off = _offsets(users["active_off"])
-    generations = np.asarray(users["generations"], dtype=np.int64)
+    generated = _offsets(users["gen_off"]) >= 0  # creators: at least one generate event in range
     has_install = install_off >= 0
-    active = active_off >= 0
+    active = (masks != 0).any(axis=1) if n else np.zeros(0, dtype=bool)  # any active day in range
 
     per_day = {t: np.zeros(ndays, dtype=np.int64) for t in ("install", "generate", "invite_sent", "invite_redeemed")}
     anonymous = np.zeros(ndays, dtype=np.int64)
@@ -344,7 +341,7 @@ def _roll_up(users: dict, daily_rows: list, blocks: int, ndays: int, start: date
         )
 
     total_generations = int(per_day["generate"].sum())
-    creators = int(((generations > 0) & active).sum())
+    creators = int((generated & active).sum())
     active_users = int(active.sum())
     access = (redeem_off >= 0) | active
     stick = [row["stickiness"] for row in daily if row["mau"] > 0]
@@ -376,7 +373,7 @@ def _roll_up(users: dict, daily_rows: list, blocks: int, ndays: int, start: date
         "retention": retention,
         "funnel": _funnel(users, has_install, access),
         "invites": _invites(users, redeem_off, per_day),
-        "regions": _regions(users, has_install, active, generations, masks, ndays),
+        "regions": _regions(users, has_install, active, generated, masks, ndays),
         "daily": daily,
         "retention_matrix": matrix,
     }
@@ -510,7 +507,7 @@ def _tree_depth(parent: np.ndarray) -> np.ndarray:
     raise InputError("invite tree has a cycle (a user invited, directly or not, by themselves); check the events")
 
 
-def _regions(users, has_install, active, generations, masks, ndays) -> list[dict]:
+def _regions(users, has_install, active, generated, masks, ndays) -> list[dict]:
     # region of a user = region of their install event; "unknown" for users with no install in range
     regions = _offsets(users["region_code"])
     last = ndays - 1
@@ -524,7 +521,7 @@ def _regions(users, has_install, active, generations, masks, ndays) -> list[dict
                 "downloads": int((has_install & sel).sum()),
                 "active_users": int((active & sel).sum()),
                 "dau_last_day": int((last_active & sel).sum()) if len(masks) else 0,
-                "creators": int((active & (generations > 0) & sel).sum()),
+                "creators": int((active & generated & sel).sum()),
             }
         )
     return sorted(out, key=lambda r: (-r["downloads"], r["region"]))

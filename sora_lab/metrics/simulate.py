@@ -137,7 +137,7 @@ class _People:
 
     def __init__(self):
         self.cols: dict[str, np.ndarray] = {
-            "install_us": np.zeros(0, np.int64),  # -1: never installed (not used: everyone installs)
+            "install_us": np.zeros(0, np.int64),  # everyone simulated downloads the app
             "region": np.zeros(0, np.int16),
             "access_us": np.zeros(0, np.int64),  # -1: no access yet
             "inviter": np.zeros(0, np.int64),  # -1: none, -2: operator / waitlist code

@@ -281,5 +281,14 @@ MIGRATION_4 = [
     "ALTER TABLE feed_session_items ADD COLUMN card VARCHAR",  # JSON object
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4]
+# Feed: "did this viewer like these clips?" on every page. DuckDB answers an IN
+# list from a single-column primary key by index, but scans for the composite
+# key of `likes`; this mirror (user_id:video_id), kept by sora_lab.engagement,
+# turns the check into index lookups at any lab size.
+MIGRATION_5 = [
+    "CREATE TABLE feed_like_keys (like_key VARCHAR PRIMARY KEY)",  # user_id || ':' || video_id
+    "INSERT INTO feed_like_keys SELECT user_id || ':' || video_id FROM likes",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5]
 SCHEMA_VERSION = len(MIGRATIONS)

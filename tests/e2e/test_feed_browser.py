@@ -130,6 +130,19 @@ def scroll_next(page) -> None:
                   "f.scrollBy(0, f.clientHeight); })()")
 
 
+def go_to(page, index: int, timeout_s: float = 60) -> None:
+    """Scroll the feed to clip `index` like a swipe would, waiting for the page holding it to arrive."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        page.evaluate(f"(() => {{ const f = document.querySelector('[data-testid=feed]'); "
+                      f"f.scrollTo(0, {index} * f.clientHeight); }})()")
+        time.sleep(0.4)
+        if visible_index(page) >= index:
+            return
+    state = page.evaluate("({...document.querySelector('.sl-root').dataset})")
+    raise AssertionError(f"could not scroll to clip {index}: {state}")
+
+
 def wait_playing(page, timeout_s: float = 30) -> dict:
     """The visible clip reaches readyState >= 2 and its currentTime advances."""
     script = """(() => { const root = document.querySelector('.sl-root');
@@ -165,10 +178,7 @@ def test_feed_scrolls_plays_and_keeps_a_like(feed_stack, output_dir):
 
         # Scroll past two pages: the widget must fetch pages 2 and 3 before the end.
         for step in range(1, 2 * PAGE_SIZE + 1):
-            scroll_next(page)
-            page.wait_for_function(
-                f"Number(document.querySelector('.sl-root').dataset.visibleIndex) >= {step}", timeout=60_000
-            )
+            go_to(page, step)
         clips = int(page.evaluate("document.querySelector('.sl-root').dataset.clips"))
         assert clips > 2 * PAGE_SIZE
         wait_playing(page)

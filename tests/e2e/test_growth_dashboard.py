@@ -66,8 +66,9 @@ def test_dashboard_renders_charts_and_reacts_to_a_filter(dashboard, output_dir):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1300, "height": 2400})
         page.goto(dashboard, timeout=60_000)
-        status = page.locator(".growth-status")
-        status.filter(has_text="update 1").wait_for(timeout=60_000)
+        status_box = page.locator(".growth-status")  # Panel renders into shadow roots: locate, don't read HTML
+        status_box.filter(has_text="update 1").wait_for(timeout=60_000)
+        status = status_box.locator("p").first
         marks = page.locator(".vega-embed canvas, .vega-embed svg.marks")
         deadline = time.monotonic() + 30
         while marks.count() < 7 and time.monotonic() < deadline:
@@ -75,12 +76,12 @@ def test_dashboard_renders_charts_and_reacts_to_a_filter(dashboard, output_dir):
         assert marks.count() >= 7, f"only {marks.count()} charts drawn"
         assert "sim:default" in status.inner_text()
         assert "region All" in status.inner_text()
-        assert "installs and invites alone do not count" in page.content()
+        assert page.get_by_text("installs and invites alone do not count").count() >= 1
 
         region = page.locator("select:has(option[value='CA'])").first
         started = time.perf_counter()
         region.select_option("CA")
-        status.filter(has_text="region CA").wait_for(timeout=10_000)
+        status_box.filter(has_text="region CA").wait_for(timeout=10_000)
         reaction = time.perf_counter() - started
         text = status.inner_text()
         assert "update 2" in text

@@ -58,7 +58,7 @@ def train(
         "data/lab/tiny_run"),
     steps: Annotated[int, typer.Option("--steps", help="Total steps to reach (a resume continues).")] = 4000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
     lr: Annotated[float, typer.Option("--lr")] = 1e-3,
     threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch (0 = torch default).")] = 1,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every")] = 200,

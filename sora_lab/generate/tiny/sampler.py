@@ -44,11 +44,11 @@ def sample(model: TinyVideoDenoiser, text: torch.Tensor, ref: torch.Tensor, ref_
         present_in = torch.cat([ref_present, torch.zeros_like(ref_present)])
     for i, t in enumerate(scheduler.timesteps):
         if use_cfg:
-            v = model(torch.cat([x, x]), t.expand(2 * b), text_in, ref_in, present_in)
+            v = model.velocity(torch.cat([x, x]), t.expand(2 * b), text_in, ref_in, present_in)
             v_cond, v_uncond = v.chunk(2)
             v = v_uncond + guidance * (v_cond - v_uncond)
         else:
-            v = model(x, t.expand(b), text, ref, ref_present)
+            v = model.velocity(x, t.expand(b), text, ref, ref_present)
         x = scheduler.step(v, t, x, return_dict=False)[0]
         if progress is not None:
             progress(i + 1, steps)

@@ -42,9 +42,9 @@ class TrainSettings:
     """Hyper-parameters; stored in the checkpoint so a resume continues the same run."""
 
     seed: int = 0
-    batch_size: int = 16
+    batch_size: int = 8
     lr: float = 1e-3
-    warmup: int = 200
+    warmup: int = 100
     weight_decay: float = 0.01
     ema_decay: float = 0.995
     p_uncond: float = 0.1  # drop text and reference together: the CFG "unconditional" input
@@ -80,7 +80,11 @@ def make_batch(settings: TrainSettings, step: int) -> Batch:
 
 def flow_matching_loss(model: TinyVideoDenoiser, batch: Batch, text: torch.Tensor, settings: TrainSettings,
                        step: int) -> torch.Tensor:
-    """MSE between predicted and true velocity at a random noise level per clip."""
+    """MSE between predicted and true velocity at a random noise level per clip.
+
+    With x0-prediction the velocity is (x_t - x0_hat) / sigma, so the loss is the clean-clip error
+    weighted by 1 / sigma^2; sigma is floored at 0.1 there to keep the weight (and gradients) bounded.
+    """
     device = next(model.parameters()).device
     g = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
     b = batch.clean.shape[0]
@@ -95,7 +99,10 @@ def flow_matching_loss(model: TinyVideoDenoiser, batch: Batch, text: torch.Tenso
     target = noise - clean
     pred = model(x_t.to(device), (sigma * 1000).to(device), (text * keep.view(b, 1, 1)).to(device),
                  batch.ref.to(device), (batch.ref_present * keep).to(device))
-    return torch.mean((pred - target.to(device)) ** 2)
+    if model.config.prediction == "velocity":
+        return torch.mean((pred - target.to(device)) ** 2)
+    weight = 1.0 / sigma.clamp(min=0.1).view(b, 1, 1, 1, 1).to(device) ** 2
+    return torch.mean(weight * (pred - clean.to(device)) ** 2)
 
 
 def _lr(settings: TrainSettings, step: int) -> float:
