@@ -66,7 +66,8 @@ headline = pn.pane.Markdown("", width=900)
 fit_table = pn.pane.DataFrame(pd.DataFrame(), width=900, index=False)
 panes = {name: pn.pane.Vega(None, css_classes=[f"chart-{name}"]) for name in CHARTS}
 current: dict[str, tuple] = {}  # chart name -> (altair chart, data frame) for export
-state = {"sources": info}  # refreshed after a scenario run (scales of stored scenarios)
+# sources: stored scenarios and their scales (refreshed after a run); imported: `sora-lab metrics import` rows
+state = {"sources": info, "imported": charts.imported_points(lab.metrics.external())}
 updates = {"n": 0, "quiet": False}  # quiet: on_source is resetting widgets; draw once at the end
 
 
@@ -110,7 +111,8 @@ def refresh(*_events) -> None:
     fetched = time.perf_counter()
     factor = 1.0 / _scale(source_w.value) if full_size_w.value else 1.0
     daily = charts.daily_frame(result, factor)
-    points = reference if region_w.value == "All" else None  # public figures cover every region
+    # public figures and imported series cover every region: drawn only without a region filter
+    points = reference + state["imported"] if region_w.value == "All" else None
     with pn.io.hold():
         _show("growth", charts.growth(result, points, factor), daily)
         _show("cumulative", charts.cumulative(result, points, factor), daily)
@@ -167,6 +169,7 @@ def refresh_fit() -> None:
 def on_source(*_events) -> None:
     """A new event source: reset regions and the date range to what that source holds, then redraw."""
     regions = lab.metrics.regions(sources=[source_w.value])
+    state["imported"] = charts.imported_points(lab.metrics.external())  # `sora-lab metrics import` may have run
     span = _source_range(source_w.value)
     updates["quiet"] = True
     try:

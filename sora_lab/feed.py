@@ -76,18 +76,18 @@ class FeedService:
         next_cursor = encode_cursor(self.secret, Cursor(session["session_no"], last_pos, actor_id)) if more else None
         return {"items": items, "next_cursor": next_cursor, "session": session["session_no"], "steer": session["steer"]}
 
-    def block(self, *, actor_id: str, user_id: str) -> dict:
+    def block(self, *, actor_id: str, user_id: str | None = None, handle: str | None = None) -> dict:
         """Never show this author's videos to the viewer again (takes effect on the next page)."""
         with self.store.write() as cur:
-            if not cur.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():
-                raise NotFound(f"user_id {user_id!r} does not exist")
+            user_id = _resolve_user(cur, user_id, handle)
             if user_id == actor_id:
                 raise InputError("user_id: you cannot block yourself")
             cur.execute("INSERT OR IGNORE INTO feed_blocks VALUES (?, ?, ?)", [actor_id, user_id, utcnow()])
         return {"blocked": user_id}
 
-    def unblock(self, *, actor_id: str, user_id: str) -> dict:
+    def unblock(self, *, actor_id: str, user_id: str | None = None, handle: str | None = None) -> dict:
         with self.store.write() as cur:
+            user_id = _resolve_user(cur, user_id, handle)
             cur.execute("DELETE FROM feed_blocks WHERE user_id = ? AND blocked_id = ?", [actor_id, user_id])
         return {"unblocked": user_id}
 
@@ -224,11 +224,12 @@ class FeedService:
         last = pos
         while len(items) < limit:
             with self.store.read() as cur:
-                rows = cur.execute(
+                # A bounded range, not ORDER BY ... LIMIT: DuckDB then prunes by zone maps alone.
+                rows = sorted(cur.execute(
                     "SELECT pos, video_id, score, reasons, card FROM feed_session_items "
-                    "WHERE session_no = ? AND pos > ? ORDER BY pos LIMIT ?",
-                    [session["session_no"], last, limit - len(items)],
-                ).fetchall()
+                    "WHERE session_no = ? AND pos > ? AND pos <= ?",
+                    [session["session_no"], last, last + limit - len(items)],
+                ).fetchall())
             if not rows:
                 if session["exhausted"] or last < session["ranked"] - 1:
                     break
@@ -248,23 +249,27 @@ class FeedService:
         cost does not grow with the lab; the cameo rule runs only for cards that have cameos.
         """
         cards = {r[1]: json.loads(r[4]) for r in rows if r[4]}
-        id_list = ", ".join(_quote(r[1]) for r in rows)
+        ids = [r[1] for r in rows]
+        id_list = ", ".join(_quote(v) for v in ids)
+        # Each query filters on a single-column primary key only: any other predicate in the
+        # WHERE clause makes DuckDB scan instead of using the index, so the rest is done here.
         with self.store.read() as cur:
-            live = {
+            status = {
+                r[0]: (r[1], r[2])
+                for r in cur.execute(f"SELECT video_id, author_id, status FROM videos WHERE video_id IN ({id_list})")
+                .fetchall()
+            }
+            counts = {
                 r[0]: r[1:]
                 for r in cur.execute(
-                    f"""
-                    WITH v AS (SELECT video_id, author_id FROM videos
-                               WHERE video_id IN ({id_list}) AND status = 'published'),
-                         s AS (SELECT video_id, views, likes, shares, remixes, comments FROM feed_video_stats
-                               WHERE video_id IN ({id_list}))
-                    SELECT v.video_id, s.views, s.likes, s.shares, s.remixes, s.comments FROM v
-                    LEFT JOIN s ON s.video_id = v.video_id
-                    WHERE v.author_id NOT IN (SELECT blocked_id FROM feed_blocks WHERE user_id = ?)
-                    """,
-                    [actor_id],
+                    f"SELECT video_id, views, likes, shares, remixes, comments FROM feed_video_stats "
+                    f"WHERE video_id IN ({id_list})"
                 ).fetchall()
             }
+            blocked = {r[0] for r in cur.execute("SELECT blocked_id FROM feed_blocks WHERE user_id = ?",
+                                                 [actor_id]).fetchall()}
+            live = {v: counts.get(v, (0, 0, 0, 0, 0)) for v, (author, st) in status.items()
+                    if st == "published" and author not in blocked}
             with_cameos = [v for v, c in cards.items() if c.get("cameos") and v in live]
             if with_cameos:
                 allowed = {
@@ -275,7 +280,7 @@ class FeedService:
                     ).fetchall()
                 }
                 live = {v: c for v, c in live.items() if v not in with_cameos or v in allowed}
-            liked = liked_by(cur, actor_id, [r[1] for r in rows])
+            liked = liked_by(cur, actor_id, ids)
         items = []
         for pos, video_id, score, reasons, _ in rows:
             if video_id not in live or video_id not in cards:
@@ -324,6 +329,20 @@ def _cameo_handles(cur, video_ids: list[str]) -> dict[str, list[str]]:
     ).fetchall():
         out.setdefault(video_id, []).append(handle)
     return out
+
+
+def _resolve_user(cur, user_id: str | None, handle: str | None) -> str:
+    """The user named by id or by handle (exactly one of them)."""
+    if (user_id is None) == (handle is None):
+        raise InputError("give either user_id or handle (e.g. handle='theo')")
+    if handle is not None:
+        row = cur.execute("SELECT user_id FROM users WHERE handle = ?", [str(handle).lstrip("@").lower()]).fetchone()
+        if row is None:
+            raise NotFound(f"handle {handle!r}: no such user")
+        return row[0]
+    if not cur.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():
+        raise NotFound(f"user_id {user_id!r} does not exist")
+    return user_id
 
 
 def _quote(value: str) -> str:

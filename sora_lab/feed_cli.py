@@ -122,11 +122,7 @@ def block(handle: Annotated[str, typer.Argument(help="The author to hide, e.g. t
           home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
     """Hide (or --undo: show again) an author's videos in USER's feed."""
     with open_lab(home, server) as lab:
-        users = {u["handle"]: u["user_id"] for u in lab.accounts.list_users()}
-        user_id = users.get(handle.lstrip("@").lower())
-        if user_id is None:
-            raise typer.BadParameter(f"no user @{handle}")
-        result = (lab.feed.unblock if undo else lab.feed.block)(as_user=as_user, user_id=user_id)
+        result = (lab.feed.unblock if undo else lab.feed.block)(as_user=as_user, handle=handle)
     emit(result, as_json)
 
 

@@ -70,7 +70,9 @@ def test_hard_filters_apply_on_the_next_read(lab):
     store = lab._services.store
     with store.write() as cur:
         cur.execute("UPDATE videos SET status = 'removed' WHERE video_id = ?", [removed])
-    lab.feed.block(as_user="maya", user_id=user_id(lab, "jonas"))
+    lab.feed.block(as_user="maya", handle="@jonas")
+    with pytest.raises(InputError, match="yourself"):
+        lab.feed.block(as_user="maya", user_id=user_id(lab, "maya"))
     rest = read_all_from(lab, "maya", page["next_cursor"])
     assert removed not in [i["video_id"] for i in rest]
     assert all(i["author"] != "jonas" for i in rest)

@@ -253,3 +253,18 @@ def test_charts_stay_under_altairs_row_limit_on_long_ranges(metrics):
         chart.to_dict()  # raises MaxRowsError past 5 000 rows
     assert charts.to_svg(charts.funnel(result)).startswith("<svg")
     assert charts.to_png(charts.funnel(result))[:4] == b"\x89PNG"
+
+
+def test_imported_series_are_drawn_beside_the_public_figures(metrics):
+    from sora_lab.metrics import charts
+
+    add(metrics, [(at(0), "a", "install"), (at(1, 13), "a", "view")])
+    metrics.import_series(rows=[{"date": "2025-10-01", "metric": "daily_active_users", "value": 110000,
+                                 "source": "my estimate"},
+                                {"date": "2025-10-01", "metric": "revenue", "value": 5, "source": "x"}])
+    points = charts.imported_points(metrics.external())
+    assert points == [{"series": "dau", "day": "2025-10-01", "value": 110000, "confidence": "imported",
+                       "label": "Sora daily_active_users", "source": "my estimate"}]
+    spec = charts.growth(metrics.summary(), points).to_dict()
+    drawn = [v for data in spec["datasets"].values() for v in data if v.get("kind") == "imported series"]
+    assert drawn and drawn[0]["value"] == 110000

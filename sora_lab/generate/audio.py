@@ -76,8 +76,14 @@ def _small(frames: np.ndarray) -> np.ndarray:
     return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
 
-def tracks_from_objects(frames: np.ndarray, max_tracks: int = 6, min_area: float = 0.002) -> list[Track]:
-    """Foreground blobs (difference from the per-pixel median frame), linked by nearest centroid."""
+def tracks_from_objects(
+    frames: np.ndarray, max_tracks: int = 6, min_area: float = 0.006, min_frames: int = 12
+) -> list[Track]:
+    """Foreground blobs (difference from the per-pixel median frame), linked by nearest centroid.
+
+    Blobs under `min_area` of the frame and tracks seen in fewer than `min_frames` frames (half a
+    second at 24 fps) are dropped: flickering specks of a noisy sample should stay silent.
+    """
     small = _small(frames)
     n, height, width, _ = small.shape
     background = np.median(small, axis=0).astype(np.int16)
@@ -114,7 +120,7 @@ def tracks_from_objects(frames: np.ndarray, max_tracks: int = 6, min_area: float
         for k in free:  # a track unseen this frame may come back, but forgets where it was after 6 frames
             if last[k] is not None and t >= 6 and np.all(np.isnan(xs[k, t - 5 : t + 1])):
                 last[k] = None
-    return [Track(xs[k], ys[k], sizes[k]) for k in range(max_tracks) if np.sum(~np.isnan(xs[k])) >= 3]
+    return [Track(xs[k], ys[k], sizes[k]) for k in range(max_tracks) if np.sum(~np.isnan(xs[k])) >= min_frames]
 
 
 def tracks_from_flow(frames: np.ndarray) -> list[Track]:
@@ -139,7 +145,9 @@ def tracks_from_flow(frames: np.ndarray) -> list[Track]:
     return [Track(x, y, energy / peak if peak > 0 else energy)] if np.sum(~np.isnan(x)) >= 3 else []
 
 
-def motion_events(tracks: list[Track], window: int = 2, min_speed: float = 0.004) -> list[MotionEvent]:
+def motion_events(
+    tracks: list[Track], window: int = 2, min_speed: float = 0.004, refractory: int = 2
+) -> list[MotionEvent]:
     """Frames where a track bounces or turns sharply.
 
     Velocity before and after frame k is averaged over `window` frames; an event needs both
@@ -167,9 +175,13 @@ def motion_events(tracks: list[Track], window: int = 2, min_speed: float = 0.004
             if cos < 0.5 or reversed_axis:
                 change = float(np.linalg.norm(after - before) / max(sb, sa))
                 candidates.append((k, change, "bounce" if reversed_axis else "turn"))
+        last = -refractory - 1
         for k, change, kind in candidates:  # keep local maxima of change within +-window
             if any(abs(k2 - k) <= window and (c2 > change or (c2 == change and k2 < k)) for k2, c2, _ in candidates):
                 continue
+            if k - last <= refractory:  # one hit per track per refractory span: no machine-gun rattle
+                continue
+            last = k
             events.append(MotionEvent(k, index, kind, float(min(1.0, change / 2)), float(pos[k, 0]), float(pos[k, 1])))
     return sorted(events, key=lambda e: (e.frame, e.track))
 

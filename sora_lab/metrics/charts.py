@@ -85,14 +85,36 @@ def _reference_layer(reference: list[dict] | None, series: set[str], df: pd.Data
         return None
     ref = pd.DataFrame(rows)
     ref["text"] = ref["label"] + " — " + ref["source"].str.slice(0, 40)
+    ref["kind"] = ["imported series" if c == "imported" else "public figure" for c in ref["confidence"]]
+    kind = alt.Color("kind:N", title=None,
+                     scale=alt.Scale(domain=["public figure", "imported series"], range=["#d62728", "#2ca02c"]))
     base = alt.Chart(ref).encode(
         x=alt.X("day:T"), y=alt.Y("value:Q"), tooltip=_tips("label:N", "value:Q", "source:N", "confidence:N")
     )
-    points = base.mark_point(shape="diamond", size=90, filled=True, color="#d62728")
+    points = base.mark_point(shape="diamond", size=90, filled=True).encode(color=kind)
     if not labels:
         return points
-    text = base.mark_text(align="left", dx=7, dy=-6, fontSize=9, color="#d62728").encode(text=alt.Text("text:N"))
+    text = base.mark_text(align="left", dx=7, dy=-6, fontSize=9).encode(text=alt.Text("text:N"), color=kind)
     return points + text
+
+
+# imported metric names -> the daily series they sit beside
+IMPORTED_SERIES = {
+    "downloads": "downloads", "ios_downloads": "downloads", "installs": "downloads",
+    "cumulative_downloads": "cumulative_downloads",
+    "dau": "dau", "daily_active_users": "dau", "wau": "wau", "mau": "mau",
+}
+
+
+def imported_points(rows: list[dict]) -> list[dict]:
+    """Imported daily series (`lab.metrics.external()`) as chart points, beside the public figures."""
+    points = []
+    for row in rows:
+        series = IMPORTED_SERIES.get(row["metric"])
+        if series:
+            points.append({"series": series, "day": row["day"], "value": row["value"], "confidence": "imported",
+                           "label": f"{row['app']} {row['metric']}", "source": row["source"]})
+    return points
 
 
 def funnel(result: dict) -> alt.Chart:

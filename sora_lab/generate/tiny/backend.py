@@ -30,17 +30,18 @@ class TinyBackend:
 
     name = "tiny"
 
-    def __init__(self, weights: str | Path | None = None, *, device: str | None = None, steps: int = DEFAULT_STEPS,
-                 guidance: float = DEFAULT_GUIDANCE, shift: float | None = None, threads: int | None = None):
-        if steps < 1 or steps > 200:
-            raise InputError("steps must be between 1 and 200 (16 is the trained default)")
+    def __init__(self, weights: str | Path | None = None, *, device: str | None = None, steps: int | None = None,
+                 guidance: float | None = None, shift: float | None = None, threads: int | None = None):
+        """steps/guidance/shift default to the values tuned for these weights (config.json "sampling")."""
         self.weights_dir = Path(weights) if weights is not None else WEIGHTS_DIR
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model, self.meta = load_weights(self.weights_dir, self.device)
         sampling = self.meta.get("sampling", {})
-        self.steps = steps
-        self.guidance = guidance
-        self.shift = shift if shift is not None else float(sampling.get("shift", DEFAULT_SHIFT))
+        self.steps = int(steps if steps is not None else sampling.get("steps", DEFAULT_STEPS))
+        if self.steps < 1 or self.steps > 200:
+            raise InputError(f"steps must be between 1 and 200; got {self.steps}")
+        self.guidance = float(guidance if guidance is not None else sampling.get("guidance", DEFAULT_GUIDANCE))
+        self.shift = float(shift if shift is not None else sampling.get("shift", DEFAULT_SHIFT))
         self.threads = threads
         self.model_id = f"sora-lab/tiny-wan@{self.meta.get('trained_steps', 0)}"
         self._lock = threading.Lock()

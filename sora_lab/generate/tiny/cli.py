@@ -105,8 +105,8 @@ def train(
 def eval_(
     prompts: Annotated[Path, typer.Option("--prompts", help="JSONL: {\"prompt\": ..., \"expect\": {...}} per line.")],
     weights: WeightsOpt = None,
-    steps: Annotated[int, typer.Option("--steps", help="Sampling steps.")] = 16,
-    guidance: Annotated[float, typer.Option("--guidance", help="Classifier-free guidance scale.")] = 3.0,
+    steps: Annotated[int | None, typer.Option("--steps", help="Sampling steps (default: tuned value).")] = None,
+    guidance: Annotated[float | None, typer.Option("--guidance", help="CFG scale (default: tuned value).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
     limit: Annotated[int, typer.Option("--limit", help="Only the first N prompts (0 = all).")] = 0,
     items: Annotated[bool, typer.Option("--items", help="Include per-prompt results in the JSON.")] = False,
@@ -123,8 +123,8 @@ def eval_(
         rows = rows[:limit]
     backend = TinyBackend(weights, device=_device(device), steps=steps, guidance=guidance, threads=threads or None)
     result = evaluate(lambda p, s, r: backend.render_batch(p, seeds=s, references=r), rows, batch_size=batch_size)
-    result = {"prompts": str(prompts), "model_id": backend.model_id, "steps": steps, "guidance": guidance,
-              "shift": backend.shift, **result}
+    result = {"prompts": str(prompts), "model_id": backend.model_id, "steps": backend.steps,
+              "guidance": backend.guidance, "shift": backend.shift, **result}
     if not items:
         result.pop("items")
     lines = [f"{prompts}: {result['n']} prompts, adherence {result['adherence']:.3f}"]
