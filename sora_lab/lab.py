@@ -140,6 +140,14 @@ class Lab:
             save_credential(self.home, result["handle"], result["token"])
 
     # --- conveniences used everywhere --------------------------------------------
+    def generate(self, prompt: str, *, as_user: str, progress: bool = True, **options: Any) -> dict:
+        """Queue a clip and wait for it with a progress bar; options as `sora-lab generate`
+        (seconds, seed, cameos, backend, model, draft, remix_of, options)."""
+        from sora_lab.videos import wait_for_job
+
+        job = self.videos.submit(as_user=as_user, prompt=prompt, **options)
+        return wait_for_job(self, job, as_user=as_user, bar="tqdm" if progress else "none")
+
     def health(self) -> dict:
         if self.embedded:
             return {"ok": True, "mode": "embedded", "home": str(self.home)}

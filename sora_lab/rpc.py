@@ -125,7 +125,30 @@ def dispatch(services, name: str, kwargs: dict, actor, *, trusted: bool) -> Any:
         if actor is None or not actor.is_admin:
             raise Forbidden(f"{name} is for the lab operator; use the admin token from `sora-lab init`")
     _check_arguments(name, method, call_kwargs)
+    if not trusted and name in FOLDER_ARGUMENTS:
+        _check_folder_argument(services.home, name, call_kwargs, actor)
     return method(**call_kwargs)
+
+
+FOLDER_ARGUMENTS = {"videos.generate": "model", "videos.submit": "model"}
+"""Operations that take a server-side folder. Over HTTP, members may name only folders under
+<home>/models/ (the operator may name any): a path from a request is never used unchecked."""
+
+
+def _check_folder_argument(home, name: str, kwargs: dict, actor) -> None:
+    value = kwargs.get(FOLDER_ARGUMENTS[name])
+    if value is None or (actor is not None and actor.is_admin):
+        return
+    from pathlib import Path
+
+    root = (Path(home) / "models").resolve()
+    folder = (root / str(value)).resolve()  # relative names are taken inside models/
+    if folder != root and root not in folder.parents:
+        raise Forbidden(
+            f"{FOLDER_ARGUMENTS[name]}: {value!r} is outside the lab's model folder; ask the operator to place the "
+            f"model under {root} and pass its name relative to it"
+        )
+    kwargs[FOLDER_ARGUMENTS[name]] = str(folder)
 
 
 def _check_arguments(name: str, method, kwargs: dict) -> None:

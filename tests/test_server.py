@@ -240,3 +240,12 @@ def test_body_must_be_an_object(server, payload):
                           headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 400
     assert "JSON object" in response.json()["error"]["message"]
+
+
+def test_members_cannot_point_the_server_at_arbitrary_folders(server):
+    tokens = load_credentials(server.home)
+    for folder in ["/etc", "../../", "models/../../keys"]:
+        response = rpc(server.url, "videos.submit", {"prompt": "a red circle moves right", "backend": "pretrained",
+                                                      "model": folder}, token=tokens["maya"])
+        assert response.status_code == 403, response.text
+        assert "outside the lab's model folder" in response.json()["error"]["message"]
