@@ -74,3 +74,30 @@ def test_concurrent_likes_and_retries_lose_nothing(feed_server):
     for video in videos:
         counts = lab.engagement.counts(as_user="maya", video_id=video)
         assert (counts["likes"], counts["views"]) == (len(HANDLES), len(HANDLES))
+
+
+def test_widget_kernel_side_pages_likes_and_batches_views(feed_server):
+    from sora_lab.feed_widget import VIEW_BATCH, FeedWidget, viewer_from_query
+
+    assert viewer_from_query("as=theo&x=1") == "theo"
+    assert viewer_from_query("as=<script>", default="maya") == "maya"
+    lab = Lab.connect(feed_server.url, home=feed_server.home)
+    widget = FeedWidget(lab, viewer="lena", page_size=4)
+    assert len(widget.items) == 4 and widget.has_more
+    assert all(i["src"].startswith(f"{feed_server.url}/media/videos/") for i in widget.items)
+    widget.load_more()
+    assert len({i["video_id"] for i in widget.items}) == 8
+    first = widget.items[0]["video_id"]
+    widget._on_msg(widget, {"kind": "like", "video_id": first, "liked": True}, [])
+    assert widget.items[0]["liked"] and widget.items[0]["counts"]["likes"] == 1
+    for item in widget.items[: VIEW_BATCH - 1]:
+        widget.view(item["video_id"], 9_000)
+    assert lab.engagement.counts(as_user="lena", video_id=first)["views"] == 0  # still batched
+    widget.view(widget.items[VIEW_BATCH - 1]["video_id"], 9_000)  # the batch is full: sent
+    assert lab.engagement.counts(as_user="lena", video_id=first)["views"] == 1
+    widget._on_msg(widget, {"kind": "steer", "text": "more ocean", "index": 1}, [])
+    steered = widget.items[2:]
+    assert steered and "ocean" in steered[0]["prompt"]
+    assert len({i["video_id"] for i in widget.items}) == len(widget.items)
+    widget._on_msg(widget, {"kind": "like", "video_id": "0000000000000000"}, [])
+    assert "not a published video" in widget.status
