@@ -222,6 +222,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=5, help="next pages per sampled session")
     ap.add_argument("--home", type=Path, default=None, help="keep the lab here (default: a temporary folder)")
     ap.add_argument("--no-http", action="store_true", help="skip the over-HTTP measurements")
+    ap.add_argument("--reuse", action="store_true", help="measure a lab built earlier in --home (skip the build)")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
     rng = random.Random(7)
@@ -229,9 +230,14 @@ def main() -> None:
     home.mkdir(parents=True, exist_ok=True)
     report: dict = {"videos": args.videos, "events": args.events, "users": args.users, "cores": os.cpu_count()}
     try:
-        print(f"building {args.videos:,} videos / {args.events:,} events in {home}", flush=True)
-        report["build"] = build(home, args.videos, args.events, args.users, sample_users=args.samples)
-        print(f"  built: {report['build']}", flush=True)
+        if args.reuse:
+            if args.home is None or not (home / "lab.duckdb").exists():
+                sys.exit("error: --reuse needs --home pointing at a lab this script built before")
+            report["build"] = "reused"
+        else:
+            print(f"building {args.videos:,} videos / {args.events:,} events in {home}", flush=True)
+            report["build"] = build(home, args.videos, args.events, args.users, sample_users=args.samples)
+            print(f"  built: {report['build']}", flush=True)
         users = [f"bench{i}" for i in range(args.samples)]
         proc = psutil.Process()
         lab = Lab.open(home)

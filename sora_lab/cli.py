@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from sora_lab.errors import LabError, ServerBusy
+from sora_lab.cli_common import AsOpt, HomeOpt, JsonOpt, ServerOpt, emit, fails_cleanly, open_lab
+from sora_lab.errors import ServerBusy
 from sora_lab.home import resolve_home
 from sora_lab.lab import ADMIN_HANDLE, Lab, running_server_url
 
@@ -22,44 +20,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
-
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Lab home folder (default $SORA_LAB_HOME or data/lab).")]
-ServerOpt = Annotated[str | None, typer.Option("--server", help="URL of a running lab server (default: auto).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-AsOpt = Annotated[str, typer.Option("--as", help="Act as this user (handle).")]
-
-
-def emit(result, as_json: bool, human: str | None = None) -> None:
-    if as_json:
-        print(json.dumps(result, default=str))
-    else:
-        print(human if human is not None else json.dumps(result, indent=2, default=str))
-
-
-def fails_cleanly(fn):
-    """Turn lab errors into one line on stderr and exit code 1 (JSON error on stdout with --json)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except LabError as exc:
-            if kwargs.get("as_json"):
-                print(json.dumps({"error": {"code": exc.code, "message": str(exc)}}))
-            print(f"error: {exc}", file=sys.stderr)
-            raise typer.Exit(1) from None
-        except FileNotFoundError as exc:
-            if kwargs.get("as_json"):
-                print(json.dumps({"error": {"code": "not_found", "message": str(exc)}}))
-            print(f"error: {exc}", file=sys.stderr)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def open_lab(home: Path | None, server: str | None) -> Lab:
-    return Lab.connect(server, home=home) if server else Lab.auto(home)
-
 
 @app.command()
 @fails_cleanly

@@ -6,52 +6,13 @@ Each has --json and, on failure, prints one `error: …` line and exits 1.
 
 from __future__ import annotations
 
-import functools
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from sora_lab.errors import InputError, LabError
-
-# sora_lab.cli imports this module, so importing it back would be circular when run as
-# `python -m sora_lab.cli`; these four helpers mirror cli.py's emit / fails_cleanly / open_lab.
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Lab home folder (default $SORA_LAB_HOME or data/lab).")]
-ServerOpt = Annotated[str | None, typer.Option("--server", help="URL of a running lab server (default: auto).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-AsOpt = Annotated[str, typer.Option("--as", help="Act as this user (handle).")]
-
-
-def emit(result, as_json: bool, human: str | None = None) -> None:
-    if as_json:
-        print(json.dumps(result, default=str))
-    else:
-        print(human if human is not None else json.dumps(result, indent=2, default=str))
-
-
-def fails_cleanly(fn):
-    """Lab errors become one `error: ...` line on stderr and exit code 1 (and a JSON error with --json)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (LabError, FileNotFoundError) as exc:
-            code = getattr(exc, "code", "not_found")
-            if kwargs.get("as_json"):
-                print(json.dumps({"error": {"code": code, "message": str(exc)}}))
-            print(f"error: {exc}", file=sys.stderr)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def open_lab(home: Path | None, server: str | None):
-    from sora_lab.lab import Lab
-
-    return Lab.connect(server, home=home) if server else Lab.auto(home)
+from sora_lab.cli_common import AsOpt, HomeOpt, JsonOpt, ServerOpt, emit, fails_cleanly, open_lab  # noqa: E402
+from sora_lab.errors import InputError
 
 cameo_app = typer.Typer(help="Cameos: register your likeness, choose who may use it, see every use.",
                         no_args_is_help=True)

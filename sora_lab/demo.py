@@ -80,6 +80,10 @@ def seed_demo_world(lab, progress: Callable[[str], None] = print) -> dict:
         result = lab.videos.generate(as_user=author, prompt=prompt, seed=seed)
         made += 1
         progress(f"clip {made}: @{author} \"{prompt}\" -> {result['video_id']} ({result['timings']['total_s']:.1f} s)")
-    scenario = seed_default_scenario(services.store)
-    progress(f"simulated launch: {scenario}")
-    return {"people": people, "clips_made": made, "scenario": scenario}
+    with services.store.read() as cur:
+        simulated = cur.execute("SELECT count(*) FROM events WHERE source LIKE 'sim:%'").fetchone()[0]
+    if simulated == 0:
+        report = seed_default_scenario(services.store, home=lab.home)
+        simulated = report["events"]
+        progress(f"simulated launch '{report['scenario']}': {simulated:,} events in {report['ingest_s']:.1f} s")
+    return {"people": people, "clips_made": made, "simulated_events": simulated}

@@ -3,9 +3,8 @@ idempotent per client event id, so a client may safely retry a batch."""
 
 from __future__ import annotations
 
-import re
-
 from sora_lab.errors import InputError, NotFound
+from sora_lab.feed_sql import id_list, like_key_list
 from sora_lab.feed_stats import update_video_stats
 from sora_lab.ids import new_id, utcnow
 from sora_lab.store.db import Store
@@ -99,9 +98,9 @@ class EngagementService:
             found = {
                 r[0]
                 for r in cur.execute(
-                    "SELECT video_id FROM videos WHERE video_id IN (SELECT unnest(?)) AND status = 'published'",
-                    [video_ids],
+                    f"SELECT video_id, status FROM videos WHERE video_id IN ({id_list(video_ids)})"
                 ).fetchall()
+                if r[1] == "published"
             }
             missing = [v for v in video_ids if v not in found]
             if missing:
@@ -212,18 +211,6 @@ class EngagementService:
         if not video_ids:
             return []
         return sorted(liked_by(self.store, actor_id, video_ids))
-
-
-_SAFE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-
-
-def like_key_list(user_id: str, video_ids: list[str]) -> str:
-    """SQL literal list of feed_like_keys keys; literals (not parameters) let DuckDB use the index."""
-    keys = [f"{user_id}:{v}" for v in video_ids]
-    bad = [k for k in keys if not _SAFE.match(k)]
-    if bad:
-        raise InputError(f"video_id {bad[0].split(':', 1)[1]!r} has characters ids never have")
-    return ", ".join(f"'{k}'" for k in keys)
 
 
 def liked_by(store_or_cur, user_id: str, video_ids: list[str]) -> set[str]:

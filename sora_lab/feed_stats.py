@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sora_lab.feed_index import WATCH_THROUGH, arrow, ensure_stats_rows, vectors
+from sora_lab.feed_sql import id_list
 
 # How much each signal moves the viewer's taste (a weighted sum of prompt vectors).
 TASTE_WEIGHTS = {"watch_through": 1.0, "like": 1.5, "share": 1.0}
@@ -21,9 +22,8 @@ def update_video_stats(cur, actor_id: str, events: list[dict], like_delta: dict[
     if not video_ids:
         return
     duration = dict(
-        cur.execute(
-            "SELECT video_id, duration_ms FROM feed_video_stats WHERE video_id IN (SELECT unnest(?))", [video_ids]
-        ).fetchall()
+        cur.execute(f"SELECT video_id, duration_ms FROM feed_video_stats WHERE video_id IN ({id_list(video_ids)})")
+        .fetchall()
     )
     missing = [v for v in video_ids if v not in duration]
     if missing:  # engagement can arrive before any feed read mirrored the video
@@ -52,7 +52,18 @@ def update_video_stats(cur, actor_id: str, events: list[dict], like_delta: dict[
         delta[v]["likes"] += change
         taste[v] = taste.get(v, 0.0) + change * TASTE_WEIGHTS["like"]
     changed = [v for v in video_ids if any(delta[v].values())]
-    if changed:
+    if 0 < len(changed) <= 50:
+        # A few videos (a viewer's batch): CASE by id and an IN list of literals, so DuckDB
+        # updates through the primary-key index instead of joining the whole table.
+        sets = ", ".join(
+            f"{col} = {col} + CASE video_id "
+            + " ".join(f"WHEN '{v}' THEN {delta[v][f]}" for v in changed if delta[v][f])
+            + " ELSE 0 END"
+            for col, f in zip(("views", "watch_throughs", "likes", "shares", "comments"), fields, strict=True)
+            if any(delta[v][f] for v in changed)
+        )
+        cur.execute(f"UPDATE feed_video_stats SET {sets} WHERE video_id IN ({id_list(changed)})")
+    elif changed:
         cur.execute(
             "UPDATE feed_video_stats SET views = views + d.dv, watch_throughs = watch_throughs + d.dw, "
             "likes = likes + d.dl, shares = shares + d.ds, comments = comments + d.dc "
@@ -70,8 +81,7 @@ def update_taste(cur, user_id: str, weights: dict[str, float]) -> None:
     table = arrow(
         cur,
         "SELECT s.video_id, e.embedding FROM feed_video_stats s "
-        "JOIN feed_prompt_embeddings e ON e.prompt_key = s.prompt_key WHERE s.video_id IN (SELECT unnest(?))",
-        [list(weights)],
+        f"JOIN feed_prompt_embeddings e ON e.prompt_key = s.prompt_key WHERE s.video_id IN ({id_list(list(weights))})",
     )
     if table.num_rows == 0:
         return

@@ -8,7 +8,6 @@ stderr and exit 1.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import shutil
@@ -19,11 +18,8 @@ from typing import Annotated
 
 import typer
 
-from sora_lab.errors import LabError
+from sora_lab.cli_common import HomeOpt, JsonOpt, ServerOpt, emit, fails_cleanly, open_lab
 
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Lab home folder (default $SORA_LAB_HOME or data/lab).")]
-ServerOpt = Annotated[str | None, typer.Option("--server", help="URL of a running lab server (default: auto).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 AsOpt = Annotated[str, typer.Option("--as", help="Act as this user (handle); default the operator @lab.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (default: random, reported).")]
 DraftOpt = Annotated[bool, typer.Option("--draft", help="Keep it in your drafts instead of publishing.")]
@@ -48,34 +44,6 @@ def _options(pairs: list[str] | None) -> dict:
         except ValueError:
             options[key.strip()] = raw
     return options
-
-
-def _emit(result, as_json: bool, human: str) -> None:
-    print(json.dumps(result, default=str) if as_json else human)
-
-
-def _fails_cleanly(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (LabError, FileNotFoundError) as exc:
-            code = getattr(exc, "code", "not_found")
-            if kwargs.get("as_json"):
-                error = {"code": code, "message": str(exc)}
-                if getattr(exc, "reasons", None):
-                    error["reasons"] = exc.reasons
-                print(json.dumps({"error": error}))
-            print(f"error: {exc}", file=sys.stderr)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def _open(home: Path | None, server: str | None):
-    from sora_lab.lab import Lab
-
-    return Lab.connect(server, home=home) if server else Lab.auto(home)
 
 
 def _copy_out(lab, result: dict, out: Path) -> str:
@@ -137,7 +105,7 @@ def _run_job(lab, job: dict, as_user: str, quiet: bool) -> dict:
     return wait_for_job(lab, job, as_user=as_user, bar="none" if quiet else "rich")
 
 
-@_fails_cleanly
+@fails_cleanly
 def generate(
     prompt: Annotated[str, typer.Argument(help="What happens in the clip.")],
     seconds: Annotated[float, typer.Option("--seconds", help="Clip length in seconds (1-60).")] = 10.0,
@@ -159,7 +127,7 @@ def generate(
     as_json: JsonOpt = False,
 ) -> None:
     """Generate a vertical clip with sound, watermark and C2PA; publish it (or keep a --draft)."""
-    with _open(home, server) as lab:
+    with open_lab(home, server) as lab:
         job = lab.videos.submit(
             as_user=as_user,
             prompt=prompt,
@@ -174,10 +142,10 @@ def generate(
         result = _run_job(lab, job, as_user, quiet or as_json)
         if out:
             result["out"] = _copy_out(lab, result, out)
-    _emit(_summary(result), as_json, _human(result))
+    emit(_summary(result), as_json, _human(result))
 
 
-@_fails_cleanly
+@fails_cleanly
 def remix(
     video_id: Annotated[str, typer.Argument(help="The video to remix.")],
     prompt: Annotated[str, typer.Argument(help="The new prompt.")],
@@ -192,17 +160,17 @@ def remix(
     as_json: JsonOpt = False,
 ) -> None:
     """A new clip from a new prompt that keeps the original as its parent (remix lineage)."""
-    with _open(home, server) as lab:
+    with open_lab(home, server) as lab:
         job = lab.videos.submit(
             as_user=as_user, prompt=prompt, seed=seed, cameos=list(cameo or []), draft=draft, remix_of=video_id
         )
         result = _run_job(lab, job, as_user, quiet or as_json)
         if out:
             result["out"] = _copy_out(lab, result, out)
-    _emit(_summary(result), as_json, _human(result))
+    emit(_summary(result), as_json, _human(result))
 
 
-@_fails_cleanly
+@fails_cleanly
 def publish(
     video_id: Annotated[str, typer.Argument(help="Your draft's id.")],
     as_user: AsOpt = "lab",
@@ -211,12 +179,12 @@ def publish(
     as_json: JsonOpt = False,
 ) -> None:
     """Publish a draft to the feed (the prompt policy and cameo consent are checked again)."""
-    with _open(home, server) as lab:
+    with open_lab(home, server) as lab:
         result = lab.videos.publish(as_user=as_user, video_id=video_id)
-    _emit(result, as_json, f"published {result['video_id']}")
+    emit(result, as_json, f"published {result['video_id']}")
 
 
-@_fails_cleanly
+@fails_cleanly
 def unpublish(
     video_id: Annotated[str, typer.Argument(help="Your video's id.")],
     as_user: AsOpt = "lab",
@@ -225,12 +193,12 @@ def unpublish(
     as_json: JsonOpt = False,
 ) -> None:
     """Take a video out of the feed, back to your drafts."""
-    with _open(home, server) as lab:
+    with open_lab(home, server) as lab:
         result = lab.videos.unpublish(as_user=as_user, video_id=video_id)
-    _emit(result, as_json, f"{result['video_id']} is a draft again")
+    emit(result, as_json, f"{result['video_id']} is a draft again")
 
 
-@_fails_cleanly
+@fails_cleanly
 def delete(
     video_id: Annotated[str, typer.Argument(help="Your video's id.")],
     as_user: AsOpt = "lab",
@@ -239,15 +207,15 @@ def delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete a video: its files go, its id stays for remix lineage."""
-    with _open(home, server) as lab:
+    with open_lab(home, server) as lab:
         result = lab.videos.delete(as_user=as_user, video_id=video_id)
-    _emit(result, as_json, f"deleted {result['video_id']}")
+    emit(result, as_json, f"deleted {result['video_id']}")
 
 
 VERIFY_KEYS = ("c2pa_valid", "ai_generated", "generator", "creator", "tampered")
 
 
-@_fails_cleanly
+@fails_cleanly
 def verify(
     file: Annotated[Path, typer.Argument(help="An MP4 to check.")],
     as_json: JsonOpt = False,
@@ -267,14 +235,14 @@ def verify(
         )
     else:
         human = f"NOT VALID: {'tampered' if report['tampered'] else 'unsigned'} ({report['detail']})"
-    _emit(result, as_json, human)
+    emit(result, as_json, human)
     if not ok:
         if not as_json:
             print(f"error: {file} is {'tampered' if report['tampered'] else 'unsigned'}", file=sys.stderr)
         raise typer.Exit(1)
 
 
-@_fails_cleanly
+@fails_cleanly
 def videos(
     as_user: AsOpt = "lab",
     status: Annotated[str | None, typer.Option("--status", help="draft or published (default both).")] = None,
@@ -284,12 +252,12 @@ def videos(
     as_json: JsonOpt = False,
 ) -> None:
     """List your videos (drafts and published)."""
-    with _open(home, server) as lab:
+    with open_lab(home, server) as lab:
         rows = lab.videos.list_mine(as_user=as_user, status=status, limit=limit)
         quota = lab.videos.limits(as_user=as_user)
     lines = [f"{r['video_id']}  {r['status']:<9} {r['duration']:>5.1f}s  {r['prompt'][:60]}" for r in rows]
     lines.append(f"{quota['used_today']}/{quota['daily_limit']} generations today")
-    _emit({"videos": rows, "limits": quota}, as_json, "\n".join(lines))
+    emit({"videos": rows, "limits": quota}, as_json, "\n".join(lines))
 
 
 COMMANDS = [generate, remix, publish, unpublish, delete, verify, videos]

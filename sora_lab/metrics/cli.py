@@ -1,46 +1,14 @@
-"""`sora-lab metrics …`: summary, series, simulate, import, fit, sources.
-
-sora_lab.cli imports this module at its end, so the shared helpers (fails_cleanly, open_lab, emit)
-are looked up when a command runs; `python -m sora_lab.cli` (cli as __main__) then works too.
-"""
+"""`sora-lab metrics …`: summary, series, simulate, import, fit, sources."""
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from sora_lab.cli_common import HomeOpt, JsonOpt, ServerOpt, emit, fails_cleanly, open_lab
 from sora_lab.metrics.importer import read_series_file
-
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Lab home folder (default $SORA_LAB_HOME or data/lab).")]
-ServerOpt = Annotated[str | None, typer.Option("--server", help="URL of a running lab server (default: auto).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-
-
-def fails_cleanly(fn):
-    """sora_lab.cli.fails_cleanly, applied at call time."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from sora_lab import cli
-
-        return cli.fails_cleanly(fn)(*args, **kwargs)
-
-    return wrapper
-
-
-def open_lab(home, server):
-    from sora_lab import cli
-
-    return cli.open_lab(home, server)
-
-
-def emit(result, as_json: bool, human: str | None = None) -> None:
-    from sora_lab import cli
-
-    cli.emit(result, as_json, human)
 
 metrics_app = typer.Typer(help="Growth metrics: downloads vs active users, funnel, retention; simulate; import.",
                           no_args_is_help=True)
