@@ -79,7 +79,7 @@ def seed_demo_world(lab, progress: Callable[[str], None] = print) -> dict:
             continue
         result = lab.videos.generate(as_user=author, prompt=prompt, seed=seed)
         made += 1
-        progress(f"clip {made}: @{author} \"{prompt}\" -> {result['video_id']} ({result['timings']['total_s']:.1f} s)")
+        progress(f"clip {made}: @{author} \"{prompt}\" -> {result['video_id']} ({result['timings']['total']:.1f} s)")
     with services.store.read() as cur:
         simulated = cur.execute("SELECT count(*) FROM events WHERE source LIKE 'sim:%'").fetchone()[0]
     if simulated == 0:

@@ -1,46 +1,14 @@
-"""`sora-lab feed …`: read the ranked feed and send engagement from a terminal or script.
-
-sora_lab.cli imports this module at its end; the shared helpers are looked up
-when a command runs, so `python -m sora_lab.cli` (cli as __main__) works too.
-"""
+"""`sora-lab feed …`: read the ranked feed and send engagement from a terminal or script."""
 
 from __future__ import annotations
 
-import functools
 import uuid
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="Lab home folder (default $SORA_LAB_HOME or data/lab).")]
-ServerOpt = Annotated[str | None, typer.Option("--server", help="URL of a running lab server (default: auto).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-AsOpt = Annotated[str, typer.Option("--as", help="Act as this user (handle).")]
-
-
-def fails_cleanly(fn):
-    """sora_lab.cli.fails_cleanly, applied at call time."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from sora_lab import cli
-
-        return cli.fails_cleanly(fn)(*args, **kwargs)
-
-    return wrapper
-
-
-def emit(result, as_json: bool, human: str | None = None) -> None:
-    from sora_lab import cli
-
-    cli.emit(result, as_json, human)
-
-
-def open_lab(home: Path | None, server: str | None):
-    from sora_lab import cli
-
-    return cli.open_lab(home, server)
+from sora_lab.cli_common import AsOpt, HomeOpt, JsonOpt, ServerOpt, emit, fails_cleanly, open_lab
 
 feed_app = typer.Typer(help="The ranked feed: pages with signed cursors, steering, engagement.", no_args_is_help=True)
 

@@ -268,3 +268,186 @@ def test_imported_series_are_drawn_beside_the_public_figures(metrics):
     spec = charts.growth(metrics.summary(), points).to_dict()
     drawn = [v for data in spec["datasets"].values() for v in data if v.get("kind") == "imported series"]
     assert drawn and drawn[0]["value"] == 110000
+
+
+# --- the rollup (simulated sources) against raw events --------------------------------------------
+
+COMPARED = ("daily", "totals", "retention", "funnel", "invites", "regions", "retention_matrix", "range")
+
+
+def store_bulk(metrics: MetricsService, rows: list[tuple], source: str = "sim:t") -> None:
+    """rows as in `add`, written the way the simulator writes (events and rollup in one transaction)."""
+    import pyarrow as pa
+
+    from sora_lab.metrics.simulate import write_events
+
+    def column(i, default=None):
+        return [row[i] if len(row) > i else default for row in rows]
+
+    table = pa.table({
+        "ts": pa.array(column(0), pa.timestamp("us")),
+        "user_id": pa.array(column(1), pa.string()),
+        "type": pa.array(column(2), pa.string()),
+        "target_id": pa.array(column(3), pa.string()),
+        "region": pa.array(column(4, "US"), pa.string()),
+        "watch_ms": pa.array([None] * len(rows), pa.int32()),
+    })
+    write_events(metrics.store, source, table)
+
+
+def both_paths(metrics: MetricsService, **kwargs) -> dict:
+    """Summary from the rollup and from raw events for the same filters; asserts they are equal."""
+    from sora_lab.metrics import queries
+
+    filters = queries.make_filters(**({"sources": ["sim:t"]} | kwargs))
+    with metrics.store.read() as cur:
+        fast = queries.compute(cur, filters)
+        raw = queries.compute_raw(cur, filters)
+    assert raw["path"] == "raw"
+    for key in COMPARED:
+        assert fast[key] == raw[key], key
+    return fast
+
+
+EDGE_ROWS = [
+    # midnight UTC: installed a second before midnight, active two seconds later (next UTC day)
+    (at(0, 23, 59, 59), "a", "install", None, "US"),
+    (at(1, 0, 0, 1), "a", "view", None, "US"),
+    (at(1, 0, 0, 2), "a", "invite_sent", None, "US"),
+    # reinstall: cohort is the first install; the second is a reinstall on day 3
+    (at(0), "b", "install", None, "CA"), (at(0, 13), "b", "session_start", None, "CA"),
+    (at(3), "b", "install", None, "CA"), (at(3, 13), "b", "generate", None, "CA"),
+    (at(3, 14), "b", "cameo_created", None, "CA"),
+    # no events after install
+    (at(1), "c", "install", None, "US"),
+    # anonymous installs, one without a region
+    (at(2), None, "install", None, "US"), (at(2, 1), None, "install", None, None),
+    # invite tree: operator -> r -> m -> n; w redeemed a code naming nobody, then one naming r
+    (at(0, 8), "r", "install", None, "US"), (at(0, 9), "r", "invite_redeemed", "lab", "US"),
+    (at(0, 10), "r", "view", None, "US"),
+    (at(1, 8), "m", "invite_redeemed", "r", "US"), (at(1, 9), "m", "like", None, "US"),
+    (at(2, 8), "n", "install", None, "KR"), (at(2, 9), "n", "invite_redeemed", "m", "KR"),
+    (at(2, 9, 30), "w", "invite_redeemed", None, "US"), (at(2, 10), "w", "invite_redeemed", "r", "US"),
+    # one user in two regions (the install region decides; the smaller one wins), with a NULL region event
+    (at(1), "x", "install", None, "JP"), (at(2), "x", "install", None, "CA"), (at(2, 5), "x", "remix", None, None),
+    (at(2, 6), "x", "follow", None, "JP"),
+    # a region name that is not two letters, and a user whose only install has no region
+    (at(1), "y", "install", None, "USA"), (at(1, 2), "y", "comment", None, "USA"),
+    (at(1), "z", "install", None, None), (at(4, 23, 59, 59), "z", "share", None, None),
+    # events that are neither installs nor active
+    (at(4), "q", "follow", None, "US"), (at(4), "q", "publish", None, "US"),
+]
+
+
+def test_rollup_equals_raw_events_on_edge_cases(metrics):
+    store_bulk(metrics, EDGE_ROWS)
+    result = both_paths(metrics)
+    assert result["path"] == "rollup"
+    assert daily(result, "downloads") == [3, 4, 3, 0, 0]  # a b r | c x y z | n + two anonymous
+    assert result["totals"]["reinstalls"] == 2 and result["totals"]["anonymous_installs"] == 2
+    assert result["invites"]["max_depth"] == 3 and result["invites"]["members"] == 4
+    regions = {r["region"]: r["downloads"] for r in result["regions"]}
+    assert regions["CA"] == 2 and regions["other"] == 1 and regions["unknown"] == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"start": "2025-10-01"},
+        {"end": "2025-10-02"},
+        {"start": "2025-10-01", "end": "2025-10-03"},
+        {"start": "2025-09-25", "end": "2025-10-10"},  # wider than the events on both sides
+        {"start": "2025-11-01", "end": "2025-11-02"},  # no events in range
+        {"regions": ["CA"]},
+        {"regions": ["US", "JP"]},
+        {"regions": ["KR"], "start": "2025-10-02"},
+        {"regions": ["FR"]},
+    ],
+)
+def test_rollup_equals_raw_events_under_filters(metrics, kwargs):
+    store_bulk(metrics, EDGE_ROWS)
+    both_paths(metrics, **kwargs)
+
+
+def test_a_range_that_splits_invite_redemptions_falls_back_to_raw_events(metrics):
+    store_bulk(metrics, EDGE_ROWS + [(at(4), "w", "invite_redeemed", "n", "US")])
+    assert both_paths(metrics, start="2025-10-04")["path"] == "raw"  # w's first redemptions are before the range
+    assert both_paths(metrics)["path"] == "rollup"
+
+
+def test_rollup_merges_a_user_seen_in_two_sources(metrics):
+    store_bulk(metrics, EDGE_ROWS)
+    store_bulk(metrics, [(at(0, 1), "a", "install", None, "JP"), (at(6), "a", "view", None, "JP"),
+                         (at(0, 2), "w", "invite_redeemed", "a", "JP"), (at(5), "new", "install", None, "US")],
+               source="sim:u")
+    result = both_paths(metrics, sources=["sim:t", "sim:u"])
+    assert result["path"] == "rollup"
+    assert result["totals"]["installed_users"] == 9  # a counted once
+    assert {r["region"] for r in result["regions"]} >= {"JP"}  # a's first install region is JP < US
+
+
+def test_rollup_on_a_random_launch_with_two_mask_blocks(metrics):
+    rng = np.random.default_rng(5)
+    n, days = 5000, 100  # 100 days: day bits span two 64-bit words
+    types = ["install", "view", "like", "invite_sent", "invite_redeemed", "generate", "session_start",
+             "cameo_created", "follow"]
+    rows = []
+    for user, type_, second, region in zip(rng.integers(0, 400, size=n), rng.choice(types, size=n),
+                                           rng.integers(0, days * 86400, size=n),
+                                           rng.choice(["US", "CA", "JP"], size=n), strict=True):
+        # inviters have smaller numbers (no cycles); user 0 and some others redeem codes naming nobody
+        target = f"u{rng.integers(0, user)}" if type_ == "invite_redeemed" and user and rng.random() < 0.8 else None
+        rows.append((D0 + timedelta(seconds=int(second)), f"u{user}", str(type_), target, str(region)))
+    store_bulk(metrics, rows)
+    assert both_paths(metrics)["path"] == "rollup"
+    both_paths(metrics, regions=["JP", "CA"])
+    both_paths(metrics, start="2025-11-15", end="2026-01-02")  # keeps every redemption only by chance: any path
+
+
+def test_sources_spanning_too_many_days_or_written_around_the_rollup_use_raw_events(metrics):
+    store_bulk(metrics, [(at(0), "a", "install"), (at(200), "a", "view")])
+    assert both_paths(metrics)["path"] == "raw"  # 201 days: more than the rollup's 128
+    store_bulk(metrics, EDGE_ROWS)
+    assert both_paths(metrics)["path"] == "rollup"
+    add(metrics, [(at(1, 5), "late", "install")], source="sim:t")  # bypasses write_events
+    assert both_paths(metrics)["path"] == "raw"
+
+
+def test_deleting_a_scenario_drops_its_rollup(metrics):
+    store_bulk(metrics, EDGE_ROWS, source="sim:gone")
+    metrics.delete_scenario(scenario="gone")
+    with metrics.store.read() as cur:
+        left = [cur.execute(f"SELECT count(*) FROM {t} WHERE source = 'sim:gone'").fetchone()[0]
+                for t in ("metric_users", "metric_daily", "metric_sources")]
+    assert left == [0, 0, 0]
+    assert metrics.summary(sources=["sim:gone"])["totals"] == {}
+
+
+def test_migration_backfills_the_rollup_exactly_as_bulk_ingest_builds_it(metrics):
+    from sora_lab.store.schema import MIGRATIONS
+
+    store_bulk(metrics, EDGE_ROWS)
+    add(metrics, EDGE_ROWS[:9], source="sim:raw")  # written before the rollup existed
+    query = """SELECT u.source, u.region, k.user_id, u.inviter_us, i.user_id AS inviter, {masks}
+               FROM metric_users u JOIN metric_user_keys k USING (ukey)
+               LEFT JOIN metric_user_keys i ON i.ukey = u.inviter ORDER BY ALL"""
+    from sora_lab.metrics.rollup import MASK_COLUMNS
+
+    query = query.format(masks=", ".join(f"u.{c}" for c in MASK_COLUMNS))
+    with metrics.store.read() as cur:
+        bulk_users = cur.execute(query).fetchall()
+        bulk_daily = cur.execute("SELECT * FROM metric_daily ORDER BY ALL").fetchall()
+    with metrics.store.write() as cur:
+        for table in ("metric_users", "metric_daily", "metric_sources", "metric_user_keys"):
+            cur.execute(f"DROP TABLE {table}")
+        cur.execute("DELETE FROM schema_version WHERE version = ?", [len(MIGRATIONS)])
+    metrics.store.migrate()
+    with metrics.store.read() as cur:
+        users = cur.execute(query).fetchall()
+        backfilled_daily = cur.execute("SELECT * FROM metric_daily WHERE source = 'sim:t' ORDER BY ALL").fetchall()
+        raw_sources = cur.execute("SELECT count(*) FROM metric_users WHERE source = 'sim:raw'").fetchone()[0]
+    assert [u for u in users if u[0] == "sim:t"] == bulk_users
+    assert backfilled_daily == bulk_daily
+    assert raw_sources == 3  # a, b and c: one row per (source, region, user)
+    assert both_paths(metrics)["path"] == "rollup"
+    assert both_paths(metrics, sources=["sim:raw"])["path"] == "rollup"

@@ -83,6 +83,22 @@ def test_opening_up_lets_people_in_without_an_invite(metrics):
     assert {r["region"] for r in s["regions"]} >= {"JP", "KR"}
 
 
+def test_simulated_launch_summary_from_the_rollup_equals_raw_events(metrics):
+    from sora_lab.metrics import queries
+
+    metrics.simulate(scenario="cmp", scale=0.003, days=40, open_day=20, seed=3)
+    metrics.simulate(scenario="cmp2", scale=0.002, days=12, seed=4)
+    for kwargs in ({"sources": ["sim:cmp"]}, {"sources": ["sim:cmp", "sim:cmp2"], "regions": ["US", "JP"]},
+                   {"sources": ["sim:cmp"], "start": "2025-10-10", "end": "2025-11-05"}):
+        filters = queries.make_filters(**kwargs)
+        with metrics.store.read() as cur:
+            fast, raw = queries.compute(cur, filters), queries.compute_raw(cur, filters)
+        assert fast["totals"]["installed_users"] > 0
+        assert fast["path"] == "rollup" or "start" in kwargs
+        for key in ("daily", "totals", "retention", "funnel", "invites", "regions", "retention_matrix"):
+            assert fast[key] == raw[key], (kwargs, key)
+
+
 def test_more_invites_per_user_gives_more_members(metrics):
     metrics.simulate(scenario="few", scale=0.005, days=10, invites_per_user=1)
     metrics.simulate(scenario="many", scale=0.005, days=10, invites_per_user=8)

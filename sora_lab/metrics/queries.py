@@ -1,10 +1,14 @@
 """Metric definitions over the `events` table.
 
-Two SQL scans do the heavy work: one GROUP BY user (first install, access,
-funnel steps, inviter, and a bitmask of the UTC days the user was active) and
-one GROUP BY day and type (installs, generations, invites per day). Everything
-else — DAU/WAU/MAU windows, retention cohorts, invite-tree depth — is a small
-numpy roll-up over the per-user rows, so 100 M events cost two scans, not ten.
+Two inputs do the heavy work: per-user rows (first install, access, funnel steps,
+inviter, and a bitmask of the UTC days the user was active) and per-day counts by
+type (installs, generations, invites). Everything else — DAU/WAU/MAU windows,
+retention cohorts, invite-tree depth — is a numpy roll-up over the per-user rows.
+
+Where they come from: for sources with a rollup (simulated sources, see rollup.py)
+from the rollup tables — about one row per user and per (day, type) instead of
+every event; otherwise from two SQL scans of raw events (`compute_raw`). Both give
+identical results; tests compare them on edge cases.
 
 Definitions (also returned with every result, so a dashboard can show them):
 - day: the UTC calendar day of `ts`.
@@ -27,8 +31,9 @@ from datetime import date, datetime, timedelta
 import numpy as np
 
 from sora_lab.errors import InputError
+from sora_lab.metrics import rollup
+from sora_lab.metrics.rollup import ACTIVE_TYPES
 
-ACTIVE_TYPES = ("session_start", "view", "like", "share", "remix", "comment", "generate")
 ACTIVE_USER_DEFINITION = (
     "An active user on a UTC day is one with at least one session_start, view, like, share, remix, "
     "comment or generate event that day; installs and invites alone do not count."
@@ -222,29 +227,65 @@ def _daily_sql(where: str) -> str:
 
 
 def compute(cur, filters: Filters) -> dict:
-    """Every growth metric for the filtered events, as JSON-ready rows (aggregated: at most days x 31)."""
+    """Every growth metric for the filtered events, as JSON-ready rows (aggregated: at most days x 31).
+
+    Reads the rollup when every chosen source has a current one, else raw events (`compute_raw`)."""
+    started = time.perf_counter()
+    info = rollup.covered(cur, filters.sources)
+    if info is None:
+        return compute_raw(cur, filters)
+    if filters.start and filters.end:  # as day_range: a given range stands even with no events in it
+        start, end = filters.start, filters.end
+    else:
+        span = rollup.day_span(cur, filters.sources, filters.regions)
+        if span is None:
+            return _empty(filters, time.perf_counter() - started, "rollup")
+        start, end = filters.start or span[0], filters.end or span[1]
+    ndays = _check_days(start, end)
+    users = rollup.load_users(cur, filters, info, start, ndays)
+    if users is None:  # the range splits some user's invite redemptions
+        return compute_raw(cur, filters)
+    daily_rows = rollup.daily_rows(cur, filters.sources, filters.regions, start, end)
+    return _finish(users, daily_rows, filters, start, end, started, "rollup")
+
+
+def compute_raw(cur, filters: Filters) -> dict:
+    """The same result from raw events: one GROUP BY user and one GROUP BY day and type."""
     started = time.perf_counter()
     span = day_range(cur, filters)
     if span is None:
-        return _empty(filters, time.perf_counter() - started)
+        return _empty(filters, time.perf_counter() - started, "raw")
     start, end = span
-    ndays = (end - start).days + 1
-    if ndays > MAX_RANGE_DAYS:
-        raise InputError(f"date range is {ndays} days; choose start/end at most {MAX_RANGE_DAYS} days apart")
+    ndays = _check_days(start, end)
     blocks = (ndays + 63) // 64
     where, params = _where(filters, start, end)
     start_us = int((datetime.combine(start, datetime.min.time()) - _EPOCH) / timedelta(microseconds=1))
     users = _fetch_users(cur, _user_sql(where, blocks), [start_us, *params], blocks)
     daily_rows = cur.execute(_daily_sql(where), [start_us, *params]).fetchall()
+    return _finish(users, daily_rows, filters, start, end, started, "raw")
+
+
+def _check_days(start: date, end: date) -> int:
+    ndays = (end - start).days + 1
+    if ndays > MAX_RANGE_DAYS:
+        raise InputError(f"date range is {ndays} days; choose start/end at most {MAX_RANGE_DAYS} days apart")
+    return ndays
+
+
+def _finish(users: dict, daily_rows: list, filters: Filters, start: date, end: date, started: float,
+            path: str) -> dict:
+    ndays = (end - start).days + 1
+    blocks = (ndays + 63) // 64
     result = _roll_up(users, daily_rows, blocks, ndays, start)
     result["definition"] = ACTIVE_USER_DEFINITION
     result["filters"] = filters.as_dict()
     result["range"] = {"start": start.isoformat(), "end": end.isoformat(), "days": ndays}
+    result["path"] = path
     result["elapsed_s"] = round(time.perf_counter() - started, 4)
     return result
 
 
-def _empty(filters: Filters, elapsed: float) -> dict:
+def _empty(filters: Filters, elapsed: float, path: str) -> dict:
     return {
         "definition": ACTIVE_USER_DEFINITION,
         "filters": filters.as_dict(),
@@ -256,6 +297,7 @@ def _empty(filters: Filters, elapsed: float) -> dict:
         "regions": [],
         "daily": [],
         "retention_matrix": [],
+        "path": path,
         "elapsed_s": round(elapsed, 4),
     }
 
@@ -280,24 +322,48 @@ def _mask_matrix(users: dict, blocks: int) -> np.ndarray:
     return np.stack(columns, axis=1) if columns else np.zeros((0, 0), dtype=np.uint64)
 
 
+_BYTE_BITS = ((np.arange(256)[:, None] >> np.arange(8)[None, :]) & 1).astype(np.int64)  # (256, 8)
+
+
+def _bit_counts(words: np.ndarray, nbits: int = 64) -> np.ndarray:
+    """How many of the words have bit k set, k < nbits: one bincount per byte instead of one pass per bit."""
+    words = np.ascontiguousarray(words, dtype=np.uint64)
+    if not np.little_endian:
+        words = words.byteswap()
+    as_bytes = words.view(np.uint8).reshape(-1, 8)
+    counts = np.zeros(64, dtype=np.int64)
+    for j in range((nbits + 7) // 8):
+        counts[8 * j:8 * j + 8] = np.bincount(as_bytes[:, j], minlength=256) @ _BYTE_BITS
+    return counts[:nbits]
+
+
+def _shift_up(masks: np.ndarray, step: int) -> np.ndarray:
+    """Day bits moved `step` (< 64) days later across the blocks of an (n, blocks) matrix."""
+    out = masks << np.uint64(step)
+    out[:, 1:] |= masks[:, :-1] >> np.uint64(64 - step)
+    return out
+
+
 def _window_counts(masks: np.ndarray, ndays: int, width: int) -> np.ndarray:
-    """Distinct users active in [D-width+1, D] for every day D: OR of (mask & window) over blocks."""
-    counts = np.zeros(ndays, dtype=np.int64)
-    for day in range(ndays):
-        lo = max(0, day - width + 1)
-        hit = np.zeros(masks.shape[0], dtype=bool)
-        for b in range(lo // 64, day // 64 + 1):
-            first, last = max(lo, 64 * b) - 64 * b, min(day, 64 * b + 63) - 64 * b
-            bits = ((1 << (last - first + 1)) - 1) << first
-            hit |= (masks[:, b] & np.uint64(bits)) != 0
-        counts[day] = int(hit.sum())
-    return counts
+    """Distinct users active in [D-width+1, D] for every day D: bit D of OR(mask << j, j < width),
+    built by doubling (log2(width) shifts), then counted per bit."""
+    spread = masks[(masks != 0).any(axis=1)] if masks.shape[1] > 1 else masks[masks[:, 0] != 0]
+    covered = 1
+    while covered < width:
+        step = min(covered, width - covered)
+        spread = spread | _shift_up(spread, step)
+        covered += step
+    counts = np.concatenate([_bit_counts(spread[:, b]) for b in range(masks.shape[1])])
+    return counts[:ndays]
 
 
-def _active_on(masks: np.ndarray, rows: np.ndarray, offs: np.ndarray) -> np.ndarray:
-    """For each selected user row, was the user active on day offset `offs` (same length)?"""
-    bits = (masks[rows, offs // 64] >> (offs % 64).astype(np.uint64)) & np.uint64(1)
-    return bits.astype(bool)
+def _window_at(masks: np.ndarray, day: int) -> np.ndarray:
+    """Each row's 64 day bits starting at `day` (bit k = active on day + k)."""
+    q, r = divmod(day, 64)
+    out = masks[:, q] >> np.uint64(r)
+    if r and q + 1 < masks.shape[1]:
+        out = out | (masks[:, q + 1] << np.uint64(64 - r))
+    return out
 
 
 def _roll_up(users: dict, daily_rows: list, blocks: int, ndays: int, start: date) -> dict:
@@ -397,13 +463,16 @@ def _retention(masks: np.ndarray, install_off: np.ndarray, ndays: int, start: da
     pooled: dict[str, float | None] = {}
     launch: dict[str, float | None] = {}
     launch_day = int(cohorts.min()) if cohorts.size else None
+    # retained_by[k, c]: users of cohort c active on day c + k (per cohort, one 64-bit window and a bit count)
+    retained_by = np.zeros((31, ndays), dtype=np.int64)
+    by_cohort = masks[rows[np.argsort(cohorts, kind="stable")]]
+    bounds = np.concatenate([[0], np.cumsum(cohort_sizes)])
+    for c in np.nonzero(cohort_sizes)[0].tolist():
+        counts = _bit_counts(_window_at(by_cohort[bounds[c]:bounds[c + 1]], c), 31)
+        reach = min(31, ndays - c)
+        retained_by[:reach, c] = counts[:reach]
     for k in range(0, 31):
-        target = cohorts + k
-        inside = target < ndays
-        retained = np.zeros(ndays, dtype=np.int64)
-        if inside.any():
-            hit = _active_on(masks, rows[inside], target[inside])
-            retained = np.bincount(cohorts[inside][hit], minlength=ndays)
+        retained = retained_by[k]
         for c in range(ndays - k):
             if cohort_sizes[c]:
                 matrix.append(

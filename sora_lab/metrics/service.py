@@ -14,6 +14,7 @@ from sora_lab.home import read_json, write_json_atomic
 from sora_lab.metrics import queries
 from sora_lab.metrics.importer import validate_rows
 from sora_lab.metrics.reference import fit, load_reference, reference_points
+from sora_lab.metrics.rollup import drop_source
 from sora_lab.metrics.simulate import SCENARIOS_FILE, SimConfig, remember_scenario, run_scenario
 from sora_lab.store.db import Store
 
@@ -145,6 +146,7 @@ class MetricsService:
         """Remove a simulated scenario's events and settings."""
         with self.store.write() as cur:
             deleted = cur.execute("DELETE FROM events WHERE source = ?", [f"sim:{scenario}"]).fetchone()[0]
+            drop_source(cur, f"sim:{scenario}")
         scenarios = self._scenarios()
         scenarios.pop(scenario, None)
         write_json_atomic(self._scenarios_path(), scenarios)

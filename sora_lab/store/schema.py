@@ -290,5 +290,107 @@ MIGRATION_5 = [
     "INSERT INTO feed_like_keys SELECT user_id || ':' || video_id FROM likes",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5]
+def _m6_users_select(relation: str) -> str:
+    """Migration 6's per-user rollup query (frozen here; sora_lab.metrics.rollup.users_sql is the live copy)."""
+    active = "type IN ('session_start', 'view', 'like', 'share', 'remix', 'comment', 'generate')"
+    kinds = {"all": "TRUE", "act": active, "ins": "type = 'install'", "red": "type = 'invite_redeemed'",
+             "vw": "type = 'view'", "gen": "type = 'generate'", "cam": "type = 'cameo_created'"}
+    aggs = ",\n".join(
+        f"bit_or(bit) FILTER (WHERE {pred} AND hi = {w}) AS {kind}{w}" for kind, pred in kinds.items() for w in (0, 1)
+    )
+    return f"""
+        SELECT source, region, ukey,
+               min(us) FILTER (WHERE type = 'invite_redeemed' AND inviter IS NOT NULL) AS inviter_us,
+               arg_min(inviter, us) FILTER (WHERE type = 'invite_redeemed' AND inviter IS NOT NULL) AS inviter,
+               {aggs}
+        FROM (
+            SELECT r.source, r.region, r.ukey, r.type, r.inviter, epoch_us(r.ts) AS us,
+                   CAST(1 AS UBIGINT) << CAST((CAST(r.ts AS DATE) - DATE '1970-01-01' - s.base_day) % 64 AS UBIGINT)
+                       AS bit,
+                   (CAST(r.ts AS DATE) - DATE '1970-01-01' - s.base_day) // 64 AS hi
+            FROM {relation} r JOIN metric_sources s USING (source)
+            WHERE r.ukey IS NOT NULL
+        )
+        GROUP BY source, region, ukey
+    """
+
+
+_M6_EVENTS = """(
+    SELECT e.source, k.ukey, e.ts, e.type, e.region, t.ukey AS inviter
+    FROM events e
+    LEFT JOIN metric_user_keys k ON k.user_id = e.user_id
+    LEFT JOIN metric_user_keys t ON e.type = 'invite_redeemed' AND t.user_id = e.target_id
+    WHERE e.source IN (SELECT source FROM metric_sources)
+)"""
+
+# Metrics (issue 7 follow-up): a per-user rollup of bulk-written simulated sources, so a growth summary
+# over 100 M events reads ~one row per user instead of grouping every event by user. Kept by
+# sora_lab.metrics.rollup (rebuilt with a source's events in one transaction); this migration backfills
+# it for the sim:* sources already stored. 'live' stays on the raw-event path (see rollup.py for why).
+MIGRATION_6 = [
+    "CREATE TABLE metric_user_keys (user_id VARCHAR NOT NULL, ukey BIGINT NOT NULL)",
+    """
+    CREATE TABLE metric_sources (
+        source   VARCHAR PRIMARY KEY,
+        base_day INTEGER NOT NULL,                 -- UTC days since 1970-01-01 of the first event; bit 0
+        last_day INTEGER NOT NULL,
+        events   BIGINT NOT NULL,                  -- events of the source when built (staleness guard)
+        built_at TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE metric_users (
+        source     VARCHAR NOT NULL,
+        region     VARCHAR,
+        ukey       BIGINT NOT NULL,                -- metric_user_keys.ukey
+        inviter_us BIGINT,                         -- epoch µs of the first invite_redeemed naming an inviter
+        inviter    BIGINT,                         -- that inviter's ukey
+        all0 UBIGINT, all1 UBIGINT,                -- day bits from base_day: any event
+        act0 UBIGINT, act1 UBIGINT,                -- active (see sora_lab.metrics.queries)
+        ins0 UBIGINT, ins1 UBIGINT,                -- install
+        red0 UBIGINT, red1 UBIGINT,                -- invite_redeemed
+        vw0  UBIGINT, vw1  UBIGINT,                -- view
+        gen0 UBIGINT, gen1 UBIGINT,                -- generate
+        cam0 UBIGINT, cam1 UBIGINT                 -- cameo_created
+    )
+    """,
+    """
+    CREATE TABLE metric_daily (
+        source    VARCHAR NOT NULL,
+        region    VARCHAR,
+        day       INTEGER NOT NULL,                -- UTC days since 1970-01-01
+        type      VARCHAR NOT NULL,
+        n         BIGINT NOT NULL,
+        anonymous BIGINT NOT NULL                  -- of which user_id IS NULL
+    )
+    """,
+    """
+    INSERT INTO metric_sources
+    SELECT source, min(day), max(day), count(*), now()::TIMESTAMP
+    FROM (SELECT source, CAST(ts AS DATE) - DATE '1970-01-01' AS day FROM events WHERE source LIKE 'sim:%')
+    GROUP BY source HAVING max(day) - min(day) < 128
+    """,
+    """
+    INSERT INTO metric_user_keys
+    SELECT user_id, row_number() OVER () - 1
+    FROM (
+        SELECT DISTINCT user_id FROM (
+            SELECT user_id FROM events
+            WHERE user_id IS NOT NULL AND source IN (SELECT source FROM metric_sources)
+            UNION ALL
+            SELECT target_id FROM events
+            WHERE type = 'invite_redeemed' AND target_id IS NOT NULL AND source IN (SELECT source FROM metric_sources)
+        )
+    )
+    """,
+    f"""
+    INSERT INTO metric_daily
+    SELECT source, region, CAST(ts AS DATE) - DATE '1970-01-01' AS day, type,
+           count(*) AS n, count(*) FILTER (WHERE ukey IS NULL) AS anonymous
+    FROM {_M6_EVENTS} GROUP BY ALL
+    """,
+    f"INSERT INTO metric_users {_m6_users_select(_M6_EVENTS)}",
+]
+
+MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,335 @@
+"""Per-user rollup of bulk-written sources, so a summary over 100 M events reads one row per user.
+
+Why: the summary's cost was one GROUP BY user over every event (8 M groups at 100 M events). Sources
+written in bulk — `sim:<scenario>`, always replaced whole by `simulate.write_events` — get their rollup
+built in the same transaction; a summary over such sources reads it and turns day bitmasks back into
+exactly the per-user facts the raw-event query computes (first install/redeem/view/generate/cameo day
+in range, active days, region, inviter). 'live' events are written one at a time by many services and
+some are deleted again (videos.py), so live stays on the raw-event path: a summary that touches any
+source without a rollup reads raw events, and so does a date range that would split a user's invite
+redemptions (the rollup keeps only the first inviter).
+
+Tables (schema migration 6):
+- metric_user_keys(user_id, ukey): a dense integer per user id: merging users seen in several selected
+  sources or regions, and finding an inviter's row, are then integer work in numpy.
+- metric_sources(source, base_day, last_day, events): the sources with a rollup; bits count from base_day
+  (UTC days since 1970-01-01). Only sources spanning at most ROLLUP_DAYS days get one.
+- metric_users: one row per (source, region, user) with two 64-bit words per kind of day: any event
+  (all), active (act), install (ins), invite_redeemed (red), view (vw), generate (gen), cameo_created (cam);
+  and the time and inviter key of the first invite redemption that names an inviter.
+- metric_daily: events per (source, region, UTC day, type), and how many of them had no user.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+ACTIVE_TYPES = ("session_start", "view", "like", "share", "remix", "comment", "generate")
+ROLLUP_DAYS = 128  # two 64-bit words per kind
+KINDS = {
+    "all": "TRUE",
+    "act": "type IN (" + ", ".join(f"'{t}'" for t in ACTIVE_TYPES) + ")",
+    "ins": "type = 'install'",
+    "red": "type = 'invite_redeemed'",
+    "vw": "type = 'view'",
+    "gen": "type = 'generate'",
+    "cam": "type = 'cameo_created'",
+}
+MASK_COLUMNS = tuple(f"{k}{w}" for k in KINDS for w in (0, 1))
+_EPOCH = date(1970, 1, 1)
+_DAY_US = 86_400_000_000
+_NO_TIME = np.iinfo(np.int64).max
+
+
+def users_sql(relation: str) -> str:
+    """metric_users rows from `relation` (source, ukey, ts, type, region, inviter); the same text runs in
+    migration 6's backfill, so bulk ingest and backfill cannot drift apart (a test compares them)."""
+    aggs = ",\n".join(
+        f"bit_or(bit) FILTER (WHERE {pred} AND hi = {w}) AS {kind}{w}" for kind, pred in KINDS.items() for w in (0, 1)
+    )
+    return f"""
+        SELECT source, region, ukey,
+               min(us) FILTER (WHERE type = 'invite_redeemed' AND inviter IS NOT NULL) AS inviter_us,
+               arg_min(inviter, us) FILTER (WHERE type = 'invite_redeemed' AND inviter IS NOT NULL) AS inviter,
+               {aggs}
+        FROM (
+            SELECT r.source, r.region, r.ukey, r.type, r.inviter, epoch_us(r.ts) AS us,
+                   CAST(1 AS UBIGINT) << CAST((CAST(r.ts AS DATE) - DATE '1970-01-01' - s.base_day) % 64 AS UBIGINT)
+                       AS bit,
+                   (CAST(r.ts AS DATE) - DATE '1970-01-01' - s.base_day) // 64 AS hi
+            FROM {relation} r JOIN metric_sources s USING (source)
+            WHERE r.ukey IS NOT NULL
+        )
+        GROUP BY source, region, ukey
+    """
+
+
+def daily_sql(relation: str) -> str:
+    """metric_daily rows from `relation`: every type, so first/last event day come from here too."""
+    return f"""
+        SELECT source, region, CAST(ts AS DATE) - DATE '1970-01-01' AS day, type,
+               count(*) AS n, count(*) FILTER (WHERE ukey IS NULL) AS anonymous
+        FROM {relation} GROUP BY ALL
+    """
+
+
+def drop_source(cur, source: str) -> None:
+    """Forget a source's rollup (inside the caller's transaction)."""
+    for table in ("metric_users", "metric_daily", "metric_sources"):
+        cur.execute(f"DELETE FROM {table} WHERE source = ?", [source])
+
+
+def _dictionary(column: pa.ChunkedArray) -> pa.DictionaryArray:
+    array = column.combine_chunks()
+    if not pa.types.is_dictionary(array.type):
+        array = pc.dictionary_encode(array)
+    return array
+
+
+def _keys_for(cur, ids: pa.Array) -> np.ndarray:
+    """Dense integer keys for these user ids (adding new ones to metric_user_keys), in the same order."""
+    cur.register("rollup_ids", pa.table({"idx": pa.array(np.arange(len(ids), dtype=np.int64)),
+                                         "user_id": ids.cast(pa.string())}))
+    try:
+        cur.execute(
+            "INSERT INTO metric_user_keys SELECT user_id, "
+            "(SELECT coalesce(max(ukey), -1) FROM metric_user_keys) + row_number() OVER () "
+            "FROM (SELECT DISTINCT user_id FROM rollup_ids WHERE user_id IS NOT NULL "
+            "AND user_id NOT IN (SELECT user_id FROM metric_user_keys))"
+        )
+        found = cur.execute(
+            "SELECT i.idx, k.ukey FROM rollup_ids i JOIN metric_user_keys k USING (user_id)"
+        ).fetchnumpy()
+    finally:
+        cur.unregister("rollup_ids")
+    keys = np.full(len(ids), -1, dtype=np.int64)
+    keys[np.asarray(found["idx"], dtype=np.int64)] = np.asarray(found["ukey"], dtype=np.int64)
+    return keys
+
+
+def build_source(cur, source: str, table: pa.Table) -> bool:
+    """Build the rollup of one bulk-written source from the batch just stored as its events (same
+    transaction). Returns False (and leaves the source on the raw path) if it spans too many days."""
+    drop_source(cur, source)
+    if table.num_rows == 0:
+        return False
+    ts = table["ts"].combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
+    days = ts // _DAY_US
+    base, last = int(days.min()), int(days.max())
+    if last - base >= ROLLUP_DAYS:
+        return False
+    users = _dictionary(table["user_id"])
+    user_keys = _keys_for(cur, users.dictionary)
+    targets = _dictionary(table["target_id"])
+    target_keys = user_keys if targets.dictionary.equals(users.dictionary) else _keys_for(cur, targets.dictionary)
+    is_redeem = pc.equal(table["type"].combine_chunks().cast(pa.string()), "invite_redeemed")
+    inviter = pa.array(target_keys, pa.int64()).take(targets.indices)
+    inviter = pc.if_else(is_redeem, inviter, pa.scalar(None, pa.int64()))
+    batch = pa.table({
+        "ukey": pa.array(user_keys, pa.int64()).take(users.indices),
+        "ts": table["ts"],
+        "type": table["type"],
+        "region": table["region"],
+        "inviter": inviter,
+    })
+    cur.execute("INSERT INTO metric_sources VALUES (?, ?, ?, ?, now()::TIMESTAMP)",
+                [source, base, last, table.num_rows])
+    cur.register("rollup_batch", batch)
+    try:
+        relation = ("(SELECT ?::VARCHAR AS source, ukey, ts, CAST(type AS VARCHAR) AS type, "
+                    "CAST(region AS VARCHAR) AS region, inviter FROM rollup_batch)")
+        cur.execute(f"INSERT INTO metric_daily {daily_sql(relation)}", [source])
+        cur.execute(f"INSERT INTO metric_users {users_sql(relation)}", [source])
+    finally:
+        cur.unregister("rollup_batch")
+    return True
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+def covered(cur, sources: tuple[str, ...]) -> dict | None:
+    """{source: (base_day, events)} if every source has a rollup that still matches its events, else None.
+
+    The event count check is the guard against writes that bypassed write_events (a direct INSERT or
+    DELETE on a simulated source): such a source is read from raw events until it is rebuilt."""
+    rows = cur.execute(
+        "SELECT source, base_day, events FROM metric_sources WHERE source IN (SELECT unnest(?::VARCHAR[]))",
+        [list(sources)],
+    ).fetchall()
+    if len(rows) != len(sources):
+        return None
+    info = {s: (b, n) for s, b, n in rows}
+    counts = dict(cur.execute(
+        "SELECT source, count(*) FROM events WHERE source IN (SELECT unnest(?::VARCHAR[])) GROUP BY source",
+        [list(sources)],
+    ).fetchall())
+    if any(counts.get(s, 0) != n for s, (_, n) in info.items()):
+        return None
+    return info
+
+
+def _region_clause(regions: tuple[str, ...]) -> tuple[str, list]:
+    if not regions:
+        return "", []
+    return " AND region IN (SELECT unnest(?::VARCHAR[]))", [list(regions)]
+
+
+def day_span(cur, sources: tuple[str, ...], regions: tuple[str, ...]) -> tuple[date, date] | None:
+    """First and last UTC day with a matching event, from metric_daily."""
+    clause, params = _region_clause(regions)
+    first, last = cur.execute(
+        f"SELECT min(day), max(day) FROM metric_daily WHERE source IN (SELECT unnest(?::VARCHAR[])){clause}",
+        [list(sources), *params],
+    ).fetchone()
+    if first is None:
+        return None
+    return _EPOCH + timedelta(days=int(first)), _EPOCH + timedelta(days=int(last))
+
+
+def daily_rows(cur, sources, regions, start: date, end: date) -> list[tuple]:
+    """(day offset, type, events, anonymous) for the four counted types — the raw path's daily scan."""
+    clause, params = _region_clause(regions)
+    s, e = (start - _EPOCH).days, (end - _EPOCH).days
+    return cur.execute(
+        f"""SELECT CAST(day - ? AS BIGINT) AS off, type, CAST(sum(n) AS BIGINT), CAST(sum(anonymous) AS BIGINT)
+            FROM metric_daily
+            WHERE source IN (SELECT unnest(?::VARCHAR[])) AND day BETWEEN ? AND ?{clause}
+              AND type IN ('install', 'generate', 'invite_sent', 'invite_redeemed')
+            GROUP BY ALL""",
+        [s, list(sources), s, e, *params],
+    ).fetchall()
+
+
+def _realign(words: list[np.ndarray], shift: int, blocks: int, ndays: int) -> np.ndarray:
+    """Bit i of the result = bit i + shift of the stored words, for i < ndays, as (n, blocks) uint64."""
+    n = len(words[0])
+    zero = np.zeros(n, dtype=np.uint64)
+    out = np.zeros((n, blocks), dtype=np.uint64)
+    for j in range(blocks):
+        q, r = divmod(64 * j + shift, 64)
+        lo = words[q] if 0 <= q < len(words) else zero
+        if r == 0:
+            out[:, j] = lo
+        else:
+            hi = words[q + 1] if 0 <= q + 1 < len(words) else zero
+            out[:, j] = (lo >> np.uint64(r)) | (hi << np.uint64(64 - r))
+    tail = ndays - 64 * (blocks - 1)
+    if tail < 64:
+        out[:, blocks - 1] &= np.uint64((1 << tail) - 1)
+    return out
+
+
+def first_bit(masks: np.ndarray) -> np.ndarray:
+    """Lowest set bit of each row of an (n, blocks) uint64 matrix; -1 where none is set."""
+    out = np.full(masks.shape[0], -1, dtype=np.int64)
+    for b in reversed(range(masks.shape[1])):
+        word = masks[:, b]
+        nz = word != 0
+        low = word[nz] & (~word[nz] + np.uint64(1))
+        out[nz] = 64 * b + np.log2(low.astype(np.float64)).astype(np.int64)
+    return out
+
+
+def _region_code(region: str | None) -> int:
+    if region is None:
+        return -1
+    return ord(region[0]) * 256 + ord(region[1]) if len(region) == 2 else -2
+
+
+def load_users(cur, filters, info: dict, start: date, ndays: int) -> dict | None:
+    """The per-user columns `queries._roll_up` takes, from metric_users; None when the range splits
+    some user's invite redemptions (then only raw events can say which inviter came first in range)."""
+    sources = list(info)
+    region_rows = cur.execute(
+        "SELECT DISTINCT region FROM metric_daily WHERE source IN (SELECT unnest(?::VARCHAR[]))", [sources]
+    ).fetchall()
+    regions = sorted(r[0] for r in region_rows if r[0] is not None)  # rank order = string order; NULL last
+    clause, params = _region_clause(filters.regions)
+    cols = cur.execute(
+        f"""SELECT list_position(?::VARCHAR[], source) - 1 AS src,
+                   coalesce(list_position(?::VARCHAR[], region) - 1, {len(regions)}) AS rank,
+                   ukey, coalesce(inviter, -1) AS inviter, coalesce(inviter_us, {_NO_TIME}) AS inviter_us,
+                   {", ".join(f"coalesce({c}, 0::UBIGINT) AS {c}" for c in MASK_COLUMNS)}
+            FROM metric_users WHERE source IN (SELECT unnest(?::VARCHAR[])){clause}""",
+        [sources, regions, sources, *params],
+    ).fetchnumpy()
+    cols = {k: np.asarray(v) for k, v in cols.items()}
+    blocks = (ndays + 63) // 64
+    start_day = (start - _EPOCH).days
+    src = cols["src"].astype(np.int64)
+    n = len(src)
+    masks = {kind: np.zeros((n, blocks), dtype=np.uint64) for kind in KINDS}
+    stored_red = np.zeros(n, dtype=np.int64)
+    for i, source in enumerate(sources):
+        sel = np.nonzero(src == i)[0]
+        if not sel.size:
+            continue
+        shift = start_day - info[source][0]
+        for kind in KINDS:
+            words = [cols[f"{kind}0"][sel], cols[f"{kind}1"][sel]]
+            masks[kind][sel] = _realign(words, shift, blocks, ndays)
+        stored_red[sel] = (np.bitwise_count(cols["red0"][sel]) + np.bitwise_count(cols["red1"][sel])).astype(np.int64)
+    red_in = np.bitwise_count(masks["red"]).sum(axis=1, dtype=np.int64)
+    if ((red_in > 0) & (red_in < stored_red)).any():
+        return None
+    keep = (masks["all"] != 0).any(axis=1)  # users with an event in range (the raw GROUP BY's rows)
+    ukey = cols["ukey"].astype(np.int64)[keep]
+    rank = cols["rank"].astype(np.int64)[keep]
+    has_redeem = red_in[keep] > 0
+    inviter = np.where(has_redeem, cols["inviter"].astype(np.int64)[keep], -1)
+    inviter_us = np.where(has_redeem & (inviter >= 0), cols["inviter_us"].astype(np.int64)[keep], _NO_TIME)
+    masks = {kind: m[keep] for kind, m in masks.items()}
+    no_rank = len(regions) + 1
+    rank = np.where((masks["ins"] != 0).any(axis=1), rank, no_rank)  # region = min region of install rows
+    ukey, rank, inviter, masks = _merge_duplicates(ukey, rank, inviter, inviter_us, masks)
+
+    n = len(ukey)
+    size = int(max(ukey.max(initial=-1), inviter.max(initial=-1))) + 1
+    redeem_off = first_bit(masks["red"])
+    members = np.nonzero(redeem_off >= 0)[0]
+    position = np.full(size, -1, dtype=np.int64)
+    position[ukey[members]] = members
+    parent = np.where(inviter >= 0, position[np.maximum(inviter, 0)], -1)
+    codes = np.array([_region_code(r) for r in regions] + [-1, -1], dtype=np.int64)
+    users = {
+        "idx": np.arange(n),
+        "install_off": first_bit(masks["ins"]),
+        "redeem_off": redeem_off,
+        "view_off": first_bit(masks["vw"]),
+        "gen_off": first_bit(masks["gen"]),
+        "cameo_off": first_bit(masks["cam"]),
+        "parent": parent,
+        "region_code": codes[rank],
+    }
+    for b in range(blocks):
+        users[f"m{b}"] = np.ascontiguousarray(masks["act"][:, b])
+    return users
+
+
+def _merge_duplicates(ukey, rank, inviter, inviter_us, masks):
+    """One row per user: a user seen in several selected sources or regions has its rows OR-ed, the
+    smallest install region kept and the inviter of the earliest redemption naming one."""
+    if not len(ukey):
+        return ukey, rank, inviter, masks
+    counts = np.bincount(ukey)
+    dup = counts[ukey] > 1
+    if not dup.any():
+        return ukey, rank, inviter, masks
+    single = np.nonzero(~dup)[0]
+    rows = np.nonzero(dup)[0]
+    order = rows[np.lexsort((inviter_us[rows], ukey[rows]))]
+    group_keys, first = np.unique(ukey[order], return_index=True)
+    merged_inviter = inviter[order][first]  # earliest inviter_us first within each user
+    merged_rank = np.minimum.reduceat(rank[order], first)
+    merged = {kind: np.bitwise_or.reduceat(m[order], first, axis=0) for kind, m in masks.items()}
+    return (
+        np.concatenate([ukey[single], group_keys]),
+        np.concatenate([rank[single], merged_rank]),
+        np.concatenate([inviter[single], merged_inviter]),
+        {kind: np.concatenate([masks[kind][single], merged[kind]]) for kind in masks},
+    )
