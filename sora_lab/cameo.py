@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from sora_lab.faces import (
     frames_vary,
     read_png,
 )
+from sora_lab.home import write_bytes_atomic
 from sora_lab.ids import new_id, utcnow
 from sora_lab.store.db import Store
 from sora_lab.store.events import append_event
@@ -56,21 +55,6 @@ _CAMEO_COLUMNS = "cameo_id, owner_id, handle, kind, reference_path, permission, 
 
 def _iso(ts: datetime | None) -> str | None:
     return None if ts is None else ts.isoformat(timespec="seconds") + "Z"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temp file beside the target, fsync, rename: readers never see half a PNG."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _pixels_digest(rgb: np.ndarray) -> str:
@@ -138,7 +122,7 @@ class CameoService:
             reference = self._reference_from_image(image, kind)
         cameo_id = new_id("cam")
         rel_path = f"media/cameos/{cameo_id}.png"
-        _write_atomic(self.home / rel_path, encode_png(reference))
+        write_bytes_atomic(self.home / rel_path, encode_png(reference))
         now = utcnow()
         try:
             with self.store.write() as cur:

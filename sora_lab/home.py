@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 DEFAULT_HOME = Path("data/lab")
 
@@ -20,20 +23,37 @@ def resolve_home(home: str | Path | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-def write_json_atomic(path: Path, data: dict, mode: int = 0o644) -> None:
-    """Write JSON to a temp file beside `path`, then rename over it."""
+@contextmanager
+def atomic_writer(path: Path, *, mode: int = 0o644, text: bool = False) -> Iterator[IO]:
+    """A file object whose content replaces `path` only when the block ends without error.
+
+    Temp file beside the target (same filesystem, so the rename is atomic), permissions set
+    before the first byte, fsync, rename: readers see the old file or the whole new one.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w" if text else "wb", **({"encoding": "utf-8"} if text else {})) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    with atomic_writer(path, mode=mode) as f:
+        f.write(data)
+
+
+def write_json_atomic(path: Path, data: dict, mode: int = 0o644) -> None:
+    """Write JSON to a temp file beside `path`, then rename over it."""
+    with atomic_writer(path, mode=mode, text=True) as f:
+        json.dump(data, f, indent=2)
 
 
 def read_json(path: Path) -> dict:

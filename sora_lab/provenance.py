@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from sora_lab.errors import InputError
+from sora_lab.home import write_bytes_atomic
 
 LAB_NAME = "Sora Lab"
 AI_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -152,21 +153,6 @@ class SigningIdentity:
         return c2pa.Signer.from_info(info)
 
 
-def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Atomic write with restrictive permissions from the first byte on."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -274,10 +260,10 @@ def ensure_signing_identity(home: Path, lab_name: str = LAB_NAME) -> SigningIden
     ca_key, ca_cert = _build_ca(now, lab_name)
     leaf_key, leaf_cert = _build_leaf(now, lab_name, ca_key, ca_cert)
     ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
-    _write_private(keys / "c2pa-ca.key.pem", _key_pem(ca_key))
-    _write_private(identity.ca_cert_path, ca_pem, mode=0o644)
-    _write_private(identity.key_path, _key_pem(leaf_key))
-    _write_private(identity.chain_path, leaf_cert.public_bytes(serialization.Encoding.PEM) + ca_pem, 0o644)
+    write_bytes_atomic(keys / "c2pa-ca.key.pem", _key_pem(ca_key), mode=0o600)
+    write_bytes_atomic(identity.ca_cert_path, ca_pem, mode=0o644)
+    write_bytes_atomic(identity.key_path, _key_pem(leaf_key), mode=0o600)
+    write_bytes_atomic(identity.chain_path, leaf_cert.public_bytes(serialization.Encoding.PEM) + ca_pem, 0o644)
     return identity
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sora_lab.errors import Conflict, InputError, NotFound
+from sora_lab.home import atomic_writer
 from sora_lab.ids import new_id, utcnow
 from sora_lab.store.db import Store
 
@@ -136,14 +135,8 @@ def _append_csv_atomic(path: Path, columns: list[str], row: dict) -> None:
     if not existing:
         writer.writeheader()
     writer.writerow(row)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(existing + buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, text=True) as f:
+        f.write(existing + buf.getvalue())
 
 
 class RightsService:

@@ -9,16 +9,15 @@ stderr and exit 1.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from sora_lab.cli_common import HomeOpt, JsonOpt, ServerOpt, emit, fails_cleanly, open_lab
+from sora_lab.home import atomic_writer
 
 AsOpt = Annotated[str, typer.Option("--as", help="Act as this user (handle); default the operator @lab.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (default: random, reported).")]
@@ -49,22 +48,15 @@ def _options(pairs: list[str] | None) -> dict:
 def _copy_out(lab, result: dict, out: Path) -> str:
     """Copy the finished MP4 to `out` atomically (download it when the lab is remote)."""
     out = out.expanduser().resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as dst:
-            if lab.embedded:
-                with open(result["path"], "rb") as src:
-                    shutil.copyfileobj(src, dst)
-            else:
-                with lab._http.stream("GET", f"/media/{result['media_path']}") as response:
-                    response.raise_for_status()
-                    for chunk in response.iter_bytes():
-                        dst.write(chunk)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(out) as dst:
+        if lab.embedded:
+            with open(result["path"], "rb") as src:
+                shutil.copyfileobj(src, dst)
+        else:
+            with lab._http.stream("GET", f"/media/{result['media_path']}") as response:
+                response.raise_for_status()
+                for chunk in response.iter_bytes():
+                    dst.write(chunk)
     return str(out)
 
 

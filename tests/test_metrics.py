@@ -384,6 +384,8 @@ def test_rollup_merges_a_user_seen_in_two_sources(metrics):
     assert result["path"] == "rollup"
     assert result["totals"]["installed_users"] == 9  # a counted once
     assert {r["region"] for r in result["regions"]} >= {"JP"}  # a's first install region is JP < US
+    assert both_paths(metrics, sources=["sim:t", "sim:u"], start="2025-10-01")["path"] == "rollup"
+    both_paths(metrics, sources=["sim:t", "sim:u"], regions=["JP", "US"], end="2025-10-03")
 
 
 def test_rollup_on_a_random_launch_with_two_mask_blocks(metrics):
@@ -440,7 +442,8 @@ def test_migration_backfills_the_rollup_exactly_as_bulk_ingest_builds_it(metrics
     with metrics.store.write() as cur:
         for table in ("metric_users", "metric_daily", "metric_sources", "metric_user_keys"):
             cur.execute(f"DROP TABLE {table}")
-        cur.execute("DELETE FROM schema_version WHERE version = ?", [len(MIGRATIONS)])
+        cur.execute("DELETE FROM schema_version WHERE version >= 6")  # 6 adds the rollup, 7 its second layout
+    assert len(MIGRATIONS) == 7
     metrics.store.migrate()
     with metrics.store.read() as cur:
         users = cur.execute(query).fetchall()
@@ -451,3 +454,22 @@ def test_migration_backfills_the_rollup_exactly_as_bulk_ingest_builds_it(metrics
     assert raw_sources == 3  # a, b and c: one row per (source, region, user)
     assert both_paths(metrics)["path"] == "rollup"
     assert both_paths(metrics, sources=["sim:raw"])["path"] == "rollup"
+
+
+def test_invite_cycles_are_refused_on_both_paths(metrics):
+    cycle = [(at(0), "a", "invite_redeemed", "b"), (at(0, 1), "b", "invite_redeemed", "a"),
+             (at(0, 2), "c", "invite_redeemed", None), (at(0, 3), "d", "invite_redeemed", "c")]
+    add(metrics, cycle)
+    store_bulk(metrics, cycle)
+    with pytest.raises(InputError, match="invite tree has a cycle"):
+        metrics.summary()
+    with pytest.raises(InputError, match="invite tree has a cycle"):
+        metrics.summary(sources=["sim:t"])
+
+
+def test_invite_depth_of_a_long_chain(metrics):
+    chain = [(at(0), "u0", "invite_redeemed", None)]
+    chain += [(at(0, 0, i), f"u{i}", "invite_redeemed", f"u{i - 1}") for i in range(1, 70)]
+    store_bulk(metrics, chain)
+    inv = both_paths(metrics)["invites"]
+    assert inv["max_depth"] == 70 and inv["roots"] == 1 and inv["k_factor"] == round(69 / 70, 4)

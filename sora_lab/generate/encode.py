@@ -22,6 +22,7 @@ import imageio_ffmpeg
 import numpy as np
 
 from sora_lab.errors import LabError
+from sora_lab.home import write_bytes_atomic
 
 
 class EncodeError(LabError):
@@ -122,14 +123,7 @@ def write_poster(frame: np.ndarray, path: Path, quality: int = 88) -> Path:
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise EncodeError(f"could not encode poster {path.name}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, data.tobytes())
     return path
 
 

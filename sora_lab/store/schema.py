@@ -392,5 +392,64 @@ MIGRATION_6 = [
     f"INSERT INTO metric_users {_m6_users_select(_M6_EVENTS)}",
 ]
 
-MIGRATIONS: list[list[str]] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6]
+def _m7_users_select(relation: str) -> str:
+    """Migration 7's per-user rollup query (frozen here; sora_lab.metrics.rollup.users_sql is the live copy)."""
+    active = "type IN ('session_start', 'view', 'like', 'share', 'remix', 'comment', 'generate')"
+    kinds = {"all": "TRUE", "act": active, "ins": "type = 'install'", "red": "type = 'invite_redeemed'",
+             "vw": "type = 'view'", "gen": "type = 'generate'", "cam": "type = 'cameo_created'"}
+    aggs = ",\n".join(
+        f"bit_or(bit) FILTER (WHERE {pred} AND hi = {w}) AS {kind}{w}" for kind, pred in kinds.items() for w in (0, 1)
+    )
+    return f"""
+        SELECT source, region, ukey,
+               min(us) FILTER (WHERE type = 'invite_redeemed' AND inviter IS NOT NULL) AS inviter_us,
+               arg_min(inviter, us) FILTER (WHERE type = 'invite_redeemed' AND inviter IS NOT NULL) AS inviter,
+               CAST(min(off) FILTER (WHERE type = 'install') AS SMALLINT) AS first_ins,
+               CAST(min(off) FILTER (WHERE type = 'invite_redeemed') AS SMALLINT) AS first_red,
+               CAST(bit_or(CASE type WHEN 'view' THEN 1 WHEN 'generate' THEN 2 WHEN 'cameo_created' THEN 4 ELSE 0 END)
+                    AS UTINYINT) AS flags,
+               {aggs}
+        FROM (
+            SELECT *, CAST(1 AS UBIGINT) << CAST(off % 64 AS UBIGINT) AS bit, off // 64 AS hi
+            FROM (
+                SELECT r.source, r.region, r.ukey, r.type, r.inviter, epoch_us(r.ts) AS us,
+                       CAST(r.ts AS DATE) - DATE '1970-01-01' - s.base_day AS off
+                FROM {relation} r JOIN metric_sources s USING (source)
+                WHERE r.ukey IS NOT NULL
+            )
+        )
+        GROUP BY source, region, ukey
+    """
+
+
+# Metrics rollup, second layout: per-user first install / first redemption day and view/generate/cameo
+# flags, so a summary whose range holds every selected event (the default) reads one day-bit word per
+# user instead of seven. Rebuilt from the events of the sources migration 6 covered.
+MIGRATION_7 = [
+    "DROP TABLE metric_users",
+    """
+    CREATE TABLE metric_users (
+        source     VARCHAR NOT NULL,
+        region     VARCHAR,
+        ukey       BIGINT NOT NULL,                -- metric_user_keys.ukey
+        inviter_us BIGINT,                         -- epoch µs of the first invite_redeemed naming an inviter
+        inviter    BIGINT,                         -- that inviter's ukey
+        first_ins  SMALLINT,                       -- first install, days from base_day
+        first_red  SMALLINT,                       -- first invite_redeemed, days from base_day
+        flags      UTINYINT,                       -- 1: any view, 2: any generate, 4: any cameo_created
+        all0 UBIGINT, all1 UBIGINT,                -- day bits from base_day: any event
+        act0 UBIGINT, act1 UBIGINT,                -- active (see sora_lab.metrics.queries)
+        ins0 UBIGINT, ins1 UBIGINT,                -- install
+        red0 UBIGINT, red1 UBIGINT,                -- invite_redeemed
+        vw0  UBIGINT, vw1  UBIGINT,                -- view
+        gen0 UBIGINT, gen1 UBIGINT,                -- generate
+        cam0 UBIGINT, cam1 UBIGINT                 -- cameo_created
+    )
+    """,
+    f"INSERT INTO metric_users {_m7_users_select(_M6_EVENTS)}",
+]
+
+MIGRATIONS: list[list[str]] = [
+    MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
