@@ -44,7 +44,7 @@ def token_embeddings(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per-token hidden states (n, L, 384) and attention mask (n, L), for models that attend over words."""
     model = _model()
     with _lock:
-        features = model.tokenize(list(texts))
+        features = model.preprocess(list(texts))
         import torch
 
         with torch.no_grad():

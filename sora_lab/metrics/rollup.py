@@ -258,11 +258,13 @@ def load_users(cur, filters, info: dict, start: date, ndays: int, whole: bool) -
         if part is None:
             return None
         parts.append(part)
-    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if len(parts) > 1 else parts[0]
-    ukey, inviter, act = cols["ukey"], cols["inviter"], cols["act"]
-    install_off, redeem_off, flags, rank = cols["install_off"], cols["redeem_off"], cols["flags"], cols["rank"]
-    if len(ukey) and (np.bincount(ukey)[ukey] > 1).any():  # a user in several selected sources or regions
-        ukey, rows = _merge_duplicates(ukey, cols["inviter_us"], {
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([p[name] for p in parts]) if len(parts) > 1 else parts[0][name]
+
+    ukey, inviter, act = column("ukey"), column("inviter"), column("act")
+    install_off, redeem_off, flags, rank = column("install_off"), column("redeem_off"), column("flags"), column("rank")
+    if len(ukey) and np.bincount(ukey).max() > 1:  # a user in several selected sources or regions
+        ukey, rows = _merge_duplicates(ukey, column("inviter_us"), {
             "act": (act, np.bitwise_or), "flags": (flags, np.bitwise_or), "rank": (rank, np.minimum),
             "install_off": (_none_last(install_off), np.minimum), "redeem_off": (_none_last(redeem_off), np.minimum),
             "inviter": (inviter, None),
@@ -273,7 +275,7 @@ def load_users(cur, filters, info: dict, start: date, ndays: int, whole: bool) -
     n = len(ukey)
     size = int(max(ukey.max(initial=-1), inviter.max(initial=-1))) + 1
     members = np.nonzero(redeem_off >= 0)[0]
-    position = np.full(size, -1, dtype=np.int64)
+    position = np.full(size, -1, dtype=np.int32 if n < 2**31 else np.int64)  # half the bytes to gather from
     position[ukey[members]] = members
     parent = np.where(inviter >= 0, position[np.maximum(inviter, 0)], -1)
     codes = np.array([_region_code(r) for r in regions] + [-1, -1], dtype=np.int64)
@@ -281,9 +283,9 @@ def load_users(cur, filters, info: dict, start: date, ndays: int, whole: bool) -
         "idx": np.arange(n),
         "install_off": install_off,
         "redeem_off": redeem_off,
-        "view_off": np.where(flags & 1, 0, -1),  # the roll-up only asks whether these happened in range
-        "gen_off": np.where(flags & 2, 0, -1),
-        "cameo_off": np.where(flags & 4, 0, -1),
+        "view_off": np.where(flags & 1, np.int8(0), np.int8(-1)),  # the roll-up only asks whether these
+        "gen_off": np.where(flags & 2, np.int8(0), np.int8(-1)),  # happened in range
+        "cameo_off": np.where(flags & 4, np.int8(0), np.int8(-1)),
         "parent": parent,
         "region_code": codes[rank],
     }
@@ -315,11 +317,11 @@ def _load_source(cur, source: str, base: int, last: int, region_filter: tuple[st
     ukey = cols["ukey"].astype(np.int64, copy=False)
     inviter = cols["inviter"].astype(np.int64, copy=False)
     inviter_us = cols["inviter_us"]
-    rank = cols["rank"].astype(np.int64)
-    if whole:
-        install_off = np.where(cols["first_ins"] >= 0, cols["first_ins"].astype(np.int64) - shift, -1)
-        redeem_off = np.where(cols["first_red"] >= 0, cols["first_red"].astype(np.int64) - shift, -1)
-        flags = cols["flags"].astype(np.int64)
+    rank = cols["rank"]
+    if whole:  # int16 day offsets: the range is at most 400 days
+        install_off = np.where(cols["first_ins"] >= 0, cols["first_ins"] - np.int16(shift), np.int16(-1))
+        redeem_off = np.where(cols["first_red"] >= 0, cols["first_red"] - np.int16(shift), np.int16(-1))
+        flags = cols["flags"]
     else:
         stored_red = sum(np.bitwise_count(cols[f"red{w}"]).astype(np.int64) for w in range(words))
         red_in = np.bitwise_count(masks["red"]).sum(axis=1, dtype=np.int64)
@@ -334,13 +336,13 @@ def _load_source(cur, source: str, base: int, last: int, region_filter: tuple[st
         has_redeem = redeem_off >= 0
         inviter = np.where(has_redeem, inviter, -1)
         inviter_us = np.where(has_redeem & (inviter >= 0), inviter_us, _NO_TIME)
-    rank = np.where(install_off >= 0, rank, len(regions) + 1)  # a user's region: the smallest of its install rows
+    rank = np.where(install_off >= 0, rank, np.int16(len(regions) + 1))  # region: the smallest of its install rows
     return {"ukey": ukey, "inviter": inviter, "inviter_us": inviter_us, "rank": rank, "install_off": install_off,
             "redeem_off": redeem_off, "flags": flags, "act": masks["act"]}
 
 
 def _none_last(offsets: np.ndarray) -> np.ndarray:
-    return np.where(offsets >= 0, offsets, _NO_TIME)
+    return np.where(offsets >= 0, offsets.astype(np.int64), _NO_TIME)
 
 
 def _none_back(offsets: np.ndarray) -> np.ndarray:
