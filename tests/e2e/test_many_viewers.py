@@ -11,7 +11,7 @@ from test_feed_browser import CHROMIUM_ARGS, open_feed, visible_clip, wait_playi
 
 from sora_lab.lab import Lab
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser]
 feed_stack = test_feed_browser.feed_stack  # the same server + Voilà fixture
 
 NOTEBOOK_USERS = ["priya", "jonas", "lena"]
