@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sora_lab.generate.tiny.model import atomic_write_bytes
+from sora_lab.home import write_bytes_atomic
 
 
 def loss_curve_png(history: list[dict], width: int = 640, height: int = 360) -> bytes:
@@ -71,7 +71,7 @@ def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = 
     folder = Path(folder)
     meta = json.loads((folder / "config.json").read_text())
     history = meta.get("history", [])
-    atomic_write_bytes(folder / "loss_curve.png", loss_curve_png(history))
+    write_bytes_atomic(folder / "loss_curve.png", loss_curve_png(history))
     cfg = meta["config"]
     settings = meta.get("settings", {})
     some = history[:: max(1, len(history) // 12)] + ([history[-1]] if history else [])
@@ -126,7 +126,7 @@ def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = 
     if notes:
         lines += ["## Notes and limits", "", notes, ""]
     path = folder / "MODEL_CARD.md"
-    atomic_write_bytes(path, "\n".join(lines).encode())
+    write_bytes_atomic(path, "\n".join(lines).encode())
     return path
 
 

@@ -15,8 +15,6 @@ Why these choices:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from diffusers import WanTransformer3DModel
 from torch import nn
 
 from sora_lab.generate.tiny.world import FRAMES, HEIGHT, WIDTH
+from sora_lab.home import write_bytes_atomic
 
 TEXT_DIM = 384
 MAX_TEXT_TOKENS = 24
@@ -116,30 +115,15 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write then rename, so a reader never sees half a file (and a crash leaves the old one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; shipped files must be readable by everyone
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_weights(model: TinyVideoDenoiser, folder: Path, extra: dict | None = None) -> None:
     """model.safetensors + config.json in `folder` (both written atomically)."""
     from safetensors.torch import save as st_save
 
     folder = Path(folder)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(folder / "model.safetensors", st_save(tensors))
+    write_bytes_atomic(folder / "model.safetensors", st_save(tensors))
     meta = {"config": asdict(model.config), **(extra or {})}
-    atomic_write_bytes(folder / "config.json", json.dumps(meta, indent=2).encode())
+    write_bytes_atomic(folder / "config.json", json.dumps(meta, indent=2).encode())
 
 
 def load_weights(folder: Path, device: str | torch.device = "cpu") -> tuple[TinyVideoDenoiser, dict]:

@@ -28,11 +28,11 @@ from sora_lab.generate.tiny.model import (
     REF_SIZE,
     TinyConfig,
     TinyVideoDenoiser,
-    atomic_write_bytes,
     clip_to_tensor,
     save_weights,
 )
 from sora_lab.generate.tiny.world import make_face_sprite, render_world_clip
+from sora_lab.home import write_bytes_atomic
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -112,7 +112,7 @@ def _lr(settings: TrainSettings, step: int) -> float:
 def _save_checkpoint(path: Path, state: dict) -> None:
     buf = io.BytesIO()
     torch.save(state, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, resume: bool = True,
