@@ -148,13 +148,7 @@ class EngagementService:
                 f"SELECT like_key FROM feed_like_keys WHERE like_key IN ({like_key_list(actor_id, touched)})"
             ).fetchall()
         }
-        state = set(before)
-        for e in events:
-            if e["type"] == "like":
-                state.add(e["video_id"])
-            elif e["type"] == "unlike":
-                state.discard(e["video_id"])
-        added, removed = sorted(state - before), sorted(before - state)
+        added, removed = _net_change(before, events, "like", "unlike", "video_id")
         if added:
             cur.execute("INSERT INTO likes SELECT ?, unnest(?), ?", [actor_id, added, now])
             cur.execute("INSERT OR IGNORE INTO feed_like_keys SELECT unnest(?)", [[f"{actor_id}:{v}" for v in added]])
@@ -176,13 +170,7 @@ class EngagementService:
                 [actor_id, touched],
             ).fetchall()
         }
-        state = set(before)
-        for e in events:
-            if e["type"] == "follow":
-                state.add(e["user_id"])
-            elif e["type"] == "unfollow":
-                state.discard(e["user_id"])
-        added, removed = sorted(state - before), sorted(before - state)
+        added, removed = _net_change(before, events, "follow", "unfollow", "user_id")
         if added:
             cur.execute("INSERT INTO follows SELECT ?, unnest(?), ?", [actor_id, added, now])
         if removed:
@@ -224,3 +212,18 @@ def liked_by(store_or_cur, user_id: str, video_ids: list[str]) -> set[str]:
     else:
         rows = store_or_cur.execute(query).fetchall()
     return {r[0].split(":", 1)[1] for r in rows}
+
+
+def _net_change(before: set[str], events: list[dict], add: str, remove: str, key: str) -> tuple[list[str], list[str]]:
+    """Replay a batch's add/remove events (in order) over the current set; what to insert and delete.
+
+    A like then an unlike of the same clip in one batch nets to nothing, so the tables are
+    written once per batch, not once per event.
+    """
+    state = set(before)
+    for e in events:
+        if e["type"] == add:
+            state.add(e[key])
+        elif e["type"] == remove:
+            state.discard(e[key])
+    return sorted(state - before), sorted(before - state)
