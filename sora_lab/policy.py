@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,6 +216,7 @@ class PolicyService:
         self._matcher: _Matcher | None = None
         self._matcher_sig: tuple | None = None
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._topic_hint: dict[str, bool] = {}  # cameo handle/id -> has topic rules (see check)
         self.prompt_forwards = 0  # MiniLM forwards spent on prompts (benchmarks split latency by it)
 
     # --- public ------------------------------------------------------------------
@@ -227,14 +229,24 @@ class PolicyService:
         instructions: list[str] = []
         attributions: list[str] = []
         prompt_vec: list[np.ndarray] = []  # computed at most once, only if a rule needs it
+        # A prompt naming cameos with topic rules will need its MiniLM forward: start it on the other
+        # core now, while the cameo rows are read, instead of after (saves ~4 ms of p95). Which cameos
+        # have topic rules is a hint remembered from earlier checks; a stale hint only costs time.
+        refs = wanted + [h for h, _, _ in handle_mentions(prompt)] if wanted or "@" in prompt else []
+        early = None
+        if any(self._topic_hint.get(ref, True) for ref in refs):
+            early = _EMBEDDER.submit(_embed_one, _without_mentions(prompt))
 
         def vector() -> np.ndarray:
             if not prompt_vec:  # prompts are not cached: each check pays for its own forward
-                prompt_vec.append(_embed_one(_without_mentions(prompt)))
+                prompt_vec.append(early.result() if early else _embed_one(_without_mentions(prompt)))
                 self.prompt_forwards += 1
             return prompt_vec[0]
 
         used = self._resolve_cameos(prompt, wanted, actor_id, reasons)
+        for cam in used:
+            has_topics = any(parse_restriction(r).kind == "forbid_topic" for r in cam.restrictions)
+            self._topic_hint[cam.handle] = self._topic_hint[cam.cameo_id] = has_topics
         for cam in used:
             if not cam.permitted:
                 continue
@@ -483,6 +495,7 @@ class PolicyService:
 
 
 _threads_lock = threading.Lock()
+_EMBEDDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-embed")
 
 
 def _embed_one(text: str) -> np.ndarray:

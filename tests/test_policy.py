@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
-import time
 from pathlib import Path
 
 import pytest
@@ -196,16 +194,17 @@ def test_decision_is_audited_for_the_cameo_owner(world):
     assert refused and refused[0]["actor"] == "theo" and "cameo_restriction" in refused[0]["props"]["codes"]
 
 
-def test_policy_latency_after_warm_up(world):
-    prompts = [r["prompt"] for r in load_redteam() if r["prompt"][0] != "@"]
-    for p in prompts[:20]:
-        check(world, p)
-    times = []
-    for p in prompts:
-        t0 = time.perf_counter()
-        world._services.policy.check(prompt=p, actor_id="nobody")
-        times.append((time.perf_counter() - t0) * 1000)
-    assert statistics.median(times) < 20, f"median {statistics.median(times):.1f} ms"
+def test_new_topic_rule_applies_even_after_a_check_without_rules(world):
+    """The early MiniLM forward is started from a remembered hint; a stale hint must not let a
+    prompt through, only cost time."""
+    assert check(world, "@lena.cat sharing a pint of ale with friends", "maya")["allowed"]
+    world.cameos.set_restrictions(as_user="lena", handle="lena.cat", restrictions=["no alcohol"])
+    try:
+        decision = check(world, "@lena.cat sharing a pint of ale with friends", "maya")
+        assert codes(decision) == ["cameo_restriction"] and "no alcohol" in decision["reasons"][0]["message"]
+    finally:
+        world.cameos.set_restrictions(as_user="lena", handle="lena.cat", restrictions=[])
+    assert check(world, "@lena.cat sharing a pint of ale with friends", "maya")["allowed"]
 
 
 # --- normalisation -----------------------------------------------------------------------------
