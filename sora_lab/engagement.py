@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sora_lab.errors import InputError, NotFound
 from sora_lab.feed_sql import id_list, like_key_list
-from sora_lab.feed_stats import update_video_stats
+from sora_lab.feed_stats import FOLD_AT, fold_pending, pending_counts, queue_signals
 from sora_lab.ids import new_id, utcnow
 from sora_lab.store.db import Store
 
@@ -43,17 +43,26 @@ def _validate(event: dict, index: int) -> dict:
     return event
 
 
+KNOWN_VIDEOS_MAX = 200_000  # ids remembered as published (~20 MB); forgotten all at once when full
+
+
 class EngagementService:
     def __init__(self, store: Store):
         self.store = store
+        # Videos already checked as published. Engagement clusters on the clips people are
+        # watching, so most batches skip the lookup (a probe of a million-row table). A clip
+        # removed after it was checked may still receive signals from viewers who saw it;
+        # every feed drops removed clips when it reads, so those are harmless.
+        self._known_videos: set[str] = set()
 
     def record(self, *, actor_id: str, events: list[dict]) -> dict:
         """Store a batch atomically. Returns how many were new and how many were duplicates.
 
         The batch is applied with a handful of set-based statements (not one per
         event): client ids are claimed with one INSERT OR IGNORE ... RETURNING,
-        like/follow state is resolved in order in Python, and the event rows,
-        per-video aggregates and the viewer's taste vector are written in bulk.
+        like/follow state is resolved in order in Python, and the event rows and
+        feed signals are appended in bulk (`sora_lab.feed_stats` folds the signals
+        into the ranking aggregates).
         """
         if not isinstance(events, list) or not events:
             raise InputError("events must be a non-empty list")
@@ -93,18 +102,19 @@ class EngagementService:
         return [e for i, e in enumerate(events) if e.get("client_event_id") is None or i in first]
 
     def _check_targets(self, cur, events: list[dict]) -> None:
-        video_ids = sorted({e["video_id"] for e in events if e["type"] in _NEEDS_VIDEO})
+        video_ids = sorted({e["video_id"] for e in events if e["type"] in _NEEDS_VIDEO} - self._known_videos)
         if video_ids:
-            found = {
-                r[0]
-                for r in cur.execute(
-                    f"SELECT video_id, status FROM videos WHERE video_id IN ({id_list(video_ids)})"
-                ).fetchall()
-                if r[1] == "published"
-            }
+            if len(video_ids) <= 200:  # literals: index probes; beyond that one scan is cheaper
+                query, params = f"SELECT video_id, status FROM videos WHERE video_id IN ({id_list(video_ids)})", []
+            else:
+                query, params = "SELECT video_id, status FROM videos WHERE video_id IN (SELECT unnest(?))", [video_ids]
+            found = {r[0] for r in cur.execute(query, params).fetchall() if r[1] == "published"}
             missing = [v for v in video_ids if v not in found]
             if missing:
                 raise NotFound(f"video_id {missing[0]!r} is not a published video; nothing in this batch was stored")
+            if len(self._known_videos) + len(found) > KNOWN_VIDEOS_MAX:
+                self._known_videos.clear()
+            self._known_videos |= found
         user_ids = sorted({e["user_id"] for e in events if e["type"] in _NEEDS_TARGET_USER})
         if user_ids:
             found = {
@@ -133,7 +143,8 @@ class EngagementService:
             [now, actor_id, [e["type"] for e in events], [e.get("video_id") for e in events],
              [e.get("user_id") for e in events], region, [e.get("watch_ms") for e in events]],
         )
-        update_video_stats(cur, actor_id, events, like_delta)
+        if queue_signals(cur, actor_id, events, like_delta) >= FOLD_AT:
+            fold_pending(cur)
 
     @staticmethod
     def _resolve_likes(cur, now, actor_id: str, events: list[dict]) -> dict[str, int]:
@@ -179,7 +190,7 @@ class EngagementService:
             )
 
     def counts(self, *, video_id: str) -> dict:
-        """Engagement counters of one video, from the aggregates kept by `record` (likes are current state)."""
+        """Engagement counters of one video: the feed aggregates plus signals not folded yet (exact)."""
         with self.store.read() as cur:
             row = cur.execute(
                 "SELECT views, likes, shares, remixes, comments FROM feed_video_stats WHERE video_id = ?", [video_id]
@@ -188,9 +199,9 @@ class EngagementService:
                 if not cur.execute("SELECT 1 FROM videos WHERE video_id = ?", [video_id]).fetchone():
                     raise NotFound(f"video_id {video_id!r} does not exist")
                 row = (0, 0, 0, 0, 0)
-        views, likes, shares, remixes, comments = row
-        return {"video_id": video_id, "likes": likes, "views": views, "shares": shares, "remixes": remixes,
-                "comments": comments}
+            waiting = pending_counts(cur, [video_id]).get(video_id, {})
+        counts = dict(zip(("views", "likes", "shares", "remixes", "comments"), row, strict=True))
+        return {"video_id": video_id} | {k: n + waiting.get(k, 0) for k, n in counts.items()}
 
     def liked(self, *, actor_id: str, video_ids: list[str]) -> list[str]:
         """Which of these videos the caller likes now (index lookups, fast at any size)."""

@@ -27,6 +27,7 @@ from sora_lab.errors import InputError, NotFound
 from sora_lab.feed_cursor import Cursor, decode_cursor, encode_cursor, load_or_create_secret
 from sora_lab.feed_index import EmbeddingIndex, VideoSync, ensure_embeddings
 from sora_lab.feed_rank import WEIGHTS, RankWeights, Viewer, cameo_filter_sql, rank_candidates, taste_unit
+from sora_lab.feed_stats import fold_pending, pending_counts
 from sora_lab.feed_steer import parse_steer
 from sora_lab.ids import utcnow
 from sora_lab.store.db import Store
@@ -92,10 +93,12 @@ class FeedService:
         return {"unblocked": user_id}
 
     def sync(self) -> dict:
-        """Mirror new videos into the feed tables and embed their prompts (first page does this too)."""
+        """Mirror new videos, embed their prompts and fold waiting signals (each first page does this too)."""
         added = self.videos.sync()
         embedded = ensure_embeddings(self.store, added)
-        return {"videos_added": len(added), "prompts_embedded": embedded}
+        with self.store.write() as cur:
+            folded = fold_pending(cur)
+        return {"videos_added": len(added), "prompts_embedded": embedded, "signals_folded": folded}
 
     def rebuild(self) -> dict:
         """Recompute every aggregate and taste vector from the live event log (after imports or repair)."""
@@ -124,6 +127,7 @@ class FeedService:
             ensure_embeddings(self.store, added)
         now = utcnow()
         with self.store.write() as cur:
+            fold_pending(cur)  # rank on every signal received so far
             session_no = cur.execute("SELECT nextval('feed_session_seq')").fetchone()[0]
             cur.execute(
                 "INSERT INTO feed_sessions VALUES (?, ?, ?, ?, ?, 0, false)", [session_no, actor_id, now, now, steer]
@@ -268,8 +272,9 @@ class FeedService:
             }
             blocked = {r[0] for r in cur.execute("SELECT blocked_id FROM feed_blocks WHERE user_id = ?",
                                                  [actor_id]).fetchall()}
-            live = {v: counts.get(v, (0, 0, 0, 0, 0)) for v, (author, st) in status.items()
-                    if st == "published" and author not in blocked}
+            waiting = pending_counts(cur, ids)
+            live = {v: _with_pending(counts.get(v, (0, 0, 0, 0, 0)), waiting.get(v, {}))
+                    for v, (author, st) in status.items() if st == "published" and author not in blocked}
             with_cameos = [v for v, c in cards.items() if c.get("cameos") and v in live]
             if with_cameos:
                 allowed = {
@@ -299,6 +304,12 @@ class FeedService:
                 }
             )
         return items
+
+
+def _with_pending(counts: tuple, waiting: dict[str, int]) -> tuple:
+    """(views, likes, shares, remixes, comments) plus the signals not folded yet."""
+    names = ("views", "likes", "shares", "remixes", "comments")
+    return tuple((n or 0) + waiting.get(name, 0) for name, n in zip(names, counts, strict=True))
 
 
 def _card(row: dict, cameos: list[str]) -> dict:

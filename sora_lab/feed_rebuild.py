@@ -1,7 +1,7 @@
 """Recompute the feed aggregates from scratch: the check on (and repair of) the incremental path.
 
 `sora_lab.feed_stats` keeps `feed_video_stats` and `feed_user_taste` up to date
-batch by batch; after a bulk import of events (the benchmark, a simulation)
+by folding queued signals; after a bulk import of events (the benchmark, a simulation)
 or to verify those counters, this recomputes both with a few set-based queries.
 """
 
@@ -40,6 +40,7 @@ def rebuild_feed_tables(store: Store, *, source: str = "live") -> dict:
             """,
             [source],
         )
+        cur.execute("DELETE FROM feed_pending")  # their events are counted above
         cur.execute("DELETE FROM feed_like_keys")
         cur.execute("INSERT INTO feed_like_keys SELECT user_id || ':' || video_id FROM likes")
         users = rebuild_taste(cur, source)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import pytest
 from test_feed_support import add_many, user_id
 
+from sora_lab import feed_stats
 from sora_lab.errors import InputError, NotFound
+from sora_lab.feed_stats import fold_pending
 
 
 def _stats(lab, video_id):
+    """The folded aggregates (waiting signals applied first)."""
+    with lab._services.store.write() as cur:
+        fold_pending(cur)
     return lab._services.store._con.execute(
         "SELECT views, watch_throughs, likes, shares, remixes, comments FROM feed_video_stats WHERE video_id = ?",
         [video_id],
@@ -84,7 +89,10 @@ def test_incremental_aggregates_match_a_rebuild_from_the_log(lab):
             if k == n:
                 events.append({"type": "share", "video_id": video})
         lab.engagement.record(as_user=handle, events=events)
+        if n == 2:
+            lab.feed.sync()  # one fold mid-way: folds must add up, not overwrite
     lab.engagement.record(as_user="theo", events=[{"type": "unlike", "video_id": ids[0]}])
+    assert lab.feed.sync()["signals_folded"] > 0
     con = lab._services.store._con
     before = con.execute("SELECT * FROM feed_video_stats ORDER BY video_id").fetchall()
     taste_before = con.execute("SELECT user_id, weight, vec FROM feed_user_taste ORDER BY user_id").fetchall()
@@ -97,3 +105,27 @@ def test_incremental_aggregates_match_a_rebuild_from_the_log(lab):
         assert wa == pytest.approx(wb)
         assert a == pytest.approx(b, abs=1e-4)
     assert sum(r[6] for r in after) == 30  # views
+
+
+def test_counts_are_exact_before_and_after_the_fold(lab, monkeypatch):
+    """Signals wait in a queue until a fold; what people see adds them, so it never lags."""
+    (video,) = add_many(lab, 1)
+    monkeypatch.setattr(feed_stats, "FOLD_AT", 4)
+    monkeypatch.setattr("sora_lab.engagement.FOLD_AT", 4)
+    con = lab._services.store._con
+    lab.engagement.record(as_user="maya", events=[{"type": "view", "video_id": video, "watch_ms": 9_900},
+                                                  {"type": "like", "video_id": video}])
+    assert con.execute("SELECT count(*) FROM feed_pending").fetchone()[0] == 2
+    assert lab.engagement.counts(as_user="maya", video_id=video)["likes"] == 1
+    page = lab.feed.page(as_user="theo", limit=5)  # a new session folds first
+    assert con.execute("SELECT count(*) FROM feed_pending").fetchone()[0] == 0
+    assert [i["counts"]["likes"] for i in page["items"] if i["video_id"] == video] in ([1], [])
+    lab.engagement.record(as_user="theo", events=[{"type": "view", "video_id": video, "watch_ms": 100},
+                                                  {"type": "share", "video_id": video}])
+    assert con.execute("SELECT count(*) FROM feed_pending").fetchone()[0] == 2
+    lab.engagement.record(as_user="lena", events=[{"type": "view", "video_id": video, "watch_ms": 100},
+                                                  {"type": "share", "video_id": video}])
+    assert con.execute("SELECT count(*) FROM feed_pending").fetchone()[0] == 0  # reached FOLD_AT: folded
+    assert _stats(lab, video)[:4] == (3, 1, 1, 2)  # views, watch-throughs, likes, shares
+    counts = lab.engagement.counts(as_user="maya", video_id=video)
+    assert (counts["views"], counts["likes"], counts["shares"]) == (3, 1, 2)

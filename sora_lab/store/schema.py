@@ -449,7 +449,21 @@ MIGRATION_7 = [
     f"INSERT INTO metric_users {_m7_users_select(_M6_EVENTS)}",
 ]
 
+# Feed: engagement signals waiting to be folded into feed_video_stats and feed_user_taste
+# (sora_lab.feed_stats). Appending here keeps ingest fast; a fold applies them in bulk.
+MIGRATION_8 = [
+    """
+    CREATE TABLE feed_pending (
+        user_id  VARCHAR NOT NULL,
+        video_id VARCHAR NOT NULL,
+        kind     VARCHAR NOT NULL,                 -- view, share, comment, like
+        watch_ms INTEGER,                          -- views only
+        delta    INTEGER NOT NULL                  -- +1, or the net like change (+1 / -1)
+    )
+    """,
+]
+
 MIGRATIONS: list[list[str]] = [
-    MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
+    MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7, MIGRATION_8,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
