@@ -44,6 +44,18 @@ class App:
         return f"http://127.0.0.1:{self.port}{self.public_path}"
 
 
+def voila_args(port: int) -> list[str]:
+    """Voilà flags for the feed app (the browser tests use the same ones).
+
+    Pre-heated kernels: Voilà keeps two kernels that have already run the notebook up to
+    `wait_for_request()`, so a viewer's page only runs the last cell instead of starting a
+    kernel (seconds) first.
+    """
+    return [str(REPO / "dashboards" / "feed.ipynb"), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+            "--VoilaConfiguration.show_tracebacks=True", "--VoilaConfiguration.preheat_kernel=True",
+            "--VoilaConfiguration.default_pool_size=2"]
+
+
 def _apps(home: Path) -> list[App]:
     server_port = int(os.environ.get("SORA_LAB_PORT", "8765"))
     voila_port = int(os.environ.get("SORA_LAB_VOILA_PORT", "8866"))
@@ -62,14 +74,7 @@ def _apps(home: Path) -> list[App]:
             App(
                 "feed",
                 voila_port,
-                [
-                    str(BIN / "voila"),
-                    str(REPO / "dashboards" / "feed.ipynb"),
-                    "--no-browser",
-                    f"--port={voila_port}",
-                    "--Voila.ip=127.0.0.1",
-                    "--show_tracebacks=True",
-                ],
+                [str(BIN / "voila"), *voila_args(voila_port)],
                 "/",
                 "/",
             )

@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
+import pyarrow as pa
 
+from sora_lab.embeddings import EMBEDDING_DIM
 from sora_lab.feed_index import WATCH_THROUGH, arrow, ensure_stats_rows, vector_table, vectors
 from sora_lab.feed_sql import id_list
 
@@ -54,43 +56,40 @@ def pending_counts(cur, video_ids: list[str]) -> dict[str, dict[str, int]]:
 
 
 def fold_pending(cur) -> int:
-    """Inside a write: apply every waiting signal to the aggregates and tastes, then clear the queue."""
-    rows = cur.execute("SELECT user_id, video_id, kind, watch_ms, delta FROM feed_pending").fetchall()
-    if not rows:
+    """Inside a write: apply every waiting signal to the aggregates and tastes, then clear the queue.
+
+    Grouping happens in DuckDB, so a fold of 100k signals costs a few joins, not a Python loop.
+    """
+    waiting = cur.execute("SELECT count(*) FROM feed_pending").fetchone()[0]
+    if not waiting:
         return 0
-    video_ids = sorted({r[1] for r in rows})
-    duration = _durations(cur, video_ids)
-    delta = {v: dict.fromkeys(_FIELDS, 0) for v in video_ids}
-    taste: dict[tuple[str, str], float] = defaultdict(float)
-    for user_id, video_id, kind, watch_ms, change in rows:
-        d = delta[video_id]
-        d[_COUNTED[kind]] += change
-        if kind == "view" and watch_ms >= WATCH_THROUGH * duration.get(video_id, 10**9):
-            d["watch_throughs"] += 1
-            taste[user_id, video_id] += TASTE_WEIGHTS["watch_through"]
-        elif kind in ("share", "like"):
-            taste[user_id, video_id] += change * TASTE_WEIGHTS[kind]
-    _add_to_stats(cur, {v: d for v, d in delta.items() if any(d.values())})
-    _add_to_taste(cur, {k: w for k, w in taste.items() if w != 0})
-    cur.execute("DELETE FROM feed_pending")
-    return len(rows)
-
-
-def _durations(cur, video_ids: list[str]) -> dict[str, int]:
-    """duration_ms per video, giving a stats row first to videos no feed read has mirrored yet."""
-    def lookup(ids: list[str]) -> dict[str, int]:
-        if len(ids) <= 200:  # literals: DuckDB probes the primary-key index instead of scanning
-            query = f"SELECT video_id, duration_ms FROM feed_video_stats WHERE video_id IN ({id_list(ids)})"
-            return dict(cur.execute(query).fetchall())
-        return dict(cur.execute("SELECT video_id, duration_ms FROM feed_video_stats "
-                                "WHERE video_id IN (SELECT unnest(?))", [ids]).fetchall())
-
-    duration = lookup(video_ids)
-    missing = [v for v in video_ids if v not in duration]
-    if missing:
+    missing = [r[0] for r in cur.execute(
+        "SELECT DISTINCT video_id FROM feed_pending ANTI JOIN feed_video_stats USING (video_id)").fetchall()]
+    if missing:  # engagement can arrive before any feed read mirrored the video
         ensure_stats_rows(cur, missing)
-        duration |= lookup(missing)
-    return duration
+    watched = f"(p.kind = 'view' AND p.watch_ms >= {WATCH_THROUGH} * s.duration_ms)"
+    rows = cur.execute(
+        f"""SELECT p.video_id, count(*) FILTER (WHERE p.kind = 'view'), count(*) FILTER (WHERE {watched}),
+                   coalesce(sum(p.delta) FILTER (WHERE p.kind = 'like'), 0),
+                   count(*) FILTER (WHERE p.kind = 'share'), count(*) FILTER (WHERE p.kind = 'comment')
+            FROM feed_pending p JOIN feed_video_stats s USING (video_id) GROUP BY ALL"""
+    ).fetchall()
+    _add_to_stats(cur, {r[0]: dict(zip(_FIELDS, r[1:], strict=True)) for r in rows if any(r[1:])})
+    signals = arrow(
+        cur,
+        f"""SELECT t.user_id, t.w, e.embedding FROM (
+                SELECT p.user_id, s.prompt_key,
+                       sum(CASE WHEN p.kind = 'like' THEN p.delta * {TASTE_WEIGHTS['like']}
+                                WHEN p.kind = 'share' THEN {TASTE_WEIGHTS['share']}
+                                ELSE {TASTE_WEIGHTS['watch_through']} END) AS w
+                FROM feed_pending p JOIN feed_video_stats s USING (video_id)
+                WHERE p.kind IN ('like', 'share') OR {watched}
+                GROUP BY ALL) t
+            JOIN feed_prompt_embeddings e USING (prompt_key) WHERE t.w != 0""",
+    )
+    _add_to_taste(cur, signals)
+    cur.execute("DELETE FROM feed_pending")
+    return waiting
 
 
 def _add_to_stats(cur, delta: dict[str, dict[str, int]]) -> None:
@@ -118,31 +117,20 @@ def _add_to_stats(cur, delta: dict[str, dict[str, int]]) -> None:
     )
 
 
-def _add_to_taste(cur, weights: dict[tuple[str, str], float]) -> None:
-    """taste(user) += sum(weight x prompt vector) for all users at once (videos not yet embedded are skipped)."""
-    if not weights:
+def _add_to_taste(cur, signals: pa.Table) -> None:
+    """taste(user) += sum(w x prompt vector) over rows (user_id, w, embedding), for all users at once."""
+    if signals.num_rows == 0:
         return
-    table = arrow(
-        cur,
-        "SELECT s.video_id, e.embedding FROM feed_video_stats s JOIN feed_prompt_embeddings e "
-        "ON e.prompt_key = s.prompt_key WHERE s.video_id IN (SELECT unnest(?))",
-        [sorted({v for _, v in weights})],
-    )
-    row = {v: i for i, v in enumerate(table.column("video_id").to_pylist())}
-    weights = {k: w for k, w in weights.items() if k[1] in row}
-    if not weights:
-        return
-    matrix = vectors(table, "embedding").astype(np.float64)
-    users = sorted({u for u, _ in weights})
-    at = {u: i for i, u in enumerate(users)}
-    user_idx = np.array([at[u] for u, _ in weights])
-    w = np.array(list(weights.values()), np.float64)
-    add = np.zeros((len(users), matrix.shape[1]))
-    np.add.at(add, user_idx, w[:, None] * matrix[[row[v] for _, v in weights]])
+    users, user_idx = np.unique(signals.column("user_id").to_numpy(zero_copy_only=False), return_inverse=True)
+    users = [str(u) for u in users]
+    w = signals.column("w").to_numpy().astype(np.float64)
+    add = np.zeros((len(users), EMBEDDING_DIM))
+    np.add.at(add, user_idx, w[:, None] * vectors(signals, "embedding"))
     total = np.bincount(user_idx, weights=w, minlength=len(users))
     current = arrow(cur, "SELECT user_id, weight, vec FROM feed_user_taste WHERE user_id IN (SELECT unnest(?))",
                     [users])
     if current.num_rows:
+        at = {u: i for i, u in enumerate(users)}
         idx = [at[u] for u in current.column("user_id").to_pylist()]
         add[idx] += vectors(current, "vec")
         total[idx] += current.column("weight").to_numpy()

@@ -34,6 +34,10 @@ def test_retrying_a_batch_stores_nothing_twice(lab):
     assert (counts["views"], counts["likes"], counts["shares"]) == (1, 1, 1)
     # Another user may reuse the same client ids: they are per user.
     assert lab.engagement.record(as_user="theo", events=batch[:1])["stored"] == 1
+    # A batch mixing seen and new ids stores exactly the new ones (the careful second pass).
+    mixed = batch[:2] + [{"type": "share", "video_id": video, "client_event_id": "e4"}]
+    assert lab.engagement.record(as_user="maya", events=mixed) == {"stored": 1, "duplicates": 2}
+    assert lab.engagement.counts(as_user="maya", video_id=video)["shares"] == 2
 
 
 def test_like_unlike_sequences_resolve_in_order(lab):

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from conftest import CHROMIUM, REPO, ServerProcess, free_port
 
+from sora_lab.demo_runner import voila_args
 from sora_lab.lab import Lab
 
 pytestmark = [pytest.mark.browser]
@@ -77,12 +78,6 @@ class VoilaProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
-
-
-def voila_args(port: int) -> list[str]:
-    """The same flags `make demo` uses (see the report to the lead), on a chosen port."""
-    return ["dashboards/feed.ipynb", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-            "--VoilaConfiguration.show_tracebacks=True"]
 
 
 @pytest.fixture
