@@ -115,7 +115,7 @@ def build(home: Path, n_videos: int, n_events: int, n_users: int, sample_users: 
             "FROM videos WHERE status = 'published'"
         )
     built_rows = time.perf_counter() - t0
-    n_pub = store._con.execute("SELECT count(*) FROM bench_vidx").fetchone()[0]
+    n_pub = store._con.execute("SELECT count(*) FROM bench_vidx").fetchall()[0][0]
     chunk = 5_000_000
     for start in range(0, n_events, chunk):
         stop = min(n_events, start + chunk)
@@ -249,6 +249,10 @@ def main() -> None:
             if args.home is None or not (home / "lab.duckdb").exists():
                 sys.exit("error: --reuse needs --home pointing at a lab this script built before")
             report["build"] = "reused"
+            with Lab.open(home) as lab, lab._services.store.read() as cur:  # what is there, not the flags
+                report |= dict(zip(("videos", "events", "users"), cur.execute(
+                    "SELECT (SELECT count(*) FROM videos), (SELECT count(*) FROM events), "
+                    "(SELECT count(*) FROM users)").fetchall()[0], strict=True))
         else:
             print(f"building {args.videos:,} videos / {args.events:,} events in {home}", flush=True)
             report["build"] = build(home, args.videos, args.events, args.users, sample_users=args.samples)

@@ -4,12 +4,13 @@ idempotent per client event id, so a client may safely retry a batch."""
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 
 from sora_lab.errors import InputError, NotFound
 from sora_lab.feed_sql import id_list, like_key_list
 from sora_lab.feed_stats import FOLD_AT, fold_pending, pending_counts, queue_signals
 from sora_lab.ids import new_id, utcnow
-from sora_lab.store.db import Store
+from sora_lab.store.db import Store, registered
 
 CLIENT_EVENT_TYPES = ("session_start", "view", "like", "unlike", "share", "comment", "follow", "unfollow")
 _NEEDS_VIDEO = {"view", "like", "unlike", "share", "comment"}
@@ -152,12 +153,15 @@ class EngagementService:
                 [[new_id("c") for _ in comments], [e["video_id"] for e in comments], actor_id,
                  [e["text"].strip() for e in comments], now],
             )
-        cur.execute(
-            "INSERT INTO events (ts, user_id, type, video_id, target_id, region, watch_ms) "
-            "SELECT ?, ?, unnest(?), unnest(?), unnest(?), ?, unnest(?)",
-            [now, actor_id, [e["type"] for e in events], [e.get("video_id") for e in events],
-             [e.get("user_id") for e in events], region, [e.get("watch_ms") for e in events]],
-        )
+        table = pa.table({
+            "type": pa.array([e["type"] for e in events], pa.string()),
+            "video_id": pa.array([e.get("video_id") for e in events], pa.string()),
+            "target_id": pa.array([e.get("user_id") for e in events], pa.string()),
+            "watch_ms": pa.array([e.get("watch_ms") for e in events], pa.int32()),
+        })
+        with registered(cur, "new_events", table):  # Arrow: half the cost of five unnest(?) lists
+            cur.execute("INSERT INTO events (ts, user_id, type, video_id, target_id, region, watch_ms) "
+                        "SELECT ?, ?, type, video_id, target_id, ?, watch_ms FROM new_events", [now, actor_id, region])
         if queue_signals(cur, actor_id, events, like_delta) >= FOLD_AT:
             fold_pending(cur)
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from sora_lab.embeddings import EMBEDDING_DIM
-from sora_lab.store.db import Store
+from sora_lab.store.db import Store, registered
 
 WATCH_THROUGH = 0.9  # a view that covers >= 90% of the clip counts as watched through
 SYNC_SLACK = timedelta(minutes=10)  # rows committed a little after their publish time are still picked up
@@ -136,14 +136,8 @@ def ensure_embeddings(store: Store, prompts: dict[str, str] | None = None) -> in
 
     matrix = embed([p for _, p in missing])
     table = vector_table([k for k, _ in missing], matrix)
-    with store.write() as cur:
-        cur.register("new_prompt_vectors", table)
-        try:
-            cur.execute(
-                "INSERT OR IGNORE INTO feed_prompt_embeddings SELECT k, v::FLOAT[384] FROM new_prompt_vectors"
-            )
-        finally:
-            cur.unregister("new_prompt_vectors")
+    with store.write() as cur, registered(cur, "new_prompt_vectors", table):
+        cur.execute("INSERT OR IGNORE INTO feed_prompt_embeddings SELECT k, v::FLOAT[384] FROM new_prompt_vectors")
     return len(missing)
 
 

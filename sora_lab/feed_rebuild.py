@@ -11,7 +11,7 @@ import numpy as np
 
 from sora_lab.feed_index import WATCH_THROUGH, arrow, vector_table, vectors
 from sora_lab.feed_stats import TASTE_WEIGHTS
-from sora_lab.store.db import Store
+from sora_lab.store.db import Store, registered
 
 
 def rebuild_feed_tables(store: Store, *, source: str = "live") -> dict:
@@ -89,9 +89,6 @@ def rebuild_taste(cur, source: str) -> int:
     total = np.bincount(user_idx, weights=weights[keep], minlength=len(user_ids))
     table = vector_table([str(u) for u in user_ids], taste, "user_id", "vec")
     table = table.append_column("weight", [total.astype(np.float64)])
-    cur.register("rebuilt_taste", table)
-    try:
+    with registered(cur, "rebuilt_taste", table):
         cur.execute("INSERT INTO feed_user_taste SELECT user_id, weight, vec::FLOAT[384] FROM rebuilt_taste")
-    finally:
-        cur.unregister("rebuilt_taste")
     return len(user_ids)

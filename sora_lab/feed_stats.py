@@ -21,6 +21,7 @@ import pyarrow as pa
 from sora_lab.embeddings import EMBEDDING_DIM
 from sora_lab.feed_index import WATCH_THROUGH, arrow, ensure_stats_rows, vector_table, vectors
 from sora_lab.feed_sql import id_list
+from sora_lab.store.db import registered
 
 # How much each signal moves the viewer's taste (a weighted sum of prompt vectors).
 TASTE_WEIGHTS = {"watch_through": 1.0, "like": 1.5, "share": 1.0}
@@ -31,13 +32,18 @@ _FIELDS = ("views", "watch_throughs", "likes", "shares", "comments")
 
 def queue_signals(cur, actor_id: str, events: list[dict], like_delta: dict[str, int]) -> int:
     """Append a batch's feed signals to feed_pending; returns how many signals now wait."""
-    rows = [(e["video_id"], e["type"], e.get("watch_ms"), 1) for e in events if e["type"] in ("view", "share",
-                                                                                                 "comment")]
-    rows += [(v, "like", None, change) for v, change in like_delta.items() if change]
-    if rows:
-        video_ids, kinds, watch, delta = (list(col) for col in zip(*rows, strict=True))
-        cur.execute("INSERT INTO feed_pending SELECT ?, unnest(?), unnest(?), unnest(?), unnest(?)",
-                    [actor_id, video_ids, kinds, watch, delta])
+    counted = [e for e in events if e["type"] in ("view", "share", "comment")]
+    likes = [(v, change) for v, change in like_delta.items() if change]
+    if counted or likes:
+        table = pa.table({
+            "video_id": pa.array([e["video_id"] for e in counted] + [v for v, _ in likes], pa.string()),
+            "kind": pa.array([e["type"] for e in counted] + ["like"] * len(likes), pa.string()),
+            "watch_ms": pa.array([e.get("watch_ms") for e in counted] + [None] * len(likes), pa.int32()),
+            "delta": pa.array([1] * len(counted) + [c for _, c in likes], pa.int32()),
+        })
+        with registered(cur, "new_signals", table):
+            cur.execute("INSERT INTO feed_pending SELECT ?, video_id, kind, watch_ms, delta FROM new_signals",
+                        [actor_id])
     return cur.execute("SELECT count(*) FROM feed_pending").fetchone()[0]
 
 
@@ -136,9 +142,6 @@ def _add_to_taste(cur, signals: pa.Table) -> None:
         total[idx] += current.column("weight").to_numpy()
     table = vector_table(users, add.astype(np.float32), "user_id", "vec").append_column(
         "weight", [np.maximum(total, 0.0)])
-    cur.register("folded_taste", table)
-    try:
+    with registered(cur, "folded_taste", table):
         cur.execute("INSERT INTO feed_user_taste SELECT user_id, weight, vec::FLOAT[384] FROM folded_taste "
                     "ON CONFLICT (user_id) DO UPDATE SET weight = excluded.weight, vec = excluded.vec")
-    finally:
-        cur.unregister("folded_taste")

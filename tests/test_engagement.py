@@ -14,10 +14,16 @@ def _stats(lab, video_id):
     """The folded aggregates (waiting signals applied first)."""
     with lab._services.store.write() as cur:
         fold_pending(cur)
-    return lab._services.store._con.execute(
-        "SELECT views, watch_throughs, likes, shares, remixes, comments FROM feed_video_stats WHERE video_id = ?",
-        [video_id],
-    ).fetchone()
+    with lab._services.store.read() as cur:
+        return cur.execute(
+            "SELECT views, watch_throughs, likes, shares, remixes, comments FROM feed_video_stats WHERE video_id = ?",
+            [video_id],
+        ).fetchone()
+
+
+def _waiting(lab) -> int:
+    with lab._services.store.read() as cur:
+        return cur.execute("SELECT count(*) FROM feed_pending").fetchall()[0][0]
 
 
 def test_retrying_a_batch_stores_nothing_twice(lab):
@@ -64,20 +70,20 @@ def test_bad_event_stores_nothing_and_names_the_field(lab):
     with pytest.raises(InputError, match=r"events\[0\]\.type"):
         lab.engagement.record(as_user="maya", events=[{"type": "explode", "video_id": video}])
     assert lab.engagement.counts(as_user="maya", video_id=video)["likes"] == 0
-    assert lab._services.store._con.execute("SELECT count(*) FROM events WHERE type = 'like'").fetchone()[0] == 0
+    assert lab._services.store._con.execute("SELECT count(*) FROM events WHERE type = 'like'").fetchall()[0][0] == 0
 
 
 def test_follow_unfollow_and_comments(lab):
     (video,) = add_many(lab, 1)
     jonas = user_id(lab, "jonas")
     con = lab._services.store._con
-    followers = con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchone()[0]
+    followers = con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchall()[0][0]
     lab.engagement.record(as_user="lena", events=[{"type": "follow", "user_id": jonas},
                                                   {"type": "comment", "video_id": video, "text": " nice "}])
-    assert con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchone()[0] == followers + 1
+    assert con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchall()[0][0] == followers + 1
     assert con.execute("SELECT text FROM comments").fetchall() == [("nice",)]
     lab.engagement.record(as_user="lena", events=[{"type": "unfollow", "user_id": jonas}])
-    assert con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchone()[0] == followers
+    assert con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchall()[0][0] == followers
     assert lab.engagement.counts(as_user="lena", video_id=video)["comments"] == 1
 
 
@@ -116,20 +122,19 @@ def test_counts_are_exact_before_and_after_the_fold(lab, monkeypatch):
     (video,) = add_many(lab, 1)
     monkeypatch.setattr(feed_stats, "FOLD_AT", 4)
     monkeypatch.setattr("sora_lab.engagement.FOLD_AT", 4)
-    con = lab._services.store._con
     lab.engagement.record(as_user="maya", events=[{"type": "view", "video_id": video, "watch_ms": 9_900},
                                                   {"type": "like", "video_id": video}])
-    assert con.execute("SELECT count(*) FROM feed_pending").fetchone()[0] == 2
+    assert _waiting(lab) == 2
     assert lab.engagement.counts(as_user="maya", video_id=video)["likes"] == 1
     page = lab.feed.page(as_user="theo", limit=5)  # a new session folds first
-    assert con.execute("SELECT count(*) FROM feed_pending").fetchone()[0] == 0
+    assert _waiting(lab) == 0
     assert [i["counts"]["likes"] for i in page["items"] if i["video_id"] == video] in ([1], [])
     lab.engagement.record(as_user="theo", events=[{"type": "view", "video_id": video, "watch_ms": 100},
                                                   {"type": "share", "video_id": video}])
-    assert con.execute("SELECT count(*) FROM feed_pending").fetchone()[0] == 2
+    assert _waiting(lab) == 2
     lab.engagement.record(as_user="lena", events=[{"type": "view", "video_id": video, "watch_ms": 100},
                                                   {"type": "share", "video_id": video}])
-    assert con.execute("SELECT count(*) FROM feed_pending").fetchone()[0] == 0  # reached FOLD_AT: folded
+    assert _waiting(lab) == 0  # reached FOLD_AT: folded
     assert _stats(lab, video)[:4] == (3, 1, 1, 2)  # views, watch-throughs, likes, shares
     counts = lab.engagement.counts(as_user="maya", video_id=video)
     assert (counts["views"], counts["likes"], counts["shares"]) == (3, 1, 2)

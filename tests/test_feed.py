@@ -84,7 +84,7 @@ def test_revoked_cameo_hides_the_video_on_the_next_page(lab):
     store = lab._services.store
     cameo_video = ids[0]  # oldest: not on the first page
     author = lab._services.store._con.execute("SELECT author_id FROM videos WHERE video_id = ?",
-                                              [cameo_video]).fetchone()[0]
+                                              [cameo_video]).fetchall()[0][0]
     owner = user_id(lab, "priya") if author != user_id(lab, "priya") else user_id(lab, "maya")
     with store.write() as cur:
         cur.execute(

@@ -21,6 +21,17 @@ from sora_lab.store.schema import MIGRATIONS, SCHEMA_VERSION
 DB_FILENAME = "lab.duckdb"
 
 
+@contextmanager
+def registered(cur: duckdb.DuckDBPyConnection, name: str, table) -> Iterator[str]:
+    """An Arrow table visible to SQL as `name` for the block: bulk rows without per-value conversion."""
+    cur.complete()  # DuckDB refuses register() while an earlier execute() result (e.g. an INSERT's) is open
+    cur.register(name, table)
+    try:
+        yield name
+    finally:
+        cur.unregister(name)
+
+
 class Store:
     """The lab's database: one DuckDB connection owned by this process."""
 
