@@ -26,6 +26,7 @@ from sora_lab.store.db import registered
 # How much each signal moves the viewer's taste (a weighted sum of prompt vectors).
 TASTE_WEIGHTS = {"watch_through": 1.0, "like": 1.5, "share": 1.0}
 FOLD_AT = 100_000  # signals waiting before `record` folds them (amortises the million-row joins)
+FEW_VIDEOS = 200  # folds touching at most this many videos go by primary key
 _COUNTED = {"view": "views", "share": "shares", "comment": "comments", "like": "likes"}
 _FIELDS = ("views", "watch_throughs", "likes", "shares", "comments")
 
@@ -65,62 +66,68 @@ def fold_pending(cur) -> int:
     """Inside a write: apply every waiting signal to the aggregates and tastes, then clear the queue.
 
     Grouping happens in DuckDB, so a fold of 100k signals costs a few joins, not a Python loop.
+    A small fold (a viewer's likes before their next page) reads its few videos by primary key
+    instead of joining the million-row aggregates table.
     """
     waiting = cur.execute("SELECT count(*) FROM feed_pending").fetchone()[0]
     if not waiting:
         return 0
-    missing = [r[0] for r in cur.execute(
-        "SELECT DISTINCT video_id FROM feed_pending ANTI JOIN feed_video_stats USING (video_id)").fetchall()]
+    video_ids = [r[0] for r in cur.execute("SELECT DISTINCT video_id FROM feed_pending").fetchall()]
+    few = len(video_ids) <= FEW_VIDEOS
+    stats = (f"(SELECT video_id, duration_ms, prompt_key FROM feed_video_stats WHERE video_id IN "
+             f"({id_list(video_ids)}))" if few else "feed_video_stats")
+    missing = cur.execute(f"SELECT DISTINCT video_id FROM feed_pending ANTI JOIN {stats} s USING (video_id)").fetchall()
     if missing:  # engagement can arrive before any feed read mirrored the video
-        ensure_stats_rows(cur, missing)
-    watched = f"(p.kind = 'view' AND p.watch_ms >= {WATCH_THROUGH} * s.duration_ms)"
-    rows = cur.execute(
-        f"""SELECT p.video_id, count(*) FILTER (WHERE p.kind = 'view'), count(*) FILTER (WHERE {watched}),
-                   coalesce(sum(p.delta) FILTER (WHERE p.kind = 'like'), 0),
-                   count(*) FILTER (WHERE p.kind = 'share'), count(*) FILTER (WHERE p.kind = 'comment')
-            FROM feed_pending p JOIN feed_video_stats s USING (video_id) GROUP BY ALL"""
-    ).fetchall()
-    _add_to_stats(cur, {r[0]: dict(zip(_FIELDS, r[1:], strict=True)) for r in rows if any(r[1:])})
+        ensure_stats_rows(cur, [r[0] for r in missing])
+    cur.execute(
+        f"""CREATE OR REPLACE TEMP TABLE fold_rows AS
+            SELECT p.user_id, p.video_id, p.kind, p.delta, s.prompt_key,
+                   p.kind = 'view' AND p.watch_ms >= {WATCH_THROUGH} * s.duration_ms AS watched
+            FROM feed_pending p JOIN {stats} s USING (video_id)"""
+    )
+    deltas = """SELECT video_id, count(*) FILTER (WHERE kind = 'view') AS views,
+                       count(*) FILTER (WHERE watched) AS watch_throughs,
+                       coalesce(sum(delta) FILTER (WHERE kind = 'like'), 0) AS likes,
+                       count(*) FILTER (WHERE kind = 'share') AS shares,
+                       count(*) FILTER (WHERE kind = 'comment') AS comments
+                FROM fold_rows GROUP BY ALL"""
+    if few:
+        _add_to_few(cur, {r[0]: dict(zip(_FIELDS, r[1:], strict=True)) for r in cur.execute(deltas).fetchall()})
+    else:
+        sets = ", ".join(f"{f} = feed_video_stats.{f} + d.{f}" for f in _FIELDS)
+        cur.execute(f"UPDATE feed_video_stats SET {sets} FROM ({deltas}) d "
+                    "WHERE feed_video_stats.video_id = d.video_id")
     signals = arrow(
         cur,
         f"""SELECT t.user_id, t.w, e.embedding FROM (
-                SELECT p.user_id, s.prompt_key,
-                       sum(CASE WHEN p.kind = 'like' THEN p.delta * {TASTE_WEIGHTS['like']}
-                                WHEN p.kind = 'share' THEN {TASTE_WEIGHTS['share']}
+                SELECT user_id, prompt_key,
+                       sum(CASE WHEN kind = 'like' THEN delta * {TASTE_WEIGHTS['like']}
+                                WHEN kind = 'share' THEN {TASTE_WEIGHTS['share']}
                                 ELSE {TASTE_WEIGHTS['watch_through']} END) AS w
-                FROM feed_pending p JOIN feed_video_stats s USING (video_id)
-                WHERE p.kind IN ('like', 'share') OR {watched}
-                GROUP BY ALL) t
+                FROM fold_rows WHERE kind IN ('like', 'share') OR watched GROUP BY ALL) t
             JOIN feed_prompt_embeddings e USING (prompt_key) WHERE t.w != 0""",
     )
     _add_to_taste(cur, signals)
     cur.execute("DELETE FROM feed_pending")
+    cur.execute("DROP TABLE fold_rows")
     return waiting
 
 
-def _add_to_stats(cur, delta: dict[str, dict[str, int]]) -> None:
+def _add_to_few(cur, delta: dict[str, dict[str, int]]) -> None:
+    """A few videos: CASE by id and an IN list of literals, so DuckDB updates through the
+    primary-key index instead of joining the whole table."""
+    delta = {v: d for v, d in delta.items() if any(d.values())}
     if not delta:
         return
     changed = sorted(delta)
-    if len(changed) <= 50:
-        # A few videos: CASE by id and an IN list of literals, so DuckDB updates through the
-        # primary-key index instead of joining the whole table.
-        sets = ", ".join(
-            f"{f} = {f} + CASE video_id "
-            + " ".join(f"WHEN '{v}' THEN {delta[v][f]}" for v in changed if delta[v][f])
-            + " ELSE 0 END"
-            for f in _FIELDS
-            if any(delta[v][f] for v in changed)
-        )
-        cur.execute(f"UPDATE feed_video_stats SET {sets} WHERE video_id IN ({id_list(changed)})")
-        return
-    cur.execute(
-        "UPDATE feed_video_stats SET views = views + d.dv, watch_throughs = watch_throughs + d.dw, "
-        "likes = likes + d.dl, shares = shares + d.ds, comments = comments + d.dc "
-        "FROM (SELECT unnest(?) AS vid, unnest(?) AS dv, unnest(?) AS dw, unnest(?) AS dl, "
-        "unnest(?) AS ds, unnest(?) AS dc) d WHERE feed_video_stats.video_id = d.vid",
-        [changed] + [[delta[v][f] for v in changed] for f in _FIELDS],
+    sets = ", ".join(
+        f"{f} = {f} + CASE video_id "
+        + " ".join(f"WHEN '{v}' THEN {delta[v][f]}" for v in changed if delta[v][f])
+        + " ELSE 0 END"
+        for f in _FIELDS
+        if any(delta[v][f] for v in changed)
     )
+    cur.execute(f"UPDATE feed_video_stats SET {sets} WHERE video_id IN ({id_list(changed)})")
 
 
 def _add_to_taste(cur, signals: pa.Table) -> None:

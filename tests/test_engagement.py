@@ -87,7 +87,9 @@ def test_follow_unfollow_and_comments(lab):
     assert lab.engagement.counts(as_user="lena", video_id=video)["comments"] == 1
 
 
-def test_incremental_aggregates_match_a_rebuild_from_the_log(lab):
+@pytest.mark.parametrize("few_videos", [200, 0], ids=["by-key", "by-join"])
+def test_incremental_aggregates_match_a_rebuild_from_the_log(lab, monkeypatch, few_videos):
+    monkeypatch.setattr(feed_stats, "FEW_VIDEOS", few_videos)  # both fold paths
     ids = add_many(lab, 6)
     lab.feed.page(as_user="maya", limit=1)  # prompts embedded, so taste vectors can form
     for n, handle in enumerate(["maya", "theo", "priya", "jonas", "lena"]):
