@@ -31,31 +31,46 @@ def growth_home(seeded_home) -> Path:
     return seeded_home
 
 
+class PanelProcess:
+    """`panel serve dashboards/growth.py` on a free port for a lab home (the server must be running)."""
+
+    def __init__(self, home: Path):
+        self.home, self.port = home, free_port()
+        self.url = f"http://127.0.0.1:{self.port}/growth"
+        self.log_path = home.parent / f"panel-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> PanelProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "panel", "serve", "dashboards/growth.py", "--port", str(self.port), "--address",
+             "127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{self.port}"],
+            cwd=REPO, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
+            env=os.environ | {"SORA_LAB_HOME": str(self.home)},
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1).status_code < 500:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"panel serve did not answer within {timeout:.0f} s; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+
 @pytest.fixture
 def dashboard(growth_home):
     server = ServerProcess(growth_home).start()
-    port = free_port()
-    log = open(growth_home.parent / "panel.log", "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", "dashboards/growth.py", "--port", str(port), "--address",
-         "127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{port}"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=os.environ | {"SORA_LAB_HOME": str(growth_home)},
-    )
-    url = f"http://127.0.0.1:{port}/growth"
+    panel = PanelProcess(growth_home)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("panel serve did not answer within 60 s")
-        yield url
+        yield panel.start().url
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        panel.stop()
         server.stop()
 
 

@@ -1,5 +1,6 @@
-"""Many viewers on one lab at once: two browsers on the Voilà feed, a notebook-like client and
-threads liking through the server — no lock errors, no lost likes, exact counts."""
+"""Many viewers on one lab at once: two browsers on the Voilà feed, a notebook-like client,
+threads liking through the server and the Panel growth dashboard open in a third page —
+no lock errors, no lost likes, exact counts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 import pytest
 import test_feed_browser
 from test_feed_browser import CHROMIUM_ARGS, open_feed, visible_clip, wait_playing
+from test_growth_dashboard import PanelProcess
 
 from sora_lab.lab import Lab
 
@@ -46,30 +48,40 @@ def test_two_browsers_a_notebook_and_threads_at_once(feed_stack, output_dir):
     threads = [threading.Thread(target=notebook_client, args=(h,)) for h in NOTEBOOK_USERS]
     for t in threads:
         t.start()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        ctx_a, page_a, _ = open_feed(browser, voila.url, "maya")
-        ctx_b, page_b, _ = open_feed(browser, voila.url, "theo")
-        start.set()
-        liked: dict[str, str] = {}
-        for handle, page in (("maya", page_a), ("theo", page_b)):
-            page.wait_for_function("document.querySelector('.sl-root').dataset.visibleIndex === '0'",
-                                   timeout=60_000)
-            wait_playing(page)
-            clip = visible_clip(page)
-            liked[handle] = clip.get_attribute("data-video-id")
-            clip.locator("[data-testid=like-button]").click()
-        for handle, page in (("maya", page_a), ("theo", page_b)):
-            page.wait_for_function(
-                f"document.querySelector('[data-video-id=\"{liked[handle]}\"] [data-testid=like-button]')"
-                ".dataset.liked === 'true'", timeout=60_000)
-        for t in threads:
-            t.join(300)
-        page_a.screenshot(path=str(output_dir / "maya.png"))
-        page_b.screenshot(path=str(output_dir / "theo.png"))
-        ctx_a.close()
-        ctx_b.close()
-        browser.close()
+    panel = PanelProcess(home).start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            ctx_a, page_a, _ = open_feed(browser, voila.url, "maya")
+            ctx_b, page_b, _ = open_feed(browser, voila.url, "theo")
+            growth = browser.new_page(viewport={"width": 1300, "height": 1600})
+            growth.goto(panel.url, timeout=120_000)
+            start.set()
+            liked: dict[str, str] = {}
+            for handle, page in (("maya", page_a), ("theo", page_b)):
+                page.wait_for_function("document.querySelector('.sl-root').dataset.visibleIndex === '0'",
+                                       timeout=60_000)
+                wait_playing(page)
+                clip = visible_clip(page)
+                liked[handle] = clip.get_attribute("data-video-id")
+                clip.locator("[data-testid=like-button]").click()
+            for handle, page in (("maya", page_a), ("theo", page_b)):
+                page.wait_for_function(
+                    f"document.querySelector('[data-video-id=\"{liked[handle]}\"] [data-testid=like-button]')"
+                    ".dataset.liked === 'true'", timeout=60_000)
+            for t in threads:
+                t.join(300)
+            # The dashboard read the same lab through the server while everyone was liking.
+            growth.locator(".growth-status").filter(has_text="update 1").wait_for(timeout=120_000)
+            assert growth.locator(".vega-embed canvas, .vega-embed svg.marks").count() >= 1
+            growth.screenshot(path=str(output_dir / "growth.png"))
+            page_a.screenshot(path=str(output_dir / "maya.png"))
+            page_b.screenshot(path=str(output_dir / "theo.png"))
+            ctx_a.close()
+            ctx_b.close()
+            browser.close()
+    finally:
+        panel.stop()
     assert not errors, errors
     lab = Lab.connect(server.url, home=home)
     for video in videos:
@@ -79,3 +91,4 @@ def test_two_browsers_a_notebook_and_threads_at_once(feed_stack, output_dir):
         assert counts["views"] >= len(NOTEBOOK_USERS)
     log = "".join(p.read_text(errors="replace") for p in home.parent.glob("server-*.log"))
     assert "could not set lock" not in log.lower() and "conflicting lock" not in log.lower()
+    assert "Traceback" not in panel.log_path.read_text(errors="replace")
