@@ -37,7 +37,7 @@ demo: venv
 test: venv browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: venv
+bench: venv browser
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lint: venv

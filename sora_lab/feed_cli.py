@@ -94,6 +94,15 @@ def block(handle: Annotated[str, typer.Argument(help="The author to hide, e.g. t
     emit(result, as_json)
 
 
+@feed_app.command("sync")
+@fails_cleanly
+def sync(home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+    """Mirror new videos, embed their prompts and fold waiting engagement into the ranking (operator)."""
+    with open_lab(home, server) as lab:
+        result = lab.feed.sync()
+    emit(result, as_json)
+
+
 @feed_app.command("rebuild")
 @fails_cleanly
 def rebuild(home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:

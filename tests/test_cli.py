@@ -47,3 +47,10 @@ def test_failures_exit_non_zero_with_one_line(home):
         as_json = run(home, *args, "--json")
         assert as_json.returncode == 1
         assert "message" in json.loads(as_json.stdout)["error"]
+
+
+def test_feed_sync_folds_waiting_engagement(home):
+    run(home, "seed-demo")
+    result = run(home, "feed", "sync", "--json")
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)) == {"videos_added", "prompts_embedded", "signals_folded"}
