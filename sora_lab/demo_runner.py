@@ -75,7 +75,7 @@ def _apps(home: Path) -> list[App]:
                 "feed",
                 voila_port,
                 [str(BIN / "voila"), *voila_args(voila_port)],
-                "/",
+                "/api/kernelspecs",  # not "/": every page request takes a pre-heated kernel
                 "/",
             )
         )
