@@ -49,16 +49,17 @@ def seed_demo(store: Store, home: Path) -> dict:
     return {"seeded": True, "users": len(DEMO_PEOPLE) + 1, "follows": len(DEMO_FOLLOWS)}
 
 
-# (author, prompt, seed): prompts in the tiny model's grammar and a few paraphrases.
+# (author, prompt, seed): prompts in the tiny model's world (its 5 backgrounds: black, gray, navy,
+# dark green, brown) — a background it never saw comes out as a guess.
 DEMO_CLIPS = [
-    ("maya", "a red circle moves right on a blue background", 1),
-    ("theo", "a yellow star spins on a purple background", 2),
-    ("priya", "a green square bounces on a white background", 3),
-    ("jonas", "an orange triangle moves up on a blue background", 4),
-    ("lena", "a pink circle grows on a green background", 5),
-    ("maya", "a white star moves left on a red background", 6),
-    ("theo", "a blue square shrinks on a yellow background", 7),
-    ("priya", "a purple circle moves down on an orange background", 8),
+    ("maya", "a red circle moves right on a navy background", 1),
+    ("theo", "a yellow star spins on a black background", 2),
+    ("priya", "a green square bounces on a gray background", 3),
+    ("jonas", "an orange triangle moves up on a navy background", 4),
+    ("lena", "a pink circle grows on a dark green background", 5),
+    ("maya", "a white star moves left on a brown background", 6),
+    ("theo", "a blue square shrinks on a gray background", 7),
+    ("priya", "a purple circle moves down on a black background", 8),
 ]
 
 
