@@ -55,8 +55,15 @@ class FeedService:
         return self._secret
 
     # --- operations (see rpc.ACCESS) ---------------------------------------------------
-    def page(self, *, actor_id: str, cursor: str | None = None, limit: int = 10, steer: str | None = None) -> dict:
-        """One page of the viewer's feed and the cursor for the next (None at the end)."""
+    def page(self, *, actor_id: str, cursor: str | None = None, limit: int = 10, steer: str | None = None,
+             seen_through: int | None = None) -> dict:
+        """One page of the viewer's feed and the cursor for the next (None at the end).
+
+        A changed `steer` with a cursor re-ranks what comes next in a new session that skips what
+        the old one delivered; `seen_through` (a `pos` of the cursor's session, at most the
+        cursor's) narrows that to what was actually watched, so clips delivered ahead but never
+        on screen can still come, re-ranked. -1 means nothing of the cursor's session was watched.
+        """
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
             raise InputError(f"limit must be an integer 1..{MAX_LIMIT}, got {limit!r}")
         steer = steer.strip() if isinstance(steer, str) else steer
@@ -65,6 +72,12 @@ class FeedService:
             position = decode_cursor(self.secret, cursor, user_id=actor_id)
             session = self._session(position.session_no)
             if (steer or None) != session["steer"] and steer is not None:
+                if seen_through is not None:
+                    if not isinstance(seen_through, int) or isinstance(seen_through, bool) or not (
+                            -1 <= seen_through <= position.pos):
+                        raise InputError(f"seen_through must be an item pos from -1 to {position.pos} (the "
+                                         f"cursor's last), got {seen_through!r}")
+                    position = Cursor(position.session_no, seen_through, position.user_id)
                 session = self._new_session(actor_id, steer or None, topics, carry=position)
                 pos = -1
             else:

@@ -58,6 +58,8 @@ class FeedWidget(anywidget.AnyWidget):
         self.page_size = page_size
         self.steer = steer
         self._cursor: str | None = None
+        self._positions: dict[str, tuple[int, int]] = {}  # video_id -> (feed session, pos) it came at
+        self._session: int | None = None
         self._views: list[dict] = []
         self._views_lock = threading.Lock()
         self._timer: threading.Timer | None = None
@@ -98,21 +100,36 @@ class FeedWidget(anywidget.AnyWidget):
             self.flush_views()
             page = self.lab.feed.page(as_user=self.viewer, cursor=self._cursor, limit=self.page_size,
                                       steer=self.steer)
-            self._cursor = page["next_cursor"]
+            self._remember(page)
             known = {i["video_id"] for i in self.items}
             self.items = self.items + [self._item(i) for i in page["items"] if i["video_id"] not in known]
-            self.has_more = page["next_cursor"] is not None
         finally:
             self.loading = False
 
     def set_steer(self, text: str, index: int) -> None:
-        """Re-rank what comes after the clip on screen; what was shown stays, nothing repeats."""
+        """Re-rank what comes after the clip on screen; what was shown stays, nothing repeats.
+
+        Clips loaded ahead but not yet on screen are dropped here and may come back re-ranked:
+        the server is told the position of the clip on screen (`seen_through`).
+        """
         self.steer = text.strip()
         self.flush_views()
-        page = self.lab.feed.page(as_user=self.viewer, cursor=self._cursor, limit=self.page_size, steer=self.steer)
+        seen_through = None
+        if self._cursor is not None:
+            on_screen = self.items[index]["video_id"] if 0 <= index < len(self.items) else None
+            session, pos = self._positions.get(on_screen, (None, -1))
+            seen_through = pos if session == self._session else -1
+        page = self.lab.feed.page(as_user=self.viewer, cursor=self._cursor, limit=self.page_size, steer=self.steer,
+                                  seen_through=seen_through)
+        self._remember(page)
+        self.items = self.items[: index + 1] + [self._item(i) for i in page["items"]]
+
+    def _remember(self, page: dict) -> None:
         self._cursor = page["next_cursor"]
         self.has_more = page["next_cursor"] is not None
-        self.items = self.items[: index + 1] + [self._item(i) for i in page["items"]]
+        self._session = page["session"]
+        for item in page["items"]:
+            self._positions[item["video_id"]] = (page["session"], item["pos"])
 
     def _item(self, item: dict) -> dict:
         return {

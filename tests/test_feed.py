@@ -126,6 +126,21 @@ def test_changing_the_steer_mid_scroll_never_repeats(lab):
     assert "fox" in steered["items"][0]["prompt"]
 
 
+def test_steering_keeps_clips_delivered_ahead_but_not_watched(lab):
+    add_many(lab, 12)
+    first = lab.feed.page(as_user="maya", limit=6)
+    watched, ahead = first["items"][:2], first["items"][2:]
+    steered = lab.feed.page(as_user="maya", cursor=first["next_cursor"], limit=4, steer="more foxes in snow",
+                            seen_through=watched[-1]["pos"])
+    rest = steered["items"] + read_all_from(lab, "maya", steered["next_cursor"])
+    ids = [i["video_id"] for i in rest]
+    assert len(ids) == len(set(ids)) == 10  # all but the two watched, once each
+    assert {i["video_id"] for i in ahead} <= set(ids)
+    assert not {i["video_id"] for i in watched} & set(ids)
+    with pytest.raises(InputError, match="seen_through"):
+        lab.feed.page(as_user="maya", cursor=steered["next_cursor"], steer="more cats", seen_through=999)
+
+
 def test_a_new_video_is_not_buried_by_a_poorly_watched_older_one(lab):
     old = add_video(lab, "theo", "an old clip nobody finishes", published_at=utcnow() - timedelta(hours=3))
     events = [{"type": "view", "video_id": old, "watch_ms": 500} for _ in range(30)]

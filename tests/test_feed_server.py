@@ -95,9 +95,14 @@ def test_widget_kernel_side_pages_likes_and_batches_views(feed_server):
     assert lab.engagement.counts(as_user="lena", video_id=first)["views"] == 0  # still batched
     widget.view(widget.items[VIEW_BATCH - 1]["video_id"], 9_000)  # the batch is full: sent
     assert lab.engagement.counts(as_user="lena", video_id=first)["views"] == 1
+    ahead = {i["video_id"] for i in widget.items[2:]}  # loaded, never on screen
     widget._on_msg(widget, {"kind": "steer", "text": "more ocean", "index": 1}, [])
     steered = widget.items[2:]
     assert steered and "ocean" in steered[0]["prompt"]
     assert len({i["video_id"] for i in widget.items}) == len(widget.items)
+    while widget.has_more:
+        widget.load_more()
+    shown = [i["video_id"] for i in widget.items]
+    assert len(shown) == len(set(shown)) and ahead <= set(shown)  # re-ranked, not lost, never twice
     widget._on_msg(widget, {"kind": "like", "video_id": "0000000000000000"}, [])
     assert "not a published video" in widget.status
