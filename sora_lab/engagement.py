@@ -1,7 +1,10 @@
 """Engagement writes: views, likes, shares, comments, follows — batched and
-idempotent per client event id, so a client may safely retry a batch."""
+idempotent per client event id, so a client may safely retry a batch (for
+CLIENT_ID_RETENTION after sending it)."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 import duckdb
 import pyarrow as pa
@@ -47,6 +50,10 @@ def _validate(event: dict, index: int) -> dict:
 
 
 KNOWN_VIDEOS_MAX = 200_000  # ids remembered as published (~20 MB); forgotten all at once when full
+# Client ids make retries safe; clients retry within minutes, so ids older than this are
+# forgotten (checked every PRUNE_EVERY batches) and the key index stays bounded.
+CLIENT_ID_RETENTION = timedelta(days=7)
+PRUNE_EVERY = 1000
 
 
 class EngagementService:
@@ -57,6 +64,7 @@ class EngagementService:
         # removed after it was checked may still receive signals from viewers who saw it;
         # every feed drops removed clips when it reads, so those are harmless.
         self._known_videos: set[str] = set()
+        self._batches = 0
 
     def record(self, *, actor_id: str, events: list[dict]) -> dict:
         """Store a batch atomically. Returns how many were new and how many were duplicates.
@@ -85,11 +93,19 @@ class EngagementService:
                     fresh = self._claim_client_ids(cur, actor_id, checked, now, some_seen=retried)
                     if fresh:
                         self._apply(cur, now, actor_id, row[0], fresh)
+                self._batches += 1
+                if self._batches % PRUNE_EVERY == 0:
+                    self.forget_client_ids(before=now - CLIENT_ID_RETENTION)
                 return {"stored": len(fresh), "duplicates": len(checked) - len(fresh)}
             except duckdb.ConstraintException:
                 if retried:
                     raise
         raise AssertionError("unreachable")
+
+    def forget_client_ids(self, *, before: datetime) -> int:
+        """Drop client ids received before `before`: a batch retried after that is stored again."""
+        with self.store.write() as cur:
+            return cur.execute("DELETE FROM client_events WHERE received_at < ?", [before]).fetchall()[0][0]
 
     @staticmethod
     def _claim_client_ids(cur, actor_id: str, events: list[dict], now, *, some_seen: bool) -> list[dict]:

@@ -140,3 +140,18 @@ def test_counts_are_exact_before_and_after_the_fold(lab, monkeypatch):
     assert _stats(lab, video)[:4] == (3, 1, 1, 2)  # views, watch-throughs, likes, shares
     counts = lab.engagement.counts(as_user="maya", video_id=video)
     assert (counts["views"], counts["likes"], counts["shares"]) == (3, 1, 2)
+
+
+def test_client_ids_are_forgotten_after_the_retention_window(lab):
+    from datetime import timedelta
+
+    from sora_lab.ids import utcnow
+
+    (video,) = add_many(lab, 1)
+    batch = [{"type": "share", "video_id": video, "client_event_id": "s1"}]
+    assert lab.engagement.record(as_user="maya", events=batch)["stored"] == 1
+    service = lab._services.engagement
+    assert service.forget_client_ids(before=utcnow() - timedelta(days=1)) == 0  # still inside the window
+    assert lab.engagement.record(as_user="maya", events=batch)["duplicates"] == 1
+    assert service.forget_client_ids(before=utcnow() + timedelta(seconds=1)) == 1
+    assert lab.engagement.record(as_user="maya", events=batch)["stored"] == 1  # a late retry counts again
