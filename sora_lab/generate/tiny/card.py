@@ -67,6 +67,17 @@ def _eval_rows(evals: dict[str, dict]) -> list[str]:
     return rows
 
 
+def _phase_rows(phases: list[dict], last: int | None) -> list[str]:
+    """One line per stretch of training with the same batch size, learning rate and device."""
+    rows = []
+    for i, p in enumerate(phases):
+        end = phases[i + 1]["from_step"] if i + 1 < len(phases) else last
+        cool = f", lr decaying to 10% over the last {p['cooldown']} steps" if p.get("cooldown") else ""
+        rows.append(f"  - steps {p.get('from_step', 0)}-{end}: batch {p.get('batch_size')}, lr {p.get('lr')}{cool}, "
+                    f"on {p.get('device', 'cpu')}")
+    return rows
+
+
 def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = None, notes: str = "") -> Path:
     folder = Path(folder)
     meta = json.loads((folder / "config.json").read_text())
@@ -100,9 +111,9 @@ def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = 
         "",
         "## Model and training",
         f"- config: {json.dumps(cfg)}",
-        f"- trained steps: {meta.get('trained_steps')} at batch {settings.get('batch_size')} "
-        f"({meta.get('train_seconds')} s of training time on the shared 2-core CPU, 1 thread), "
-        f"lr {settings.get('lr')}, EMA {settings.get('ema_decay')}, seed {settings.get('seed')}",
+        f"- trained steps: {meta.get('trained_steps')} ({meta.get('train_seconds')} s of training time), "
+        f"EMA {settings.get('ema_decay')}, seed {settings.get('seed')}",
+        *_phase_rows(meta.get("phases") or [{"from_step": 0, **settings, "device": "cpu"}], meta.get("trained_steps")),
         f"- sampling defaults: {sampling.get('steps', 16)} Euler flow-matching steps "
         f"(FlowMatchEulerDiscreteScheduler, shift {sampling.get('shift', 1.0)}), CFG {sampling.get('guidance', 3.0)}",
         "- these are the EMA weights.",

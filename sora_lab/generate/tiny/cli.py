@@ -58,8 +58,14 @@ def train(
         "data/lab/tiny_run"),
     steps: Annotated[int, typer.Option("--steps", help="Total steps to reach (a resume continues).")] = 4000,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
-    lr: Annotated[float, typer.Option("--lr")] = 1e-3,
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", help="Clips per step (default 8; given on a resume, changes the run from here on).")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate (default 1e-3; a resume may change it).")]
+    = None,
+    cooldown: Annotated[int | None, typer.Option(
+        "--cooldown", help="Decay the learning rate linearly to 10% over the last N steps (a resume may change it).")]
+    = None,
+    workers: Annotated[int, typer.Option("--workers", help="Processes rendering batches ahead (use on a GPU).")] = 0,
     threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch (0 = torch default).")] = 1,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every")] = 200,
     export: Annotated[Path | None, typer.Option("--export", help="Write EMA weights here (default RUN_DIR/weights).")]
@@ -78,12 +84,17 @@ def train(
     from sora_lab.generate.tiny.train import CHECKPOINT, TrainSettings
     from sora_lab.generate.tiny.train import train as run_training
 
-    if batch_size < 1 or checkpoint_every < 1:
+    if (batch_size is not None and batch_size < 1) or checkpoint_every < 1:
         raise InputError("--batch-size and --checkpoint-every must be at least 1")
+    if lr is not None and not lr > 0:
+        raise InputError(f"--lr must be positive; got {lr}")
+    if (cooldown is not None and cooldown < 0) or workers < 0:
+        raise InputError("--cooldown and --workers cannot be negative")
     if fresh and (run_dir / CHECKPOINT).exists():
         (run_dir / CHECKPOINT).unlink()
     model = asdict(TinyConfig(num_layers=2, num_heads=2, head_dim=32, ffn_dim=256)) if small else asdict(TinyConfig())
-    settings = TrainSettings(seed=seed, batch_size=batch_size, lr=lr, model=model)
+    given = {k: v for k, v in {"batch_size": batch_size, "lr": lr, "cooldown": cooldown}.items() if v is not None}
+    settings = TrainSettings(seed=seed, model=model, **given)
     bar = tqdm(total=steps, desc="training", unit="step", file=sys.stderr, dynamic_ncols=True)
 
     def on_step(step: int, loss: float) -> None:
@@ -93,7 +104,8 @@ def train(
 
     try:
         result = run_training(run_dir, steps=steps, settings=settings, checkpoint_every=checkpoint_every,
-                              export_dir=export, threads=threads or None, device=_device(device), on_step=on_step)
+                              export_dir=export, threads=threads or None, device=_device(device), workers=workers,
+                              overrides=given, on_step=on_step)
     finally:
         bar.close()
     result["history"] = result["history"][-20:]

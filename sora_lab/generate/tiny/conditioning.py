@@ -12,19 +12,19 @@ import cv2
 import numpy as np
 import torch
 
-from sora_lab.embeddings import token_embeddings
+from sora_lab.embeddings import token_states
 from sora_lab.errors import InputError
 from sora_lab.generate.tiny.model import MAX_TEXT_TOKENS, REF_SIZE, TEXT_DIM
 
 
-def encode_text(captions: list[str]) -> torch.Tensor:
-    """(B, MAX_TEXT_TOKENS, 384) float32; padding positions are exactly zero."""
-    states, mask = token_embeddings(list(captions))
-    states = states * mask[..., None]
-    out = np.zeros((len(captions), MAX_TEXT_TOKENS, TEXT_DIM), np.float32)
+def encode_text(captions: list[str], device: str = "cpu") -> torch.Tensor:
+    """(B, MAX_TEXT_TOKENS, 384) float32 on `device`; padding positions are exactly zero."""
+    states, mask = token_states(list(captions), device)
+    states = states * mask[..., None].to(states.dtype)
+    out = torch.zeros((len(captions), MAX_TEXT_TOKENS, TEXT_DIM), dtype=torch.float32, device=states.device)
     n = min(MAX_TEXT_TOKENS, states.shape[1])
     out[:, :n] = states[:, :n]
-    return torch.from_numpy(out)
+    return out
 
 
 def reference_to_tensor(reference: np.ndarray | None) -> tuple[torch.Tensor, float]:

@@ -6,7 +6,10 @@ holds model, EMA, optimiser and step. So stopping and resuming gives the same we
 one uninterrupted run (on the same device and thread count).
 
 The world is rendered on the fly (a few ms per clip), so there is no dataset to store and
-the model never sees the same clip twice.
+the model never sees the same clip twice. On a GPU the rendering is the bottleneck, so
+`workers` renders batches in parallel processes (still one pure function of the step each);
+a resumed run may change batch size, learning rate and cooldown, and every change is
+recorded as a phase in the checkpoint and the exported weights.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class TrainSettings:
     p_uncond: float = 0.1  # drop text and reference together: the CFG "unconditional" input
     p_two: float = 0.2
     p_reference: float = 0.15
+    cooldown: int = 0  # the last `cooldown` steps before the target decay the learning rate linearly to 10%
     model: dict = field(default_factory=lambda: asdict(TinyConfig()))
 
 
@@ -59,10 +63,16 @@ class Batch:
     captions: list[str]
     ref: torch.Tensor  # (B,3,8,8)
     ref_present: torch.Tensor  # (B,)
+    noise: torch.Tensor  # (B,3,T,H,W) standard normal
+    sigma: torch.Tensor  # (B,) noise level in (0, 1)
+    keep: torch.Tensor  # (B,) 0 where text and reference are dropped (the CFG "unconditional" input)
+
+
+OVERRIDABLE = ("batch_size", "lr", "cooldown")
 
 
 def make_batch(settings: TrainSettings, step: int) -> Batch:
-    """The batch for `step`: a pure function of (seed, step)."""
+    """The batch for `step`, noise included: a pure function of (seed, step)."""
     rng = np.random.default_rng([settings.seed, step])
     clips, captions, refs, present = [], [], [], []
     for _ in range(settings.batch_size):
@@ -75,38 +85,68 @@ def make_batch(settings: TrainSettings, step: int) -> Batch:
         ref, flag = reference_to_tensor(sprite)
         refs.append(ref)
         present.append(flag)
-    return Batch(torch.stack(clips), captions, torch.stack(refs), torch.tensor(present))
-
-
-def flow_matching_loss(model: TinyVideoDenoiser, batch: Batch, text: torch.Tensor, settings: TrainSettings,
-                       step: int) -> torch.Tensor:
-    """MSE between predicted and true velocity at a random noise level per clip.
-
-    With x0-prediction the velocity is (x_t - x0_hat) / sigma, so the loss is the clean-clip error
-    weighted by 1 / sigma^2; sigma is floored at 0.1 there to keep the weight (and gradients) bounded.
-    """
-    device = next(model.parameters()).device
+    clean = torch.stack(clips)
     g = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
-    b = batch.clean.shape[0]
-    noise = torch.randn(batch.clean.shape, generator=g)
+    b = clean.shape[0]
+    noise = torch.randn(clean.shape, generator=g)
     # half logit-normal (most learning happens mid-way), half uniform (so the ends are not starved)
     s_logit = torch.sigmoid(torch.randn(b, generator=g))
     s_unif = torch.rand(b, generator=g)
     sigma = torch.where(torch.rand(b, generator=g) < 0.5, s_logit, s_unif)
     keep = (torch.rand(b, generator=g) >= settings.p_uncond).float()
-    clean = batch.clean
+    return Batch(clean, captions, torch.stack(refs), torch.tensor(present), noise, sigma, keep)
+
+
+def flow_matching_loss(model: TinyVideoDenoiser, batch: Batch, text: torch.Tensor) -> torch.Tensor:
+    """MSE between predicted and true velocity at the batch's noise level per clip.
+
+    With x0-prediction the velocity is (x_t - x0_hat) / sigma, so the loss is the clean-clip error
+    weighted by 1 / sigma^2; sigma is floored at 0.1 there to keep the weight (and gradients) bounded.
+    """
+    device = next(model.parameters()).device
+    clean, noise = batch.clean.to(device), batch.noise.to(device)
+    sigma, keep = batch.sigma.to(device), batch.keep.to(device)
+    b = clean.shape[0]
     x_t = (1 - sigma.view(b, 1, 1, 1, 1)) * clean + sigma.view(b, 1, 1, 1, 1) * noise
-    target = noise - clean
-    pred = model(x_t.to(device), (sigma * 1000).to(device), (text * keep.view(b, 1, 1)).to(device),
-                 batch.ref.to(device), (batch.ref_present * keep).to(device))
+    pred = model(x_t, sigma * 1000, text.to(device) * keep.view(b, 1, 1), batch.ref.to(device),
+                 batch.ref_present.to(device) * keep)
     if model.config.prediction == "velocity":
-        return torch.mean((pred - target.to(device)) ** 2)
-    weight = 1.0 / sigma.clamp(min=0.1).view(b, 1, 1, 1, 1).to(device) ** 2
-    return torch.mean(weight * (pred - clean.to(device)) ** 2)
+        return torch.mean((pred - (noise - clean)) ** 2)
+    weight = 1.0 / sigma.clamp(min=0.1).view(b, 1, 1, 1, 1) ** 2
+    return torch.mean(weight * (pred - clean) ** 2)
 
 
-def _lr(settings: TrainSettings, step: int) -> float:
-    return settings.lr * min(1.0, (step + 1) / max(1, settings.warmup))
+def _lr(settings: TrainSettings, step: int, total: int) -> float:
+    """Linear warm-up, then constant; over the last `cooldown` steps a linear decay to 10%."""
+    lr = settings.lr * min(1.0, (step + 1) / max(1, settings.warmup))
+    if settings.cooldown > 0 and step >= total - settings.cooldown:
+        left = (total - step) / settings.cooldown
+        lr *= 0.1 + 0.9 * left
+    return lr
+
+
+class _StepBatches(torch.utils.data.Dataset):
+    """Batches for steps start..end-1, so DataLoader workers can render them ahead, in order."""
+
+    def __init__(self, settings: TrainSettings, start: int, end: int):
+        self.settings, self.start, self.end = settings, start, end
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def __getitem__(self, i: int) -> Batch:
+        return make_batch(self.settings, self.start + i)
+
+
+def _one_thread(_: int) -> None:
+    torch.set_num_threads(1)
+
+
+def _batches(settings: TrainSettings, start: int, end: int, workers: int):
+    if workers <= 0:
+        return (make_batch(settings, step) for step in range(start, end))
+    return torch.utils.data.DataLoader(_StepBatches(settings, start, end), batch_size=None, shuffle=False,
+                                       num_workers=workers, prefetch_factor=4, worker_init_fn=_one_thread)
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -117,12 +157,14 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 
 def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, resume: bool = True,
           checkpoint_every: int = 200, export_dir: Path | None = None, threads: int | None = None,
-          device: str = "cpu", on_step: Callable[[int, float], None] | None = None) -> dict:
+          device: str = "cpu", workers: int = 0, overrides: dict | None = None,
+          on_step: Callable[[int, float], None] | None = None) -> dict:
     """Train until `steps` total steps (continuing a checkpoint in run_dir when resume=True).
 
-    Writes run_dir/checkpoint.pt every `checkpoint_every` steps and at the end, and exports the
-    EMA weights (what sampling uses) to `export_dir` (default run_dir/weights) at the same moments.
-    Returns a summary dict (step, last loss, seconds, loss history).
+    `overrides` (batch_size, lr, cooldown) change a resumed run from here on; `workers` render
+    batches in that many processes. Writes run_dir/checkpoint.pt every `checkpoint_every` steps and
+    at the end, and exports the EMA weights (what sampling uses) to `export_dir` (default
+    run_dir/weights) at the same moments. Returns a summary dict (step, last loss, seconds, loss history).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -137,6 +179,10 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
     settings = settings or TrainSettings()
     if steps < 1:
         raise InputError("steps must be at least 1 (the total number of training steps to reach)")
+    unknown = set(overrides or {}) - set(OVERRIDABLE)
+    if unknown:
+        raise InputError(f"cannot change {sorted(unknown)} of a run; only {list(OVERRIDABLE)} can change on resume")
+    settings = TrainSettings(**{**asdict(settings), **(overrides or {})})
 
     torch.manual_seed(settings.seed)
     config = TinyConfig.from_dict(settings.model)
@@ -145,38 +191,42 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    start, history, seconds = 0, [], 0.0
+    start, history, seconds, phases = 0, [], 0.0, []
     if state is not None:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
         start, history, seconds = state["step"], state["history"], state["seconds"]
+        phases = state.get("phases") or [_phase(0, TrainSettings(**state["settings"]), "cpu")]
+    phase = _phase(start, settings, device)
+    if not phases or {k: v for k, v in phases[-1].items() if k != "from_step"} != \
+            {k: v for k, v in phase.items() if k != "from_step"}:
+        phases.append(phase)
 
     def checkpoint(step: int) -> None:
         _save_checkpoint(ckpt_path, {
             "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step,
-            "history": history, "seconds": seconds, "settings": asdict(settings)})
+            "history": history, "seconds": seconds, "settings": asdict(settings), "phases": phases})
         save_weights(ema, export_dir, {"trained_steps": step, "train_seconds": round(seconds, 1),
-                                       "settings": asdict(settings),
+                                       "settings": asdict(settings), "phases": phases,
                                        "final_loss": history[-1]["loss"] if history else None,
                                        "history": history})
 
     window: list[float] = []
     model.train()
-    for step in range(start, steps):
-        t0 = time.perf_counter()
-        batch = make_batch(settings, step)
-        text = encode_text(batch.captions)
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())
+    t0 = time.perf_counter()
+    for step, batch in enumerate(_batches(settings, start, steps, workers), start):
+        text = encode_text(batch.captions, device)
         for group in opt.param_groups:
-            group["lr"] = _lr(settings, step)
-        loss = flow_matching_loss(model, batch, text, settings, step)
+            group["lr"] = _lr(settings, step, steps)
+        loss = flow_matching_loss(model, batch, text)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
-                pe.lerp_(pm, 1 - settings.ema_decay)
+            torch._foreach_lerp_(ema_params, model_params, 1 - settings.ema_decay)
         value = float(loss.detach())
         if not math.isfinite(value):
             raise RuntimeError(f"training diverged at step {step + 1} (loss {value}); lower --lr and resume")
@@ -190,10 +240,16 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
             on_step(done, value)
         if done % checkpoint_every == 0 or done == steps:
             checkpoint(done)
+        t0 = time.perf_counter()  # checkpoint writes are not training time
     if start >= steps:
         done = start
     return {"step": done, "loss": history[-1]["loss"] if history else None, "seconds": round(seconds, 1),
             "history": history, "run_dir": str(run_dir), "weights": str(export_dir), "ref_size": REF_SIZE}
+
+
+def _phase(from_step: int, settings: TrainSettings, device: str) -> dict:
+    return {"from_step": from_step, "batch_size": settings.batch_size, "lr": settings.lr,
+            "cooldown": settings.cooldown, "device": device}
 
 
 def export_checkpoint(run_dir: Path, out_dir: Path, sampling: dict | None = None) -> dict:
@@ -210,6 +266,7 @@ def export_checkpoint(run_dir: Path, out_dir: Path, sampling: dict | None = None
     ema.load_state_dict(state["ema"])
     history = state["history"]
     extra = {"trained_steps": state["step"], "train_seconds": round(state["seconds"], 1), "settings": asdict(settings),
+             "phases": state.get("phases") or [_phase(0, settings, "cpu")],
              "final_loss": history[-1]["loss"] if history else None, "history": history, "sampling": sampling or {}}
     save_weights(ema, Path(out_dir), extra)
     return extra
