@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -151,3 +152,12 @@ def test_cli_fails_with_one_line(tmp_path):
     assert json.loads(result.stdout)["error"]["code"] == "invalid_input"
     result = runner.invoke(model_app, ["info", "--weights", str(tmp_path), "--json"])
     assert result.exit_code == 1 and "no tiny model" in result.stdout
+
+
+@pytest.mark.gpu
+def test_training_steps_on_the_gpu_with_workers(tmp_path):
+    settings = TrainSettings(seed=3, batch_size=4, model=MICRO, warmup=2)
+    summary = train(tmp_path / "gpu", steps=2, settings=settings, checkpoint_every=10, device="cuda", workers=2)
+    _, meta = load_weights(tmp_path / "gpu" / "weights")
+    assert summary["step"] == 2 and math.isfinite(summary["loss"])
+    assert meta["phases"][-1]["device"] == "cuda"
