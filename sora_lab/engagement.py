@@ -10,9 +10,10 @@ import duckdb
 import pyarrow as pa
 
 from sora_lab.errors import InputError, NotFound
-from sora_lab.feed_sql import id_list, like_key_list
+from sora_lab.feed_sql import like_key_list
 from sora_lab.feed_stats import FOLD_AT, fold_pending, pending_counts, queue_signals
 from sora_lab.ids import new_id, utcnow
+from sora_lab.published_videos import PublishedVideos
 from sora_lab.store.db import Store, registered
 
 CLIENT_EVENT_TYPES = ("session_start", "view", "like", "unlike", "share", "comment", "follow", "unfollow")
@@ -24,7 +25,24 @@ MAX_COMMENT_CHARS = 500
 
 
 def _validate(event: dict, index: int) -> dict:
-    """Check one client event; the message names the batch index and the field."""
+    """Check one client event; the message names the batch index and the field.
+
+    Well-formed views, likes and shares (nearly every event) pass a few exact type checks;
+    anything else, and every error message, goes through the full check.
+    """
+    if type(event) is dict:
+        type_, video_id, client_id = event.get("type"), event.get("video_id"), event.get("client_event_id")
+        if type(video_id) is str and (client_id is None or (type(client_id) is str and 0 < len(client_id) <= 100)):
+            if type_ == "view":
+                watch_ms = event.get("watch_ms")
+                if type(watch_ms) is int and 0 <= watch_ms <= MAX_WATCH_MS:
+                    return event
+            elif type_ == "like" or type_ == "share":
+                return event
+    return _validate_fully(event, index)
+
+
+def _validate_fully(event: dict, index: int) -> dict:
     where = f"events[{index}]"
     if not isinstance(event, dict):
         raise InputError(f"{where} must be an object like {{'type': 'view', 'video_id': ...}}")
@@ -49,7 +67,6 @@ def _validate(event: dict, index: int) -> dict:
     return event
 
 
-KNOWN_VIDEOS_MAX = 200_000  # ids remembered as published (~20 MB); forgotten all at once when full
 # Client ids make retries safe; clients retry within minutes, so ids older than this are
 # forgotten (checked every PRUNE_EVERY batches) and the key index stays bounded.
 CLIENT_ID_RETENTION = timedelta(days=7)
@@ -59,11 +76,7 @@ PRUNE_EVERY = 1000
 class EngagementService:
     def __init__(self, store: Store):
         self.store = store
-        # Videos already checked as published. Engagement clusters on the clips people are
-        # watching, so most batches skip the lookup (a probe of a million-row table). A clip
-        # removed after it was checked may still receive signals from viewers who saw it;
-        # every feed drops removed clips when it reads, so those are harmless.
-        self._known_videos: set[str] = set()
+        self._published = PublishedVideos()  # answers "is this clip published?" mostly from memory
         self._batches = 0
 
     def record(self, *, actor_id: str, events: list[dict]) -> dict:
@@ -120,7 +133,8 @@ class EngagementService:
                 keys.setdefault(f"{actor_id}:{cid}", i)  # a repeat inside one batch is a duplicate too
         claimed: set[str] = set()
         if keys and not some_seen:
-            cur.execute("INSERT INTO client_events SELECT unnest(?), ?, ?", [list(keys), actor_id, now])
+            with registered(cur, "new_client_ids", pa.table({"k": pa.array(list(keys), pa.string())})):
+                cur.execute("INSERT INTO client_events SELECT k, ?, ? FROM new_client_ids", [actor_id, now])
             claimed = set(keys)
         elif keys:
             claimed = {
@@ -134,19 +148,9 @@ class EngagementService:
         return [e for i, e in enumerate(events) if e.get("client_event_id") is None or i in first]
 
     def _check_targets(self, cur, events: list[dict]) -> None:
-        video_ids = sorted({e["video_id"] for e in events if e["type"] in _NEEDS_VIDEO} - self._known_videos)
-        if video_ids:
-            if len(video_ids) <= 200:  # literals: index probes; beyond that one scan is cheaper
-                query, params = f"SELECT video_id, status FROM videos WHERE video_id IN ({id_list(video_ids)})", []
-            else:
-                query, params = "SELECT video_id, status FROM videos WHERE video_id IN (SELECT unnest(?))", [video_ids]
-            found = {r[0] for r in cur.execute(query, params).fetchall() if r[1] == "published"}
-            missing = [v for v in video_ids if v not in found]
-            if missing:
-                raise NotFound(f"video_id {missing[0]!r} is not a published video; nothing in this batch was stored")
-            if len(self._known_videos) + len(found) > KNOWN_VIDEOS_MAX:
-                self._known_videos.clear()
-            self._known_videos |= found
+        missing = self._published.missing(cur, {e["video_id"] for e in events if e["type"] in _NEEDS_VIDEO})
+        if missing:
+            raise NotFound(f"video_id {missing[0]!r} is not a published video; nothing in this batch was stored")
         user_ids = sorted({e["user_id"] for e in events if e["type"] in _NEEDS_TARGET_USER})
         if user_ids:
             found = {

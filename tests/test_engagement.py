@@ -155,3 +155,26 @@ def test_client_ids_are_forgotten_after_the_retention_window(lab):
     assert lab.engagement.record(as_user="maya", events=batch)["duplicates"] == 1
     assert service.forget_client_ids(before=utcnow() + timedelta(seconds=1)) == 1
     assert lab.engagement.record(as_user="maya", events=batch)["stored"] == 1  # a late retry counts again
+
+
+def test_published_check_from_the_snapshot_matches_the_database(lab):
+    from sora_lab.published_videos import PublishedVideos
+
+    published = add_many(lab, 4)
+    store = lab._services.store
+    with store.write() as cur:
+        cur.execute("UPDATE videos SET status = 'draft' WHERE video_id = ?", [published[0]])
+    checker = PublishedVideos(snapshot_at=0)  # the first batch loads the snapshot
+    with store.read() as cur:
+        assert checker.missing(cur, {*published, "v_nope"}) == sorted([published[0], "v_nope"])
+    assert checker._hashes is not None and len(checker._hashes) == 3
+    later = add_many(lab, 1)[0]  # published after the snapshot: asked of the database, then remembered
+    with store.read() as cur:
+        assert checker.missing(cur, {later, published[1]}) == []
+    assert later in checker._remembered
+    # Through the service: a batch naming one unpublished clip stores nothing.
+    lab._services.engagement._published = PublishedVideos(snapshot_at=0)
+    with pytest.raises(NotFound, match=published[0]):
+        lab.engagement.record(as_user="maya", events=[{"type": "view", "video_id": v, "watch_ms": 10}
+                                                      for v in published])
+    assert _waiting(lab) == 0
