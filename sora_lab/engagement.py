@@ -25,24 +25,7 @@ MAX_COMMENT_CHARS = 500
 
 
 def _validate(event: dict, index: int) -> dict:
-    """Check one client event; the message names the batch index and the field.
-
-    Well-formed views, likes and shares (nearly every event) pass a few exact type checks;
-    anything else, and every error message, goes through the full check.
-    """
-    if type(event) is dict:
-        type_, video_id, client_id = event.get("type"), event.get("video_id"), event.get("client_event_id")
-        if type(video_id) is str and (client_id is None or (type(client_id) is str and 0 < len(client_id) <= 100)):
-            if type_ == "view":
-                watch_ms = event.get("watch_ms")
-                if type(watch_ms) is int and 0 <= watch_ms <= MAX_WATCH_MS:
-                    return event
-            elif type_ == "like" or type_ == "share":
-                return event
-    return _validate_fully(event, index)
-
-
-def _validate_fully(event: dict, index: int) -> dict:
+    """Check one client event; the message names the batch index and the field."""
     where = f"events[{index}]"
     if not isinstance(event, dict):
         raise InputError(f"{where} must be an object like {{'type': 'view', 'video_id': ...}}")
