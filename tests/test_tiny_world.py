@@ -135,3 +135,10 @@ def test_face_sprites_differ_and_are_found_in_clips():
 
 def test_articles():
     assert with_articles("a orange star and a red ball") == "an orange star and a red ball"
+
+
+def test_sampler_tuning_set_uses_training_triples_only():
+    rows = load_prompts(EVAL_DIR / "train_val.jsonl")
+    held = set(held_out_triples())
+    assert len(rows) == 64
+    assert not any((r["expect"]["color"], r["expect"]["shape"], r["expect"]["motion"]) in held for r in rows)
