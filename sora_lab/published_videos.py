@@ -49,7 +49,7 @@ class PublishedVideos:
         return [v for v in unknown if v not in found]
 
     def _not_in_snapshot(self, cur, ids: list[str]) -> list[str]:
-        with registered(cur, "batch_video_ids", pa.table({"v": pa.array(ids, pa.string())})):
+        with _as_view(cur, ids):
             hashes = cur.execute("SELECT hash(v) AS h FROM batch_video_ids").fetchnumpy()["h"]
         at = np.searchsorted(self._hashes, hashes).clip(max=len(self._hashes) - 1) if len(self._hashes) else None
         hit = self._hashes[at] == hashes if at is not None else np.zeros(len(ids), bool)
@@ -60,7 +60,12 @@ class PublishedVideos:
         if len(ids) <= SNAPSHOT_AT:  # literals, and no other predicate: DuckDB probes the key index
             rows = cur.execute(f"SELECT video_id, status FROM videos WHERE video_id IN ({id_list(ids)})").fetchall()
         else:
-            with registered(cur, "batch_video_ids", pa.table({"v": pa.array(ids, pa.string())})):
+            with _as_view(cur, ids):
                 rows = cur.execute("SELECT video_id, status FROM videos "
                                    "WHERE video_id IN (SELECT v FROM batch_video_ids)").fetchall()
         return {r[0] for r in rows if r[1] == "published"}
+
+
+def _as_view(cur, ids: list[str]):
+    """The ids as the one-column SQL view `batch_video_ids(v)` for the block."""
+    return registered(cur, "batch_video_ids", pa.table({"v": pa.array(ids, pa.string())}))

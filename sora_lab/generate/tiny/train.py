@@ -197,7 +197,7 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["optimizer"])
         start, history, seconds = state["step"], state["history"], state["seconds"]
-        phases = state.get("phases") or [_phase(0, TrainSettings(**state["settings"]), "cpu")]
+        phases = _recorded_phases(state)
     phase = _phase(start, settings, device)
     if not phases or {k: v for k, v in phases[-1].items() if k != "from_step"} != \
             {k: v for k, v in phase.items() if k != "from_step"}:
@@ -252,6 +252,11 @@ def _phase(from_step: int, settings: TrainSettings, device: str) -> dict:
             "cooldown": settings.cooldown, "device": device}
 
 
+def _recorded_phases(state: dict) -> list[dict]:
+    """A checkpoint's phases; one written before phases were kept was a single CPU phase."""
+    return state.get("phases") or [_phase(0, TrainSettings(**state["settings"]), "cpu")]
+
+
 def export_checkpoint(run_dir: Path, out_dir: Path, sampling: dict | None = None) -> dict:
     """Write a checkpoint's EMA weights (plus loss history and chosen sampling defaults) to `out_dir`.
 
@@ -266,7 +271,7 @@ def export_checkpoint(run_dir: Path, out_dir: Path, sampling: dict | None = None
     ema.load_state_dict(state["ema"])
     history = state["history"]
     extra = {"trained_steps": state["step"], "train_seconds": round(state["seconds"], 1), "settings": asdict(settings),
-             "phases": state.get("phases") or [_phase(0, settings, "cpu")],
+             "phases": _recorded_phases(state),
              "final_loss": history[-1]["loss"] if history else None, "history": history, "sampling": sampling or {}}
     save_weights(ema, Path(out_dir), extra)
     return extra
