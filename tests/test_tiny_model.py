@@ -108,11 +108,26 @@ def test_resume_can_change_batch_and_lr_and_records_the_phases(tmp_path):
     with pytest.raises(InputError, match="seed"):
         train(tmp_path / "run", steps=4, checkpoint_every=10, threads=1, overrides={"seed": 3})
     train(tmp_path / "run", steps=4, checkpoint_every=10, threads=1,
-          overrides={"batch_size": 3, "lr": 5e-4, "cooldown": 2})
+          overrides={"batch_size": 3, "lr": 5e-4, "cooldown": 2, "p_extra_wording": 0.25})
     _, meta = load_weights(tmp_path / "run" / "weights")
-    assert [(p["from_step"], p["batch_size"], p["lr"], p["cooldown"]) for p in meta["phases"]] == [
-        (0, 2, 1e-3, 0), (2, 3, 5e-4, 2)]
+    assert [(p["from_step"], p["batch_size"], p["lr"], p["cooldown"], p["p_extra_wording"])
+            for p in meta["phases"]] == [(0, 2, 1e-3, 0, 0.5), (2, 3, 5e-4, 2, 0.25)]
     assert meta["settings"]["batch_size"] == 3 and meta["trained_steps"] == 4
+
+
+def test_a_checkpoint_from_before_extra_wording_resumes_as_core_wording_only(tmp_path):
+    settings = TrainSettings(seed=1, batch_size=2, model=MICRO, warmup=2)
+    train(tmp_path / "run", steps=2, settings=settings, checkpoint_every=10, threads=1)
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    del state["settings"]["p_extra_wording"]
+    for phase in state["phases"]:
+        del phase["p_extra_wording"]
+    torch.save(state, path)
+    train(tmp_path / "run", steps=3, checkpoint_every=10, threads=1)
+    _, meta = load_weights(tmp_path / "run" / "weights")
+    assert [(p["from_step"], p["p_extra_wording"]) for p in meta["phases"]] == [(0, 0.0)]
+    assert meta["settings"]["p_extra_wording"] == 0.0
 
 
 def test_cooldown_decays_the_learning_rate_to_a_tenth():

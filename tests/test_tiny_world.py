@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,14 @@ import pytest
 
 from sora_lab.errors import InputError
 from sora_lab.generate.tiny.captions import (
+    BACKGROUND_WORDS,
+    COLOR_WORDS,
+    MOTION_WORDS,
+    SHAPE_WORDS,
+    SUBJECT_WORDS,
+    TEMPLATE_TWO,
+    TEMPLATES_ONE,
+    TEMPLATES_REF,
     grammar_eval_set,
     held_out_triples,
     sample_scene,
@@ -19,6 +28,12 @@ from sora_lab.generate.tiny.captions import (
 )
 from sora_lab.generate.tiny.evaluate import evaluate, load_prompts, score_clip
 from sora_lab.generate.tiny.measure import measure_clip, reference_error
+from sora_lab.generate.tiny.synonyms import (
+    EXTRA_COLOR_WORDS,
+    EXTRA_MOTION_WORDS,
+    EXTRA_SHAPE_WORDS,
+    EXTRA_TEMPLATES_ONE,
+)
 from sora_lab.generate.tiny.world import (
     BACKGROUNDS,
     FRAMES,
@@ -80,10 +95,42 @@ def test_held_out_triples_never_reach_training():
     assert len(held) == 40 and held.isdisjoint(training_triples())
     rng = np.random.default_rng(0)
     for _ in range(1500):
-        scene = sample_scene(rng)
+        scene = sample_scene(rng, p_extra=0.5)
         if scene.reference_seed is None:
             for obj in scene.objects:
                 assert (obj.color, obj.shape, obj.motion) not in held
+
+
+def _tokens(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
+def _vocabulary(word_lists: list[dict[str, list[str]]], templates: list[str]) -> set[str]:
+    words = {t for lists in word_lists for phrases in lists.values() for phrase in phrases for t in _tokens(phrase)}
+    return words | {t for template in templates for t in _tokens(re.sub(r"\{\w+\}", " ", template))}
+
+
+def test_training_only_wording_stays_out_of_the_paraphrase_eval_set():
+    core = _vocabulary([COLOR_WORDS, SHAPE_WORDS, MOTION_WORDS, BACKGROUND_WORDS],
+                       [*TEMPLATES_ONE, TEMPLATE_TWO, *TEMPLATES_REF, *SUBJECT_WORDS])
+    extra = _vocabulary([EXTRA_COLOR_WORDS, EXTRA_SHAPE_WORDS, EXTRA_MOTION_WORDS], EXTRA_TEMPLATES_ONE) - core
+    evaluated = set().union(*(_tokens(r["prompt"]) for r in load_prompts(EVAL_DIR / "paraphrases.jsonl"))) - core
+    assert extra and not extra & evaluated
+    stems = {w[:5] for w in evaluated}
+    assert not [w for w in extra if w[:5] in stems], "a training word shares its stem with a paraphrase eval word"
+
+
+def test_training_captions_use_the_extra_wording_for_every_attribute():
+    assert set(EXTRA_COLOR_WORDS) == set(COLOR_WORDS) and set(EXTRA_SHAPE_WORDS) == set(SHAPE_WORDS)
+    assert set(EXTRA_MOTION_WORDS) == set(MOTION_WORDS)
+    rng = np.random.default_rng(3)
+    captions = [sample_scene(rng, p_extra=0.5).caption for _ in range(400)]
+    extra = {w for lists in (EXTRA_COLOR_WORDS, EXTRA_SHAPE_WORDS) for ws in lists.values() for w in ws}
+    pattern = re.compile("|".join(rf"\b{re.escape(w)}\b" for w in extra))
+    used = sum(bool(pattern.search(c)) for c in captions)
+    assert 0.3 < used / len(captions) < 0.95
+    rng = np.random.default_rng(3)
+    assert not any(pattern.search(sample_scene(rng).caption) for _ in range(400)), "core-only captions changed"
 
 
 def test_grammar_eval_file_is_the_held_out_set():

@@ -1,9 +1,10 @@
 """The caption grammar of the tiny world, and which combinations training never sees.
 
-Captions are built from templates and a small synonym vocabulary ("red"/"scarlet",
-"circle"/"ball"/"disc", "moves right"/"slides to the right", ...). The text encoder
-(MiniLM) then has to map unseen words in user prompts ("crimson", "drifting") near
-these, which is what makes paraphrases work.
+Captions are built from templates and a small core vocabulary ("red"/"scarlet",
+"circle"/"ball"/"disc", "moves right"/"slides to the right", ...); training captions also
+draw on the wider wording of `synonyms.py`. The text encoder (MiniLM) then has to map
+unseen words in user prompts ("crimson", "drifting") near these, which is what makes
+paraphrases work.
 
 Held-out triples: a fixed set of colour x shape x motion combinations never appears in
 training (alone or as either object of a two-object clip), so the grammar eval set in
@@ -18,6 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sora_lab.generate.tiny.synonyms import (
+    EXTRA_COLOR_WORDS,
+    EXTRA_MOTION_WORDS,
+    EXTRA_SHAPE_WORDS,
+    EXTRA_TEMPLATES_ONE,
+)
 from sora_lab.generate.tiny.world import (
     BACKGROUNDS,
     COLORS,
@@ -113,15 +120,30 @@ def _pick(rng: np.random.Generator, words: list[str]) -> str:
     return words[int(rng.integers(len(words)))]
 
 
-def caption_one(spec: ObjectSpec, background: str, rng: np.random.Generator) -> str:
-    template = _pick(rng, TEMPLATES_ONE)
-    return with_articles(template.format(c=_pick(rng, COLOR_WORDS[spec.color]), s=_pick(rng, SHAPE_WORDS[spec.shape]),
-                           m=_pick(rng, MOTION_WORDS[spec.motion]), b=_pick(rng, BACKGROUND_WORDS[background])))
+def _choose(rng: np.random.Generator, core: list[str], extra: list[str], p_extra: float) -> str:
+    """A core word, or with probability `p_extra` one of the training-only words.
+    With p_extra == 0 no extra random number is drawn, so core-only streams never change."""
+    if p_extra > 0 and rng.random() < p_extra:
+        return _pick(rng, extra)
+    return _pick(rng, core)
+
+
+def _wording(rng: np.random.Generator, spec: ObjectSpec, p_extra: float) -> tuple[str, str, str]:
+    return (_choose(rng, COLOR_WORDS[spec.color], EXTRA_COLOR_WORDS[spec.color], p_extra),
+            _choose(rng, SHAPE_WORDS[spec.shape], EXTRA_SHAPE_WORDS[spec.shape], p_extra),
+            _choose(rng, MOTION_WORDS[spec.motion], EXTRA_MOTION_WORDS[spec.motion], p_extra))
+
+
+def caption_one(spec: ObjectSpec, background: str, rng: np.random.Generator, p_extra: float = 0.0) -> str:
+    template = _choose(rng, TEMPLATES_ONE, EXTRA_TEMPLATES_ONE, p_extra)
+    c, s, m = _wording(rng, spec, p_extra)
+    return with_articles(template.format(c=c, s=s, m=m, b=_pick(rng, BACKGROUND_WORDS[background])))
 
 
 def sample_scene(rng: np.random.Generator, *, p_two: float = 0.2, p_reference: float = 0.15,
-                 triples: list[tuple[str, str, str]] | None = None) -> Scene:
-    """Draw a random training scene (only training triples unless `triples` is given)."""
+                 p_extra: float = 0.0, triples: list[tuple[str, str, str]] | None = None) -> Scene:
+    """Draw a random training scene (only training triples unless `triples` is given);
+    `p_extra` is how often a word comes from the training-only wording."""
     pool = triples if triples is not None else training_triples()
     background = _pick(rng, list(BACKGROUNDS))
     bw = _pick(rng, BACKGROUND_WORDS[background])
@@ -130,19 +152,17 @@ def sample_scene(rng: np.random.Generator, *, p_two: float = 0.2, p_reference: f
         motion = _pick(rng, list(MOTIONS))
         spec = ObjectSpec("white", "circle", motion)  # colour/shape unused: the sprite replaces them
         template = _pick(rng, TEMPLATES_REF)
-        caption = template.format(p=_pick(rng, SUBJECT_WORDS), m=_pick(rng, MOTION_WORDS[motion]), b=bw)
+        caption = template.format(p=_pick(rng, SUBJECT_WORDS),
+                                  m=_choose(rng, MOTION_WORDS[motion], EXTRA_MOTION_WORDS[motion], p_extra), b=bw)
         return Scene(caption, (spec,), background, reference_seed=int(rng.integers(1 << 30)))
     if u < p_reference + p_two:
         a = ObjectSpec(*pool[int(rng.integers(len(pool)))])
         b = ObjectSpec(*pool[int(rng.integers(len(pool)))])
-        caption = TEMPLATE_TWO.format(
-            c=_pick(rng, COLOR_WORDS[a.color]), s=_pick(rng, SHAPE_WORDS[a.shape]),
-            m=_pick(rng, MOTION_WORDS[a.motion]), c2=_pick(rng, COLOR_WORDS[b.color]),
-            s2=_pick(rng, SHAPE_WORDS[b.shape]),
-            m2=_pick(rng, MOTION_WORDS[b.motion]), b=bw)
+        (c, s, m), (c2, s2, m2) = _wording(rng, a, p_extra), _wording(rng, b, p_extra)
+        caption = TEMPLATE_TWO.format(c=c, s=s, m=m, c2=c2, s2=s2, m2=m2, b=bw)
         return Scene(with_articles(caption), (a, b), background)
     spec = ObjectSpec(*pool[int(rng.integers(len(pool)))])
-    return Scene(caption_one(spec, background, rng), (spec,), background)
+    return Scene(caption_one(spec, background, rng, p_extra), (spec,), background)
 
 
 def render_scene(scene: Scene, seed: int = 0) -> np.ndarray:

@@ -68,13 +68,15 @@ def _eval_rows(evals: dict[str, dict]) -> list[str]:
 
 
 def _phase_rows(phases: list[dict], last: int | None) -> list[str]:
-    """One line per stretch of training with the same batch size, learning rate and device."""
+    """One line per stretch of training with the same batch size, learning rate, wording and device."""
     rows = []
     for i, p in enumerate(phases):
         end = phases[i + 1]["from_step"] if i + 1 < len(phases) else last
         cool = f", lr decaying to 10% over the last {p['cooldown']} steps" if p.get("cooldown") else ""
-        rows.append(f"  - steps {p.get('from_step', 0)}-{end}: batch {p.get('batch_size')}, lr {p.get('lr')}{cool}, "
-                    f"on {p.get('device', 'cpu')}")
+        extra = p.get("p_extra_wording", 0.0)
+        wording = f", {extra:.0%} of caption words from the training-only synonyms" if extra else ""
+        rows.append(f"  - steps {p.get('from_step', 0)}-{end}: batch {p.get('batch_size')}, lr {p.get('lr')}{cool}"
+                    f"{wording}, on {p.get('device', 'cpu')}")
     return rows
 
 

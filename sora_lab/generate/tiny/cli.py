@@ -65,6 +65,9 @@ def train(
     cooldown: Annotated[int | None, typer.Option(
         "--cooldown", help="Decay the learning rate linearly to 10% over the last N steps (a resume may change it).")]
     = None,
+    extra_wording: Annotated[float | None, typer.Option(
+        "--extra-wording", help="Share of caption words from the training-only synonyms (default 0.5; a resume "
+        "may change it).")] = None,
     workers: Annotated[int, typer.Option("--workers", help="Processes rendering batches ahead (use on a GPU).")] = 0,
     threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch (0 = torch default).")] = 1,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every")] = 200,
@@ -90,10 +93,13 @@ def train(
         raise InputError(f"--lr must be positive; got {lr}")
     if (cooldown is not None and cooldown < 0) or workers < 0:
         raise InputError("--cooldown and --workers cannot be negative")
+    if extra_wording is not None and not 0 <= extra_wording <= 1:
+        raise InputError(f"--extra-wording is a share of caption words, between 0 and 1; got {extra_wording}")
     if fresh and (run_dir / CHECKPOINT).exists():
         (run_dir / CHECKPOINT).unlink()
     model = asdict(TinyConfig(num_layers=2, num_heads=2, head_dim=32, ffn_dim=256)) if small else asdict(TinyConfig())
-    given = {k: v for k, v in {"batch_size": batch_size, "lr": lr, "cooldown": cooldown}.items() if v is not None}
+    given = {k: v for k, v in {"batch_size": batch_size, "lr": lr, "cooldown": cooldown,
+                               "p_extra_wording": extra_wording}.items() if v is not None}
     settings = TrainSettings(seed=seed, model=model, **given)
     bar = tqdm(total=steps, desc="training", unit="step", file=sys.stderr, dynamic_ncols=True)
 

@@ -54,6 +54,7 @@ class TrainSettings:
     p_two: float = 0.2
     p_reference: float = 0.15
     cooldown: int = 0  # the last `cooldown` steps before the target decay the learning rate linearly to 10%
+    p_extra_wording: float = 0.5  # share of caption words drawn from the training-only synonyms
     model: dict = field(default_factory=lambda: asdict(TinyConfig()))
 
 
@@ -68,7 +69,7 @@ class Batch:
     keep: torch.Tensor  # (B,) 0 where text and reference are dropped (the CFG "unconditional" input)
 
 
-OVERRIDABLE = ("batch_size", "lr", "cooldown")
+OVERRIDABLE = ("batch_size", "lr", "cooldown", "p_extra_wording")
 
 
 def make_batch(settings: TrainSettings, step: int) -> Batch:
@@ -76,7 +77,8 @@ def make_batch(settings: TrainSettings, step: int) -> Batch:
     rng = np.random.default_rng([settings.seed, step])
     clips, captions, refs, present = [], [], [], []
     for _ in range(settings.batch_size):
-        scene = sample_scene(rng, p_two=settings.p_two, p_reference=settings.p_reference)
+        scene = sample_scene(rng, p_two=settings.p_two, p_reference=settings.p_reference,
+                             p_extra=settings.p_extra_wording)
         sprite = make_face_sprite(scene.reference_seed) if scene.reference_seed is not None else None
         clip = render_world_clip(list(scene.objects), scene.background, reference=sprite,
                                  seed=int(rng.integers(1 << 30)))
@@ -161,7 +163,7 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
           on_step: Callable[[int, float], None] | None = None) -> dict:
     """Train until `steps` total steps (continuing a checkpoint in run_dir when resume=True).
 
-    `overrides` (batch_size, lr, cooldown) change a resumed run from here on; `workers` render
+    `overrides` (batch_size, lr, cooldown, p_extra_wording) change a resumed run from here on; `workers` render
     batches in that many processes. Writes run_dir/checkpoint.pt every `checkpoint_every` steps and
     at the end, and exports the EMA weights (what sampling uses) to `export_dir` (default
     run_dir/weights) at the same moments. Returns a summary dict (step, last loss, seconds, loss history).
@@ -175,7 +177,7 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
     state = None
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        settings = TrainSettings(**state["settings"])
+        settings = _stored_settings(state)
     settings = settings or TrainSettings()
     if steps < 1:
         raise InputError("steps must be at least 1 (the total number of training steps to reach)")
@@ -249,12 +251,21 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
 
 def _phase(from_step: int, settings: TrainSettings, device: str) -> dict:
     return {"from_step": from_step, "batch_size": settings.batch_size, "lr": settings.lr,
-            "cooldown": settings.cooldown, "device": device}
+            "cooldown": settings.cooldown, "p_extra_wording": settings.p_extra_wording, "device": device}
+
+
+# Settings that older checkpoints lack, with the value those runs actually trained with.
+_BEFORE_FIELD_EXISTED = {"p_extra_wording": 0.0}
+
+
+def _stored_settings(state: dict) -> TrainSettings:
+    return TrainSettings(**{**_BEFORE_FIELD_EXISTED, **state["settings"]})
 
 
 def _recorded_phases(state: dict) -> list[dict]:
     """A checkpoint's phases; one written before phases were kept was a single CPU phase."""
-    return state.get("phases") or [_phase(0, TrainSettings(**state["settings"]), "cpu")]
+    phases = state.get("phases") or [_phase(0, _stored_settings(state), "cpu")]
+    return [{**_BEFORE_FIELD_EXISTED, **phase} for phase in phases]
 
 
 def export_checkpoint(run_dir: Path, out_dir: Path, sampling: dict | None = None) -> dict:
@@ -266,7 +277,7 @@ def export_checkpoint(run_dir: Path, out_dir: Path, sampling: dict | None = None
     if not ckpt_path.exists():
         raise FileNotFoundError(f"no {CHECKPOINT} in {run_dir}: train first with `sora-lab model train`")
     state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    settings = TrainSettings(**state["settings"])
+    settings = _stored_settings(state)
     ema = TinyVideoDenoiser(TinyConfig.from_dict(settings.model))
     ema.load_state_dict(state["ema"])
     history = state["history"]
