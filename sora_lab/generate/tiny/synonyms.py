@@ -13,52 +13,97 @@ a test enforces this, so the paraphrase score still measures words the model nev
 from __future__ import annotations
 
 EXTRA_COLOR_WORDS: dict[str, list[str]] = {
-    "red": ["vermilion", "cardinal red", "tomato red", "fire-engine red", "blood red", "maroon", "burgundy",
-            "garnet", "carmine", "brick red", "poppy red", "candy-apple red", "wine red", "strawberry red"],
-    "green": ["grass green", "kelly green", "mint green", "pea green", "verdant", "olive green", "sage green",
-              "moss green", "fern green", "chartreuse", "apple green", "shamrock", "clover green", "pistachio"],
-    "blue": ["cerulean", "royal blue", "ultramarine", "electric blue", "denim blue", "cornflower blue",
-             "powder blue", "baby blue", "steel blue", "ocean blue", "lapis", "bluebell", "true blue", "sea blue"],
-    "yellow": ["mustard", "butter yellow", "banana yellow", "saffron", "dandelion yellow", "buttercup",
-               "sunflower yellow", "honey yellow", "citrine", "daffodil", "straw yellow", "maize", "corn yellow",
-               "school-bus yellow"],
-    "purple": ["amethyst", "lilac", "grape", "orchid", "heather purple", "eggplant", "aubergine", "mulberry",
-               "wisteria", "iris purple", "royal purple", "purplish", "thistle purple", "byzantium"],
-    "orange": ["apricot", "carrot orange", "marigold", "burnt orange", "persimmon", "ginger", "copper",
-               "cantaloupe", "papaya", "mango", "clementine", "traffic-cone orange", "tiger orange", "flame orange"],
-    "white": ["pearl", "cream", "alabaster", "porcelain", "frost white", "bone white", "paper white",
-              "cotton white", "linen", "eggshell", "vanilla", "ghost white", "cloud white", "lily white"],
-    "pink": ["fuchsia", "blush pink", "flamingo pink", "magenta", "carnation pink", "coral pink", "baby pink",
-             "cotton-candy pink", "petal pink", "candy pink", "cerise", "ballet pink", "watermelon pink",
-             "peony pink"],
+    "red": [
+        "vermilion", "cardinal red", "tomato red", "fire-engine red", "blood red", "maroon", "burgundy", "garnet",
+        "carmine", "brick red", "poppy red", "candy-apple red", "wine red", "strawberry red", "red jasper",
+        "garnet red",
+    ],
+    "green": [
+        "grass green", "kelly green", "mint green", "pea green", "verdant", "olive green", "sage green",
+        "moss green", "fern green", "chartreuse", "apple green", "shamrock", "clover green", "pistachio", "peridot",
+        "malachite",
+    ],
+    "blue": [
+        "cerulean", "royal blue", "ultramarine", "electric blue", "denim blue", "cornflower blue", "powder blue",
+        "baby blue", "steel blue", "ocean blue", "lapis", "bluebell", "true blue", "sea blue", "tanzanite",
+        "lapis lazuli",
+    ],
+    "yellow": [
+        "mustard", "butter yellow", "banana yellow", "saffron", "dandelion yellow", "buttercup", "sunflower yellow",
+        "honey yellow", "citrine", "daffodil", "straw yellow", "maize", "corn yellow", "school-bus yellow", "topaz",
+        "yellow topaz",
+    ],
+    "purple": [
+        "amethyst", "lilac", "grape", "orchid", "heather purple", "eggplant", "aubergine", "mulberry", "wisteria",
+        "iris purple", "royal purple", "purplish", "thistle purple", "byzantium", "purple quartz",
+        "amethyst purple",
+    ],
+    "orange": [
+        "apricot", "carrot orange", "marigold", "burnt orange", "persimmon", "ginger", "copper", "cantaloupe",
+        "papaya", "mango", "clementine", "traffic-cone orange", "tiger orange", "flame orange", "carnelian",
+        "fire opal",
+    ],
+    "white": [
+        "pearl", "cream", "alabaster", "porcelain", "frost white", "bone white", "paper white", "cotton white",
+        "linen", "eggshell", "vanilla", "ghost white", "cloud white", "lily white", "moonstone", "white opal",
+    ],
+    "pink": [
+        "fuchsia", "blush pink", "flamingo pink", "magenta", "carnation pink", "coral pink", "baby pink",
+        "cotton-candy pink", "petal pink", "candy pink", "cerise", "ballet pink", "watermelon pink", "peony pink",
+        "morganite", "pink tourmaline",
+    ],
 }
 EXTRA_SHAPE_WORDS: dict[str, list[str]] = {
-    "circle": ["sphere", "globe", "marble", "bead", "circular figure", "pebble", "pellet", "button", "planet",
-               "wheel", "disk", "circular blob"],
-    "square": ["crate", "quadrilateral", "four-sided figure", "squared figure", "checker", "slab", "panel",
-               "card", "rectangle", "plaque", "quad", "squarish form"],
-    "triangle": ["wedge", "three-sided figure", "triangular figure", "arrowhead", "delta", "cone", "trigon",
-                 "spike", "slice", "peak", "tent form", "three-cornered form"],
-    "star": ["starburst", "star figure", "spiky star", "starlet", "twinkly star", "pentagram", "starfish",
-             "sparkle", "asterisk", "star form", "starry figure", "prickly star"],
+    "circle": [
+        "sphere", "globe", "marble", "bead", "circular figure", "pebble", "pellet", "button", "planet", "wheel",
+        "disk", "circular blob",
+    ],
+    "square": [
+        "crate", "quadrilateral", "four-sided figure", "squared figure", "checker", "slab", "panel", "card",
+        "rectangle", "plaque", "quad", "squarish form",
+    ],
+    "triangle": [
+        "wedge", "three-sided figure", "triangular figure", "arrowhead", "delta", "cone", "trigon", "spike",
+        "slice", "peak", "tent form", "three-cornered form",
+    ],
+    "star": [
+        "starburst", "star figure", "spiky star", "starlet", "twinkly star", "pentagram", "starfish", "sparkle",
+        "asterisk", "star form", "starry figure", "prickly star",
+    ],
 }
 EXTRA_MOTION_WORDS: dict[str, list[str]] = {
-    "right": ["goes right", "shifts right", "crosses to the right", "scoots to the right", "races right",
-              "darts right", "veers right", "zips right", "hurries right", "marches right", "creeps right"],
-    "left": ["goes left", "shifts left", "crosses to the left", "scoots to the left", "races left",
-             "darts left", "veers left", "zips left", "hurries left", "marches left", "creeps left"],
-    "up": ["goes up", "soars", "lifts up", "travels up", "flies up", "shoots up", "zooms up", "levitates",
-           "darts up", "creeps up", "heads skyward"],
-    "down": ["goes down", "comes down", "travels down", "slips down", "plunges", "dives", "zooms down",
-             "darts down", "slides down", "creeps down", "settles lower"],
-    "grows": ["scales up", "balloons", "gets huge", "puffs up", "widens", "magnifies", "bulks up", "blows up",
-              "becomes bigger", "mushrooms", "gains volume"],
-    "shrinks": ["scales down", "diminishes", "becomes small", "gets little", "reduces", "deflates",
-                "decreases", "becomes a speck", "narrows", "condenses", "withers"],
-    "spins": ["twists", "revolves", "swivels", "twists around", "spins about", "gyrates", "swirls", "pivots",
-              "wheels around", "revolves around its centre", "cartwheels"],
-    "bounces": ["leaps", "bobs up and down", "springs up and down", "skips", "rebounds", "bounds", "pogos",
-                "boings", "springs", "dribbles", "keeps springing"],
+    "right": [
+        "goes right", "shifts right", "crosses to the right", "scoots to the right", "races right", "darts right",
+        "veers right", "zips right", "hurries right", "marches right", "creeps right",
+    ],
+    "left": [
+        "goes left", "shifts left", "crosses to the left", "scoots to the left", "races left", "darts left",
+        "veers left", "zips left", "hurries left", "marches left", "creeps left",
+    ],
+    "up": [
+        "goes up", "soars", "lifts up", "travels up", "flies up", "shoots up", "zooms up", "levitates", "darts up",
+        "creeps up", "heads skyward",
+    ],
+    "down": [
+        "goes down", "comes down", "travels down", "slips down", "plunges", "dives", "zooms down", "darts down",
+        "slides down", "creeps down", "settles lower",
+    ],
+    "grows": [
+        "scales up", "balloons", "gets huge", "puffs up", "widens", "magnifies", "bulks up", "blows up",
+        "becomes bigger", "mushrooms", "gains volume",
+    ],
+    "shrinks": [
+        "scales down", "diminishes", "becomes small", "gets little", "reduces", "deflates", "decreases",
+        "becomes a speck", "narrows", "condenses", "withers",
+    ],
+    "spins": [
+        "twists", "revolves", "swivels", "twists around", "spins about", "gyrates", "swirls", "pivots",
+        "wheels around", "revolves around its centre", "cartwheels",
+    ],
+    "bounces": [
+        "leaps", "bobs up and down", "springs up and down", "skips", "rebounds", "bounds", "pogos", "boings",
+        "springs", "dribbles", "keeps springing",
+    ],
 }
 EXTRA_TEMPLATES_ONE = [
     "clip: a {c} {s} {m}, {b} background",
