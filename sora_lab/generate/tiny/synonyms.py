@@ -3,7 +3,8 @@
 Why: the model reads prompts through MiniLM, whose neighbourhoods put "vermilion" near "red"
 and "sphere" near "ball". The more distinct words the model has seen for one attribute, the
 more of that neighbourhood it learns to treat alike, which is what lets unseen words in user
-prompts work. The grammar eval set keeps the core vocabulary of `captions.py`.
+prompts work. Motions come both as verbs and as "-ing" forms, since prompts use both. The
+grammar eval set keeps the core vocabulary of `captions.py`.
 
 Rule: no word here (nor a word sharing its first five letters) appears in the hand-written
 paraphrase eval set (data/tiny_eval/paraphrases.jsonl) unless the core grammar already has it;
@@ -60,7 +61,7 @@ EXTRA_SHAPE_WORDS: dict[str, list[str]] = {
     ],
     "square": [
         "crate", "quadrilateral", "four-sided figure", "squared figure", "checker", "slab", "panel", "card",
-        "rectangle", "plaque", "quad", "squarish form",
+        "rectangle", "plaque", "quad", "squarish form", "dice", "brick",
     ],
     "triangle": [
         "wedge", "three-sided figure", "triangular figure", "arrowhead", "delta", "cone", "trigon", "spike",
@@ -75,34 +76,49 @@ EXTRA_MOTION_WORDS: dict[str, list[str]] = {
     "right": [
         "goes right", "shifts right", "crosses to the right", "scoots to the right", "races right", "darts right",
         "veers right", "zips right", "hurries right", "marches right", "creeps right",
+        "going right", "shifting right", "scooting to the right", "racing right", "darting right", "zipping right",
+        "marching right", "veering right",
     ],
     "left": [
         "goes left", "shifts left", "crosses to the left", "scoots to the left", "races left", "darts left",
         "veers left", "zips left", "hurries left", "marches left", "creeps left",
+        "going left", "shifting left", "scooting to the left", "racing left", "darting left", "zipping left",
+        "marching left", "veering left",
     ],
     "up": [
         "goes up", "soars", "lifts up", "travels up", "flies up", "shoots up", "zooms up", "levitates", "darts up",
         "creeps up", "heads skyward",
+        "going up", "soaring", "lifting up", "flying up", "shooting up", "levitating", "zooming up", "darting up",
     ],
     "down": [
         "goes down", "comes down", "travels down", "slips down", "plunges", "dives", "zooms down", "darts down",
         "slides down", "creeps down", "settles lower",
+        "going down", "coming down", "slipping down", "plunging", "diving", "zooming down", "darting down",
+        "settling lower",
     ],
     "grows": [
         "scales up", "balloons", "gets huge", "puffs up", "widens", "magnifies", "bulks up", "blows up",
         "becomes bigger", "mushrooms", "gains volume",
+        "scaling up", "ballooning", "puffing up", "widening", "blowing up", "becoming bigger", "mushrooming",
+        "bulking up",
     ],
     "shrinks": [
         "scales down", "diminishes", "becomes small", "gets little", "reduces", "deflates", "decreases",
         "becomes a speck", "narrows", "condenses", "withers",
+        "scaling down", "diminishing", "deflating", "decreasing", "narrowing", "condensing", "withering",
+        "becoming small",
     ],
     "spins": [
         "twists", "revolves", "swivels", "twists around", "spins about", "gyrates", "swirls", "pivots",
         "wheels around", "revolves around its centre", "cartwheels",
+        "twisting", "revolving", "swiveling", "gyrating", "swirling", "pivoting", "cartwheeling",
+        "wheeling around",
     ],
     "bounces": [
         "leaps", "bobs up and down", "springs up and down", "skips", "rebounds", "bounds", "pogos", "boings",
         "springs", "dribbles", "keeps springing",
+        "leaping", "bobbing up and down", "springing up and down", "skipping", "rebounding", "bounding",
+        "pogoing", "springing",
     ],
 }
 EXTRA_TEMPLATES_ONE = [
