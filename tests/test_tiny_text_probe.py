@@ -1,5 +1,5 @@
-"""The text-side probe: linear readouts of sentence embeddings must read the grammar, fall to chance
-on shuffled expectations, and take a local encoder folder."""
+"""The text-side probe: readouts of MiniLM token states must read the grammar, fall to chance on
+shuffled expectations, and take a local encoder folder."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sora_lab.embeddings import embed
+from sora_lab.embeddings import token_states
 from sora_lab.errors import InputError
 from sora_lab.generate.tiny.captions import COLOR_WORDS
 from sora_lab.generate.tiny.cli import model_app
@@ -19,14 +19,14 @@ from sora_lab.generate.tiny.text_probe import local_encoder, probe_text, trainin
 
 EVAL_DIR = Path(__file__).resolve().parents[1] / "data" / "tiny_eval"
 CAPTIONS = 1500
-_cache: dict[tuple[str, ...], np.ndarray] = {}
+_cache: dict[tuple[str, ...], tuple] = {}
 
 
-def cached_embed(texts: list[str]) -> np.ndarray:
+def cached_states(texts: list[str]):
     """The lab's MiniLM, computed once per list: several probes below share the training captions."""
     key = tuple(texts)
     if key not in _cache:
-        _cache[key] = embed(list(texts))
+        _cache[key] = token_states(list(texts))
     return _cache[key]
 
 
@@ -44,7 +44,7 @@ def test_training_captions_carry_their_true_attributes():
 
 
 def test_readouts_read_the_held_out_grammar(grammar_rows):
-    result = probe_text(grammar_rows, encoder=cached_embed, n_captions=CAPTIONS)
+    result = probe_text(grammar_rows, encoder=cached_states, n_captions=CAPTIONS)
     assert result["n"] == 200 and result["embedding_dim"] == 384
     for key in ("color", "shape", "motion", "background"):
         assert result["per_attribute"][key]["accuracy"] >= 0.9, (key, result["per_attribute"][key])
@@ -57,7 +57,7 @@ def test_shuffled_expectations_fall_to_chance(grammar_rows):
     expects = [row["expect"] for row in grammar_rows]
     shuffled = [{**row, "expect": expects[j]} for row, j in zip(grammar_rows, rng.permutation(len(expects)),
                                                                   strict=True)]
-    result = probe_text(shuffled, encoder=cached_embed, n_captions=CAPTIONS)
+    result = probe_text(shuffled, encoder=cached_states, n_captions=CAPTIONS)
     assert result["adherence"] < 0.1
     for key, acc in result["per_attribute"].items():
         assert acc["accuracy"] < 0.45, (key, acc)

@@ -120,6 +120,21 @@ def test_training_only_wording_stays_out_of_the_paraphrase_eval_set():
     assert not [w for w in extra if w[:5] in stems], "a training word shares its stem with a paraphrase eval word"
 
 
+def test_the_paraphrase_dev_set_shares_no_word_with_training_wording_or_the_eval_set():
+    """paraphrases_dev.jsonl is where wording choices are tried, so the eval set never has to be looked at."""
+    core = _vocabulary([COLOR_WORDS, SHAPE_WORDS, MOTION_WORDS, BACKGROUND_WORDS],
+                       [*TEMPLATES_ONE, TEMPLATE_TWO, *TEMPLATES_REF, *SUBJECT_WORDS]) | {"an"}  # with_articles
+    extra = _vocabulary([EXTRA_COLOR_WORDS, EXTRA_SHAPE_WORDS, EXTRA_MOTION_WORDS], EXTRA_TEMPLATES_ONE) - core
+    evaluated = set().union(*(_tokens(r["prompt"]) for r in load_prompts(EVAL_DIR / "paraphrases.jsonl")))
+    dev_rows = load_prompts(EVAL_DIR / "paraphrases_dev.jsonl")
+    dev = set().union(*(_tokens(r["prompt"]) for r in dev_rows)) - core
+    assert len(dev_rows) >= 50 and dev
+    others = extra | (evaluated - core)
+    assert not dev & others, sorted(dev & others)
+    stems = {w[:5] for w in others}
+    assert not [w for w in dev if w[:5] in stems], sorted(w for w in dev if w[:5] in stems)
+
+
 def test_training_captions_use_the_extra_wording_for_every_attribute():
     assert set(EXTRA_COLOR_WORDS) == set(COLOR_WORDS) and set(EXTRA_SHAPE_WORDS) == set(SHAPE_WORDS)
     assert set(EXTRA_MOTION_WORDS) == set(MOTION_WORDS)

@@ -182,7 +182,7 @@ def probe_text_(
     if not items:
         result.pop("items")
     lines = [f"{prompts}: {result['n']} prompts, text-side adherence {result['adherence']:.3f} "
-             f"(linear readouts of {result['encoder']}, {captions} training captions)"]
+             f"(readouts of {result['encoder']} token states, {captions} training captions)"]
     for key, acc in result["per_attribute"].items():
         lines.append(f"  {key:<10} {acc['accuracy']:.3f}  (n={acc['n']}, chance {acc['chance']:.3f})")
     _emit(result, as_json, "\n".join(lines))

@@ -1,13 +1,13 @@
 """How much of each attribute a text encoder carries for prompts the model never trained on.
 
-Why: before spending hours training the denoiser, ask the text side. One linear readout per
-attribute is fitted on sentence embeddings of training captions (core grammar plus the
-training-only wording), then it reads the attributes of an eval file's prompts. Where that
-readout cannot tell that "crimson" is red, a denoiser trained on the same captions has
-little to go on either; where it can and the model cannot, the denoiser is what to fix.
-It is an estimate, not a strict bound: the denoiser attends over per-token states, not one
-pooled vector. Seconds on a CPU, and it takes any local sentence-transformers folder, so a
-bigger encoder can be judged before anything is retrained on it.
+Why: before spending hours training the denoiser, ask the text side. Per attribute, a small
+readout (four learned queries attending over the prompt's token states, then a linear layer:
+the way the denoiser's cross-attention reads text) is fitted on training captions (core grammar
+plus the training-only wording), then reads the attributes of an eval file's prompts. Where the
+readout cannot tell that "crimson" is red, a denoiser trained on the same captions has little to
+go on either; where it can and the model cannot, the denoiser is what to fix. An estimate, not a
+strict bound. Seconds on a CPU, and it takes any local sentence-transformers folder, so a bigger
+encoder can be judged before anything is retrained on it.
 """
 
 from __future__ import annotations
@@ -17,13 +17,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from sora_lab.errors import InputError
 from sora_lab.generate.tiny.captions import caption_one, training_triples
-from sora_lab.generate.tiny.evaluate import ATTRIBUTES
+from sora_lab.generate.tiny.evaluate import ALLOWED, ATTRIBUTES
+from sora_lab.generate.tiny.model import MAX_TEXT_TOKENS
 from sora_lab.generate.tiny.world import BACKGROUNDS, ObjectSpec
 
-Encoder = Callable[[list[str]], np.ndarray]
+# texts -> (token states (n, L, d) float32, attention mask (n, L)), like sora_lab.embeddings.token_states
+Encoder = Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]]
+QUERIES, EPOCHS, BATCH = 4, 15, 128
 
 
 def training_captions(n: int, *, seed: int = 0, p_extra: float = 0.5) -> tuple[list[str], dict[str, list[str]]]:
@@ -41,7 +45,7 @@ def training_captions(n: int, *, seed: int = 0, p_extra: float = 0.5) -> tuple[l
 
 
 def local_encoder(folder: Path) -> Encoder:
-    """A sentence-transformers model from a local folder (nothing is fetched), as unit-length embeddings."""
+    """Token states from a sentence-transformers model in a local folder (nothing is fetched)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"--encoder: {folder} is not a folder; point it at a saved sentence-transformers model")
@@ -51,40 +55,93 @@ def local_encoder(folder: Path) -> Encoder:
         model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except Exception as exc:  # any loader failure means the folder is not a usable model
         raise InputError(f"--encoder: {folder} did not load as a sentence-transformers model ({exc})") from None
-    return lambda texts: model.encode(list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+
+    def states(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        features = model.preprocess(list(texts))
+        with torch.no_grad():
+            out = model[0](features)  # the transformer, before pooling
+        return out["token_embeddings"].float(), features["attention_mask"]
+
+    return states
+
+
+def _encode(encoder: Encoder, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token states cut to the denoiser's MAX_TEXT_TOKENS, padded alike, in batches."""
+    states = torch.zeros(len(texts), MAX_TEXT_TOKENS, 0)
+    masks = torch.zeros(len(texts), MAX_TEXT_TOKENS, dtype=torch.bool)
+    for start in range(0, len(texts), 256):
+        s, m = encoder(texts[start:start + 256])
+        n = min(MAX_TEXT_TOKENS, s.shape[1])
+        if states.shape[2] == 0:
+            states = torch.zeros(len(texts), MAX_TEXT_TOKENS, s.shape[2])
+        states[start:start + len(s), :n] = s[:, :n].cpu()
+        masks[start:start + len(s), :n] = m[:, :n].bool().cpu()
+    return states, masks
+
+
+class _Readout(torch.nn.Module):
+    """Learned queries attend over the prompt's tokens; a linear layer names the attribute value."""
+
+    def __init__(self, dim: int, classes: int):
+        super().__init__()
+        self.queries = torch.nn.Parameter(torch.randn(QUERIES, dim) * 0.05)
+        self.head = torch.nn.Linear(QUERIES * dim, classes)
+
+    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        scores = torch.einsum("qd,bld->bql", self.queries, states) / states.shape[-1] ** 0.5
+        weights = scores.masked_fill(~mask[:, None], float("-inf")).softmax(-1)
+        return self.head(torch.einsum("bql,bld->bqd", weights, states).flatten(1))
+
+
+def _fit(states: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor, classes: int, seed: int) -> _Readout:
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        readout = _Readout(states.shape[-1], classes)
+    optimizer = torch.optim.AdamW(readout.parameters(), lr=3e-3, weight_decay=1e-2)
+    for _ in range(EPOCHS):
+        order = torch.randperm(len(states), generator=generator)
+        for start in range(0, len(states), BATCH):
+            idx = order[start:start + BATCH]
+            loss = torch.nn.functional.cross_entropy(readout(states[idx], mask[idx]), targets[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return readout.eval()
 
 
 def probe_text(rows: list[dict], *, encoder: Encoder | None = None, n_captions: int = 4000, seed: int = 0,
                p_extra: float = 0.5) -> dict:
-    """Per-attribute accuracy of linear readouts on `rows` (eval-file items) and the share of prompts
-    with every expected attribute right, comparable with `sora-lab model eval`'s adherence."""
-    from sklearn.linear_model import LogisticRegression
-
+    """Per-attribute accuracy of the readouts on `rows` (eval-file items) and the share of prompts with
+    every expected attribute right, comparable with `sora-lab model eval`'s adherence."""
     if n_captions < 200:
         raise InputError(f"--captions must be at least 200 (got {n_captions}): fewer cannot cover every attribute")
     if encoder is None:
-        from sora_lab.embeddings import embed as encoder
+        from sora_lab.embeddings import token_states as encoder
     start = time.perf_counter()
     captions, labels = training_captions(n_captions, seed=seed, p_extra=p_extra)
-    train_x = np.asarray(encoder(captions), dtype=np.float32)
-    eval_x = np.asarray(encoder([row["prompt"] for row in rows]), dtype=np.float32)
+    train_states, train_mask = _encode(encoder, captions)
+    eval_states, eval_mask = _encode(encoder, [row["prompt"] for row in rows])
     right = np.ones(len(rows), dtype=bool)
     per_attribute, items = {}, [{"prompt": row["prompt"], "read": {}} for row in rows]
-    for key in ATTRIBUTES:
+    for k, key in enumerate(ATTRIBUTES):
         asked = [i for i, row in enumerate(rows) if key in row.get("expect", {})]
         if not asked:
             continue
-        readout = LogisticRegression(max_iter=2000).fit(train_x, labels[key])
-        read = readout.predict(eval_x[asked])
+        classes = sorted(ALLOWED[key])
+        targets = torch.tensor([classes.index(value) for value in labels[key]])
+        readout = _fit(train_states, train_mask, targets, len(classes), seed * 10 + k)
+        with torch.no_grad():
+            read = readout(eval_states[asked], eval_mask[asked]).argmax(-1).tolist()
         hits = 0
-        for i, value in zip(asked, read, strict=True):
-            ok = value == rows[i]["expect"][key]
+        for i, c in zip(asked, read, strict=True):
+            ok = classes[c] == rows[i]["expect"][key]
             hits += ok
             right[i] &= ok
-            items[i]["read"][key] = str(value)
-        per_attribute[key] = {"accuracy": hits / len(asked), "n": len(asked), "chance": 1 / len(readout.classes_)}
+            items[i]["read"][key] = classes[c]
+        per_attribute[key] = {"accuracy": hits / len(asked), "n": len(asked), "chance": 1 / len(classes)}
     for item, ok in zip(items, right, strict=True):
         item["all_right"] = bool(ok)
     return {"n": len(rows), "adherence": float(right.mean()) if rows else 0.0, "per_attribute": per_attribute,
-            "training_captions": n_captions, "p_extra_wording": p_extra, "embedding_dim": int(train_x.shape[1]),
+            "training_captions": n_captions, "p_extra_wording": p_extra, "embedding_dim": int(train_states.shape[2]),
             "seconds": round(time.perf_counter() - start, 2), "items": items}
