@@ -80,6 +80,8 @@ def test_bad_encoder_and_caption_count_are_refused(tmp_path):
         local_encoder(tmp_path)
     with pytest.raises(InputError, match="--captions must be at least 200"):
         probe_text([{"prompt": "a red ball", "expect": {"color": "red"}}], n_captions=10)
+    with pytest.raises(InputError, match="no line has an \"expect\" object"):
+        probe_text([{"prompt": "a red ball", "expect": {}}])
 
 
 def test_cli_probe_text_json_and_errors(tmp_path):

@@ -116,6 +116,9 @@ def probe_text(rows: list[dict], *, encoder: Encoder | None = None, n_captions: 
     every expected attribute right, comparable with `sora-lab model eval`'s adherence."""
     if n_captions < 200:
         raise InputError(f"--captions must be at least 200 (got {n_captions}): fewer cannot cover every attribute")
+    if not any(row.get("expect") for row in rows):
+        raise InputError("--prompts: no line has an \"expect\" object, so there is nothing to read; "
+                         "add e.g. {\"color\": \"red\"} to the lines to probe")
     if encoder is None:
         from sora_lab.embeddings import token_states as encoder
     start = time.perf_counter()
