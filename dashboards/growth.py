@@ -53,9 +53,9 @@ compare_measure_w = pn.widgets.Select(name="Compare", options=["dau", "cumulativ
                                       value="dau", width=200)
 
 scenario_w = pn.widgets.TextInput(name="Scenario name", value="what_if", width=160)
-invites_w = pn.widgets.IntSlider(name="Invites per user", start=0, end=12, value=4, width=220)
-open_day_w = pn.widgets.IntSlider(name="Open up on day (-1: never)", start=-1, end=60, value=29, width=220)
-days_w = pn.widgets.IntSlider(name="Days", start=7, end=90, value=35, width=220)
+invites_w = pn.widgets.IntSlider(name="Invites per user", start=0, end=12, value=4, width=200)
+open_day_w = pn.widgets.IntSlider(name="Open up on day (-1: never)", start=-1, end=60, value=29, width=200)
+days_w = pn.widgets.IntSlider(name="Days", start=7, end=90, value=35, width=200)
 scale_w = pn.widgets.FloatInput(name="Scale", value=0.01, start=0.001, end=1.0, step=0.005, width=100)
 seed_w = pn.widgets.IntInput(name="Seed", value=7, width=100)
 run_w = pn.widgets.Button(name="Run scenario", button_type="primary", width=160)
@@ -250,11 +250,13 @@ pn.Column(
     pn.Row(source_w, region_w, range_w, full_size_w),
     status,
     headline,
-    pn.Row(card("growth", "Downloads vs DAU/WAU/MAU"), card("cumulative", "Cumulative downloads and public figures")),
-    pn.Row(card("funnel", "Activation funnel"), card("retention", "Retention heat map")),
-    pn.Row(card("invites", "Invite tree"), card("regions", "Regions")),
+    # a wrapping box, not fixed rows: two charts abreast on a wide screen, one on a laptop, no sideways scrolling
+    pn.FlexBox(card("growth", "Downloads vs DAU/WAU/MAU"),
+               card("cumulative", "Cumulative downloads and public figures"),
+               card("funnel", "Activation funnel"), card("retention", "Retention heat map"),
+               card("invites", "Invite tree"), card("regions", "Regions")),
     "### Scenarios: re-run the invite-only launch",
-    pn.Row(scenario_w, invites_w, open_day_w, days_w, scale_w, seed_w, run_w),
+    pn.FlexBox(scenario_w, invites_w, open_day_w, days_w, scale_w, seed_w, run_w),
     pn.Row(compare_w, compare_measure_w),
     card("compare", "Scenarios compared"),
     "### Simulation vs public figures (estimates, with their sources)",

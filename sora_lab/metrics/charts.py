@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 import vl_convert as vlc
 
-WIDTH = 560
+WIDTH = 500  # two charts with legends fit abreast on a 1300-px screen
 HEIGHT = 260
 
 

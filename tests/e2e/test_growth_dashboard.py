@@ -102,6 +102,7 @@ def test_dashboard_renders_charts_and_reacts_to_a_filter(dashboard, output_dir):
         assert "update 2" in text
         time.sleep(1.0)  # let vega finish drawing before the picture
         page.screenshot(path=str(output_dir / "growth_dashboard.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1300, "the page scrolls sideways"
         (output_dir / "filter_reaction_s.txt").write_text(f"{reaction:.3f}\n{text}\n")
         browser.close()
     assert reaction < 5, f"filter change took {reaction:.2f} s to show"
