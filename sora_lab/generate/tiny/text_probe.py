@@ -20,10 +20,9 @@ import numpy as np
 import torch
 
 from sora_lab.errors import InputError
-from sora_lab.generate.tiny.captions import caption_one, training_triples
+from sora_lab.generate.tiny.captions import sample_scene
 from sora_lab.generate.tiny.evaluate import ALLOWED, ATTRIBUTES
 from sora_lab.generate.tiny.model import MAX_TEXT_TOKENS
-from sora_lab.generate.tiny.world import BACKGROUNDS, ObjectSpec
 
 # texts -> (token states (n, L, d) float32, attention mask (n, L)), like sora_lab.embeddings.token_states
 Encoder = Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]]
@@ -31,15 +30,14 @@ QUERIES, EPOCHS, BATCH = 4, 15, 128
 
 
 def training_captions(n: int, *, seed: int = 0, p_extra: float = 0.5) -> tuple[list[str], dict[str, list[str]]]:
-    """`n` one-object training captions and their true attributes, drawn like the trainer draws them."""
+    """`n` one-object training scenes, drawn by the trainer's own sampler: captions and true attributes."""
     rng = np.random.default_rng(seed)
-    triples, backgrounds = training_triples(), list(BACKGROUNDS)
     captions, labels = [], {key: [] for key in ATTRIBUTES}
     for _ in range(n):
-        color, shape, motion = triples[int(rng.integers(len(triples)))]
-        background = backgrounds[int(rng.integers(len(backgrounds)))]
-        captions.append(caption_one(ObjectSpec(color, shape, motion), background, rng, p_extra))
-        for key, value in zip(ATTRIBUTES, (color, shape, motion, background), strict=True):
+        scene = sample_scene(rng, p_two=0.0, p_reference=0.0, p_extra=p_extra)
+        obj = scene.objects[0]
+        captions.append(scene.caption)
+        for key, value in zip(ATTRIBUTES, (obj.color, obj.shape, obj.motion, scene.background), strict=True):
             labels[key].append(value)
     return captions, labels
 
@@ -66,17 +64,15 @@ def local_encoder(folder: Path) -> Encoder:
 
 
 def _encode(encoder: Encoder, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token states cut to the denoiser's MAX_TEXT_TOKENS, padded alike, in batches."""
-    states = torch.zeros(len(texts), MAX_TEXT_TOKENS, 0)
-    masks = torch.zeros(len(texts), MAX_TEXT_TOKENS, dtype=torch.bool)
+    """Token states cut or padded to the denoiser's MAX_TEXT_TOKENS, in batches of 256."""
+    states, masks = [], []
     for start in range(0, len(texts), 256):
         s, m = encoder(texts[start:start + 256])
-        n = min(MAX_TEXT_TOKENS, s.shape[1])
-        if states.shape[2] == 0:
-            states = torch.zeros(len(texts), MAX_TEXT_TOKENS, s.shape[2])
-        states[start:start + len(s), :n] = s[:, :n].cpu()
-        masks[start:start + len(s), :n] = m[:, :n].bool().cpu()
-    return states, masks
+        s, m = s[:, :MAX_TEXT_TOKENS].float().cpu(), m[:, :MAX_TEXT_TOKENS].bool().cpu()
+        pad = MAX_TEXT_TOKENS - s.shape[1]
+        states.append(torch.nn.functional.pad(s, (0, 0, 0, pad)))
+        masks.append(torch.nn.functional.pad(m, (0, pad)))
+    return torch.cat(states), torch.cat(masks)
 
 
 class _Readout(torch.nn.Module):
