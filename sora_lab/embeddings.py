@@ -55,12 +55,17 @@ def embed(texts: list[str] | str, *, batch_size: int = 64) -> np.ndarray:
 def token_states(texts: list[str], device: str = "cpu"):
     """Per-token hidden states (n, L, 384) and attention mask (n, L) as torch tensors on `device`,
     for models that attend over words."""
+
+    with _lock:
+        return token_states_of(_model(device), texts, device)
+
+
+def token_states_of(model, texts: list[str], device: str = "cpu"):
+    """token_states for any loaded SentenceTransformer (e.g. a bigger encoder from a local folder)."""
     import torch
 
-    model = _model(device)
-    with _lock:
-        features = {k: v.to(device) if isinstance(v, torch.Tensor) else v
-                    for k, v in model.preprocess(list(texts)).items()}
-        with torch.no_grad():
-            out = model[0](features)  # the transformer module, before pooling
+    features = {k: v.to(device) if isinstance(v, torch.Tensor) else v
+                for k, v in model.preprocess(list(texts)).items()}
+    with torch.no_grad():
+        out = model[0](features)  # the transformer module, before pooling
     return out["token_embeddings"].float(), features["attention_mask"]

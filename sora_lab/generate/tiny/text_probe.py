@@ -49,18 +49,14 @@ def local_encoder(folder: Path) -> Encoder:
         raise InputError(f"--encoder: {folder} is not a folder; point it at a saved sentence-transformers model")
     from sentence_transformers import SentenceTransformer
 
+    from sora_lab.embeddings import token_states_of
+
     try:
         model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except Exception as exc:  # any loader failure means the folder is not a usable model
         raise InputError(f"--encoder: {folder} did not load as a sentence-transformers model ({exc})") from None
 
-    def states(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        features = model.preprocess(list(texts))
-        with torch.no_grad():
-            out = model[0](features)  # the transformer, before pooling
-        return out["token_embeddings"].float(), features["attention_mask"]
-
-    return states
+    return lambda texts: token_states_of(model, texts)
 
 
 def _encode(encoder: Encoder, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,6 +137,6 @@ def probe_text(rows: list[dict], *, encoder: Encoder | None = None, n_captions: 
         per_attribute[key] = {"accuracy": hits / len(asked), "n": len(asked), "chance": 1 / len(classes)}
     for item, ok in zip(items, right, strict=True):
         item["all_right"] = bool(ok)
-    return {"n": len(rows), "adherence": float(right.mean()) if rows else 0.0, "per_attribute": per_attribute,
+    return {"n": len(rows), "adherence": float(right.mean()), "per_attribute": per_attribute,
             "training_captions": n_captions, "p_extra_wording": p_extra, "embedding_dim": int(train_states.shape[2]),
             "seconds": round(time.perf_counter() - start, 2), "items": items}
