@@ -80,6 +80,14 @@ def _phase_rows(phases: list[dict], last: int | None) -> list[str]:
     return rows
 
 
+def _weights_line(averaged_from: list[dict] | None) -> str:
+    if not averaged_from:
+        return "- these are the EMA weights."
+    steps = ", ".join(str(a["trained_steps"]) for a in averaged_from)
+    return (f"- these are the element-wise mean of the EMA weights at steps {steps} of this run "
+            "(`sora-lab model average`); the loss history and phases are the newest snapshot's.")
+
+
 def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = None, notes: str = "") -> Path:
     folder = Path(folder)
     meta = json.loads((folder / "config.json").read_text())
@@ -122,7 +130,7 @@ def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = 
         *_phase_rows(meta.get("phases") or [{"from_step": 0, **settings, "device": "cpu"}], meta.get("trained_steps")),
         f"- sampling defaults: {sampling.get('steps', 16)} Euler flow-matching steps "
         f"(FlowMatchEulerDiscreteScheduler, shift {sampling.get('shift', 1.0)}), CFG {sampling.get('guidance', 3.0)}",
-        "- these are the EMA weights.",
+        _weights_line(meta.get("averaged_from")),
         "",
         "## Loss curve",
         "![loss](loss_curve.png)",

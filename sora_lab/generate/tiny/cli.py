@@ -17,7 +17,7 @@ import typer
 
 from sora_lab.errors import InputError, LabError
 
-model_app = typer.Typer(help="The shipped tiny text-to-video model: train, eval, probe-text, info.",
+model_app = typer.Typer(help="The shipped tiny text-to-video model: train, eval, probe-text, average, info.",
                         no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -78,6 +78,9 @@ def train(
     workers: Annotated[int, typer.Option("--workers", help="Processes rendering batches ahead (use on a GPU).")] = 0,
     threads: Annotated[int, typer.Option("--threads", help="CPU threads for torch (0 = torch default).")] = 1,
     checkpoint_every: Annotated[int, typer.Option("--checkpoint-every")] = 200,
+    snapshot_every: Annotated[int, typer.Option(
+        "--snapshot-every", help="Also keep the EMA weights every N steps in RUN_DIR/snapshots (for `model average`)."
+    )] = 0,
     export: Annotated[Path | None, typer.Option("--export", help="Write EMA weights here (default RUN_DIR/weights).")]
     = None,
     small: Annotated[bool, typer.Option("--small", help="Workshop-size network (2 layers, 64 wide).")] = False,
@@ -98,8 +101,8 @@ def train(
         raise InputError("--batch-size and --checkpoint-every must be at least 1")
     if lr is not None and not lr > 0:
         raise InputError(f"--lr must be positive; got {lr}")
-    if (cooldown is not None and cooldown < 0) or workers < 0:
-        raise InputError("--cooldown and --workers cannot be negative")
+    if (cooldown is not None and cooldown < 0) or workers < 0 or snapshot_every < 0:
+        raise InputError("--cooldown, --workers and --snapshot-every cannot be negative")
     if extra_wording is not None:
         _check_share(extra_wording)
     if fresh and (run_dir / CHECKPOINT).exists():
@@ -118,7 +121,7 @@ def train(
     try:
         result = run_training(run_dir, steps=steps, settings=settings, checkpoint_every=checkpoint_every,
                               export_dir=export, threads=threads or None, device=_device(device), workers=workers,
-                              overrides=given, on_step=on_step)
+                              overrides=given, snapshot_every=snapshot_every, on_step=on_step)
     finally:
         bar.close()
     result["history"] = result["history"][-20:]
@@ -191,6 +194,26 @@ def probe_text_(
     for key, acc in result["per_attribute"].items():
         lines.append(f"  {key:<10} {acc['accuracy']:.3f}  (n={acc['n']}, chance {acc['chance']:.3f})")
     _emit(result, as_json, "\n".join(lines))
+
+
+@model_app.command()
+@_fails_cleanly
+def average(
+    folders: Annotated[list[Path], typer.Argument(help="Weights folders of one run, e.g. RUN_DIR/snapshots/*.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the averaged weights (not one of the inputs).")],
+    guidance: Annotated[float | None, typer.Option(
+        "--guidance", help="Record this CFG scale as the sampling default (default: the newest snapshot's).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Average snapshots of one run into one weights folder (a model soup along the training path)."""
+    from sora_lab.generate.tiny.average import average_weights
+
+    if guidance is not None and guidance < 0:
+        raise InputError(f"--guidance is a CFG scale and cannot be negative (1 means no guidance); got {guidance}")
+    meta = average_weights(folders, out, {"guidance": guidance} if guidance is not None else None)
+    result = {"out": str(out), "averaged_from": meta["averaged_from"], "sampling": meta["sampling"]}
+    steps = ", ".join(str(a["trained_steps"]) for a in meta["averaged_from"])
+    _emit(result, as_json, f"averaged {len(folders)} snapshots (steps {steps}) into {out}")
 
 
 @model_app.command()

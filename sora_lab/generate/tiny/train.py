@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from sora_lab.errors import InputError
+from sora_lab.generate.tiny.average import snapshot_dir
 from sora_lab.generate.tiny.captions import sample_scene
 from sora_lab.generate.tiny.conditioning import encode_text, reference_to_tensor
 from sora_lab.generate.tiny.model import (
@@ -159,14 +160,16 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 
 def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, resume: bool = True,
           checkpoint_every: int = 200, export_dir: Path | None = None, threads: int | None = None,
-          device: str = "cpu", workers: int = 0, overrides: dict | None = None,
+          device: str = "cpu", workers: int = 0, overrides: dict | None = None, snapshot_every: int = 0,
           on_step: Callable[[int, float], None] | None = None) -> dict:
     """Train until `steps` total steps (continuing a checkpoint in run_dir when resume=True).
 
     `overrides` (batch_size, lr, cooldown, p_extra_wording) change a resumed run from here on; `workers` render
     batches in that many processes. Writes run_dir/checkpoint.pt every `checkpoint_every` steps and
     at the end, and exports the EMA weights (what sampling uses) to `export_dir` (default
-    run_dir/weights) at the same moments. Returns a summary dict (step, last loss, seconds, loss history).
+    run_dir/weights) at the same moments. With `snapshot_every`, the EMA weights at each multiple of it
+    are also kept in run_dir/snapshots/step_NNNNNNN, for `sora-lab model average`. Returns a summary dict
+    (step, last loss, seconds, loss history).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -205,14 +208,15 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
             {k: v for k, v in phase.items() if k != "from_step"}:
         phases.append(phase)
 
+    def weights_meta(step: int) -> dict:
+        return {"trained_steps": step, "train_seconds": round(seconds, 1), "settings": asdict(settings),
+                "phases": phases, "final_loss": history[-1]["loss"] if history else None, "history": history}
+
     def checkpoint(step: int) -> None:
         _save_checkpoint(ckpt_path, {
             "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step,
             "history": history, "seconds": seconds, "settings": asdict(settings), "phases": phases})
-        save_weights(ema, export_dir, {"trained_steps": step, "train_seconds": round(seconds, 1),
-                                       "settings": asdict(settings), "phases": phases,
-                                       "final_loss": history[-1]["loss"] if history else None,
-                                       "history": history})
+        save_weights(ema, export_dir, weights_meta(step))
 
     window: list[float] = []
     model.train()
@@ -242,6 +246,8 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
             on_step(done, value)
         if done % checkpoint_every == 0 or done == steps:
             checkpoint(done)
+        if snapshot_every and done % snapshot_every == 0:
+            save_weights(ema, snapshot_dir(run_dir, done), weights_meta(done))
         t0 = time.perf_counter()  # checkpoint writes are not training time
     if start >= steps:
         done = start
