@@ -255,6 +255,21 @@ def test_charts_stay_under_altairs_row_limit_on_long_ranges(metrics):
     assert charts.to_png(charts.funnel(result))[:4] == b"\x89PNG"
 
 
+def test_the_retention_heat_map_drops_cohort_labels_that_would_overlap():
+    import re
+
+    from sora_lab.metrics import charts
+
+    days = [f"2025-10-{d:02d}" for d in range(1, 32)] + [f"2025-11-{d:02d}" for d in range(1, 5)]
+    rows = [{"cohort": c, "offset": o, "rate": 0.5 * 0.9 ** o, "users": 100, "retained": 50}
+            for c in days for o in range(31)]
+    svg = charts.to_svg(charts.retention_heatmap({"retention_matrix": rows}))
+    shown = re.findall(r"<text([^>]*)>(2025-1[01]-[0-9]{2})</text>", svg)
+    assert {label for _, label in shown} == set(days)  # every cohort keeps a (maybe hidden) label
+    visible = [label for attributes, label in shown if 'opacity="0"' not in attributes]
+    assert 10 <= len(visible) < len(days)  # 35 rows in 260 px: about every other label, none overlapping
+
+
 def test_imported_series_are_drawn_beside_the_public_figures(metrics):
     from sora_lab.metrics import charts
 

@@ -151,7 +151,8 @@ def retention_heatmap(result: dict, max_rows: int = 4000) -> alt.Chart:
         .mark_rect()
         .encode(
             x=alt.X("offset:O", title="days since first install"),
-            y=alt.Y("cohort:O", title="install cohort (UTC day)"),
+            # many cohorts: drop every other label until they no longer overlap
+            y=alt.Y("cohort:O", title="install cohort (UTC day)", axis=alt.Axis(labelOverlap="parity")),
             color=alt.Color("rate:Q", title="active", scale=alt.Scale(scheme="blues", type="sqrt")),
             tooltip=[*_tips("cohort:O", "offset:O", "users:Q", "retained:Q"), alt.Tooltip("rate:Q", format=".1%")],
         )
