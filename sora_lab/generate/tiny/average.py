@@ -1,10 +1,11 @@
 """Average the weights of several snapshots of one run (a "model soup" along the training path).
 
-Why: the EMA smooths only the last few hundred steps. Snapshots thousands of steps apart sit in
-the same basin but at different points of it; their mean tends to land nearer its middle, which
-generalises better to wording the model never saw, at no cost at sampling time. Only snapshots of
-the same network shape can be averaged; the result is an ordinary weights folder whose config
-records what went into it.
+Why: the EMA smooths only the last few hundred steps. Once a run has settled, snapshots thousands
+of steps apart are different points of one basin; their mean can land nearer its middle and read
+wording the model never saw better, at no cost at sampling time (while the loss still falls fast it
+lags behind the newest snapshot instead: judge it on held-out prompts). Only snapshots of the same
+network shape can be averaged; the result is an ordinary weights folder whose config records what
+went into it.
 """
 
 from __future__ import annotations
