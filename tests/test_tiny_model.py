@@ -167,6 +167,25 @@ def test_cli_fails_with_one_line(tmp_path):
     assert json.loads(result.stdout)["error"]["code"] == "invalid_input"
     result = runner.invoke(model_app, ["info", "--weights", str(tmp_path), "--json"])
     assert result.exit_code == 1 and "no tiny model" in result.stdout
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"prompt": "a red ball", "expect": {"color": "red"}}) + "\n")
+    result = runner.invoke(model_app, ["eval", "--prompts", str(prompts), "--guidance", "-2"])
+    assert result.exit_code == 1 and "guidance is a CFG scale and must be 0 or more" in result.stderr
+    result = runner.invoke(model_app, ["average", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
+                                       str(tmp_path / "soup"), "--guidance", "-1"])
+    assert result.exit_code == 1 and "guidance is a CFG scale" in result.stderr
+    assert not (tmp_path / "soup").exists()
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("guidance", -1.0, "guidance is a CFG scale and must be 0 or more"),
+    ("guidance", math.nan, "guidance is a CFG scale"),
+    ("shift", 0.0, "shift stretches the noise schedule and must be a positive number"),
+    ("shift", math.inf, "shift stretches"),
+])
+def test_sampling_settings_that_make_no_sense_are_refused(option, value, message):
+    with pytest.raises(InputError, match=message):
+        TinyBackend(device="cpu", **{option: value})
 
 
 @pytest.mark.gpu

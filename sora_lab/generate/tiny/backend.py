@@ -7,6 +7,7 @@ watermark and sound. The same (prompt, seed, reference) always gives the same fr
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 
@@ -25,6 +26,15 @@ DEFAULT_GUIDANCE = 3.0
 DEFAULT_SHIFT = 1.0
 
 
+def check_guidance(value: float) -> float:
+    """A CFG scale: 0 ignores the prompt, 1 is plain conditioning, more follows the prompt harder.
+    A negative one steers away from the prompt, which no caller means, so it is refused."""
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"guidance is a CFG scale and must be 0 or more (1 means no guidance); got {value}")
+    return value
+
+
 class TinyBackend:
     """Loads the weights once; `render` is thread-safe (one sampling at a time per backend)."""
 
@@ -40,8 +50,10 @@ class TinyBackend:
         self.steps = int(steps if steps is not None else sampling.get("steps", DEFAULT_STEPS))
         if self.steps < 1 or self.steps > 200:
             raise InputError(f"steps must be between 1 and 200; got {self.steps}")
-        self.guidance = float(guidance if guidance is not None else sampling.get("guidance", DEFAULT_GUIDANCE))
+        self.guidance = check_guidance(guidance if guidance is not None else sampling.get("guidance", DEFAULT_GUIDANCE))
         self.shift = float(shift if shift is not None else sampling.get("shift", DEFAULT_SHIFT))
+        if not math.isfinite(self.shift) or self.shift <= 0:
+            raise InputError(f"shift stretches the noise schedule and must be a positive number; got {self.shift}")
         self.threads = threads
         self.model_id = f"sora-lab/tiny-wan@{self.meta.get('trained_steps', 0)}"
         self._lock = threading.Lock()

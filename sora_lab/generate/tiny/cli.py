@@ -215,9 +215,10 @@ def average(
 ) -> None:
     """Average snapshots of one run into one weights folder (a model soup along the training path)."""
     from sora_lab.generate.tiny.average import average_weights
+    from sora_lab.generate.tiny.backend import check_guidance
 
-    if guidance is not None and guidance < 0:
-        raise InputError(f"--guidance is a CFG scale and cannot be negative (1 means no guidance); got {guidance}")
+    if guidance is not None:
+        check_guidance(guidance)
     meta = average_weights(folders, out, {"guidance": guidance} if guidance is not None else None)
     result = {"out": str(out), "averaged_from": meta["averaged_from"], "sampling": meta["sampling"]}
     steps = ", ".join(str(a["trained_steps"]) for a in meta["averaged_from"])
