@@ -141,6 +141,7 @@ class VideoService:
             unknown = sorted(set(options) - known)
             if unknown:
                 raise InputError(f"options: unknown {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            PretrainedOptions(**options)  # refuses a bad value, naming the field, before anything is queued
         return {
             "prompt": prompt.strip(),
             "seconds": float(seconds),

@@ -296,3 +296,29 @@ def test_audio_model_bed_is_mixed_under_the_motion_sound(tmp_path):
     assert rate == 48000 and a.shape == b.shape and not np.allclose(a, b, atol=1e-3)
     with pytest.raises(InputError, match="audio pipeline"):
         AmbienceModel(str(tmp_path / "ltx"))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("steps", 0, "options.steps must be a whole number from 1 to 500; got 0"),
+    ("steps", "30", "options.steps must be a whole number"),
+    ("steps", True, "options.steps must be a whole number"),
+    ("guidance", -1.0, "options.guidance is a CFG scale"),
+    ("guidance", float("nan"), "options.guidance is a CFG scale"),
+    ("width", 470, "options.width must be a multiple of 16"),
+    ("height", 4096, "options.height must be a whole number from 16 to 2048"),
+    ("max_frames", 1, "options.max_frames must be a whole number from 2"),
+    ("device", "gpu", "options.device must be 'cpu', 'cuda' or 'cuda:N'"),
+    ("dtype", "float64", "options.dtype must be"),
+    ("cpu_offload", "yes", "options.cpu_offload must be true or false"),
+    ("negative_prompt", None, "options.negative_prompt must be text"),
+    ("audio_model", 3, "options.audio_model must be a folder path"),
+])
+def test_options_refuse_bad_values_naming_the_field(field, value, message):
+    with pytest.raises(InputError, match=message):
+        PretrainedOptions(**{field: value})
+
+
+def test_default_and_typical_options_are_accepted():
+    PretrainedOptions()
+    PretrainedOptions(device="cuda:1", dtype="float16", steps=50, guidance=0, width=32, height=64, max_frames=9,
+                      cpu_offload=True, negative_prompt="blurry", audio_model="/models/audio")

@@ -273,6 +273,14 @@ def test_pretrained_backend_through_the_lab(lab, tmp_path):
         lab.videos.generate(as_user="maya", prompt="x", backend="pretrained", model=str(folder), options={"foo": 1})
     with pytest.raises(InputError, match="only the pretrained"):
         lab.videos.generate(as_user="maya", prompt="x", options={"steps": 2})
+    stored, jobs = len(lab.videos.list_mine(as_user="maya")), len(lab.videos.jobs(as_user="maya"))
+    with pytest.raises(InputError, match="options.guidance is a CFG scale"):
+        lab.videos.submit(as_user="maya", prompt="x", backend="pretrained", model=str(folder),
+                          options={"guidance": -3})
+    with pytest.raises(InputError, match="options.width must be a multiple of 16"):
+        lab.videos.generate(as_user="maya", prompt="x", backend="pretrained", model=str(folder),
+                            options={"width": 33})
+    assert len(lab.videos.list_mine(as_user="maya")) == stored and len(lab.videos.jobs(as_user="maya")) == jobs
 
 
 def _character_cameo(lab, owner: str, handle: str, permission: str) -> dict:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +68,37 @@ class PretrainedOptions:
     audio_model: str | None = None
     """A local diffusers text-to-audio folder (StableAudio, AudioLDM) for the background bed; None: synthesised."""
     audio_steps: int = 50
+
+    def __post_init__(self):
+        """Check every field when the options are made, so a bad value is refused with its name
+        before a job is queued, not minutes later inside the pipeline."""
+        if self.device is not None and not re.fullmatch(r"cpu|cuda(:\d+)?", str(self.device)):
+            raise InputError(f"options.device must be 'cpu', 'cuda' or 'cuda:N'; got {self.device!r}")
+        if self.dtype not in (None, "bfloat16", "float16", "float32"):
+            raise InputError(f"options.dtype must be 'bfloat16', 'float16' or 'float32'; got {self.dtype!r}")
+        for name in ("cpu_offload", "vae_tiling"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"options.{name} must be true or false; got {getattr(self, name)!r}")
+        for name, low, high in (("steps", 1, 500), ("audio_steps", 1, 500), ("max_frames", 2, 1000)):
+            _check_int(name, getattr(self, name), low, high)
+        for name in ("width", "height"):
+            _check_int(name, getattr(self, name), 16, 2048)
+            if getattr(self, name) % 16:
+                raise InputError(f"options.{name} must be a multiple of 16 (32 suits every supported pipeline); "
+                                 f"got {getattr(self, name)}")
+        guidance = self.guidance
+        if isinstance(guidance, bool) or not isinstance(guidance, int | float) or not math.isfinite(guidance) \
+                or guidance < 0:
+            raise InputError(f"options.guidance is a CFG scale and must be a number, 0 or more; got {guidance!r}")
+        if not isinstance(self.negative_prompt, str):
+            raise InputError("options.negative_prompt must be text, e.g. 'blurry, distorted'")
+        if self.audio_model is not None and not isinstance(self.audio_model, str):
+            raise InputError("options.audio_model must be a folder path as a string")
+
+
+def _check_int(name: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"options.{name} must be a whole number from {low} to {high}; got {value!r}")
 
 
 def pipeline_class_name(folder: Path) -> str:
