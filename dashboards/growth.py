@@ -18,6 +18,7 @@ import panel as pn
 
 from sora_lab.lab import Lab
 from sora_lab.metrics import charts
+from sora_lab.metrics.reference import fit_for_display
 
 pn.extension("vega", sizing_mode="fixed", notifications=True)
 
@@ -161,7 +162,7 @@ def refresh_fit() -> None:
     scenario = source_w.value[4:] if source_w.value.startswith("sim:") else None
     if scenario and scenario in state["sources"]["scenarios"]:
         fit = lab.metrics.fit(scenario=scenario)["fit"]
-        fit_table.object = pd.DataFrame(fit)[["figure", "reference", "simulated", "ratio", "note", "source"]]
+        fit_table.object = pd.DataFrame(fit_for_display(fit))
     else:
         fit_table.object = pd.DataFrame()
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from sora_lab.cli import app
 from sora_lab.errors import AuthError, Forbidden, InputError
 from sora_lab.lab import Lab
+from sora_lab.metrics.reference import fit_for_display, format_figure
 from sora_lab.metrics.service import MetricsService
 from sora_lab.metrics.simulate import SimConfig, seed_default_scenario, simulate
 from sora_lab.store.db import Store
@@ -113,8 +114,14 @@ def test_default_scenario_is_calibrated_to_the_public_figures(tmp_path):
     store = Store.open(tmp_path / "lab.duckdb")
     report = seed_default_scenario(store)
     service = MetricsService(store, tmp_path)
-    fit = {row["figure"]: row for row in service.fit(scenario="default")["fit"]}
+    rows = service.fit(scenario="default")["fit"]
+    fit = {row["figure"]: row for row in rows}
     store.close()
+    shown = {row["figure"]: row for row in fit_for_display(rows)}
+    assert shown["ios_downloads first 7 days"]["reference"] == "627,000"
+    assert shown["retention_d1 launch cohort"]["reference"] == "10.0%"
+    assert shown["downloads under 5 days"]["reference"] == "5 days"
+    assert shown["daily_active_users October 2025"]["ratio"] == f"{fit['daily_active_users October 2025']['ratio']:.2f}"
     assert report["events"] > 100_000 and report["simulate_s"] + report["ingest_s"] < 20
     assert fit["downloads under 5 days"]["simulated"] <= 5
     assert 0.05 <= fit["retention_d1 launch cohort"]["simulated"] <= 0.2
@@ -214,6 +221,10 @@ def test_cli_simulate_summary_series_import_json(home, tmp_path):
     csv = write_csv(tmp_path / "s.csv", "date,metric,value,source\n2025-10-01,downloads,5,me\n")
     imported = runner.invoke(app, ["metrics", "import", str(csv), "--home", str(home), "--json"])
     assert json.loads(imported.stdout)["stored"] == 1
+    fit = runner.invoke(app, ["metrics", "fit", "--home", str(home), "--scenario", "cli"])
+    assert fit.exit_code == 0, fit.output
+    assert fit.stdout.startswith("sim:cli against public figures")
+    assert "retention_d1 launch cohort" in fit.stdout and "10.0%" in fit.stdout and "627,000" in fit.stdout
 
 
 def test_cli_errors_are_one_line_and_non_zero(home, tmp_path):
@@ -237,3 +248,11 @@ def test_metrics_over_the_server_need_the_operator(server):
     with Lab.connect(server.url, home=server.home, tokens={"lab": "slt_wrong"}) as stranger:
         with pytest.raises((AuthError, Forbidden)):
             stranger.metrics.summary()
+
+
+@pytest.mark.parametrize("value, unit, text", [
+    (56000.0, "downloads", "56,000"), (1334250.4, "users", "1,334,250"), (0.1253, "share", "12.5%"),
+    (0.0191, "share", "1.9%"), (5.0, "days", "5 days"), (None, "users", "–"), (float("nan"), "share", "–"),
+])
+def test_fit_figures_are_shown_in_their_own_units(value, unit, text):
+    assert format_figure(value, unit) == text

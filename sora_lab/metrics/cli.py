@@ -9,6 +9,7 @@ import typer
 
 from sora_lab.cli_common import HomeOpt, JsonOpt, ServerOpt, emit, fails_cleanly, open_lab
 from sora_lab.metrics.importer import read_series_file
+from sora_lab.metrics.reference import fit_for_display
 
 metrics_app = typer.Typer(help="Growth metrics: downloads vs active users, funnel, retention; simulate; import.",
                           no_args_is_help=True)
@@ -90,11 +91,13 @@ def simulate(
         f"(simulated {result['simulate_s']} s, ingest {result['ingest_s']} s = {result['ingest_events_per_s']:,}/s)",
         "fit against public figures (counts scaled to full size):",
     ]
-    for row in result["fit"]:
-        lines.append(f"  {row['figure']:<45} reference {row['reference']:>12,.3f}  simulated "
-                     f"{'n/a' if row['simulated'] is None else format(row['simulated'], ',.3f'):>12}  "
-                     f"({row['note']})")
+    lines += _fit_lines(result["fit"])
     emit(result, as_json, "\n".join(lines))
+
+
+def _fit_lines(fit_rows: list[dict]) -> list[str]:
+    return [f"  {row['figure']:<45} reference {row['reference']:>12}  simulated {row['simulated']:>12}  "
+            f"ratio {row['ratio']:>5}  ({row['note']})" for row in fit_for_display(fit_rows)]
 
 
 @metrics_app.command("fit")
@@ -106,7 +109,8 @@ def fit(
     """How a stored scenario compares with each public launch figure."""
     with open_lab(home, server) as lab:
         result = lab.metrics.fit(scenario=scenario)
-    emit(result, as_json)
+    emit(result, as_json, "\n".join([f"sim:{scenario} against public figures (counts scaled to full size):",
+                                      *_fit_lines(result["fit"])]))
 
 
 @metrics_app.command("import")

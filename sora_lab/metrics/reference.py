@@ -93,6 +93,26 @@ def fit(result: dict, scale: float, path: Path | None = None) -> list[dict]:
     return rows
 
 
+def format_figure(value: float | None, unit: str) -> str:
+    """One column holds download counts, user counts, shares and days: 56000 -> '56,000',
+    share 0.1253 -> '12.5%', 5 days -> '5 days', missing -> '–', so people can read them side by side."""
+    if value is None or value != value:  # None or NaN
+        return "–"
+    if unit == "share":
+        return f"{value:.1%}"
+    if unit == "days":
+        return f"{value:g} days"
+    return f"{value:,.0f}"
+
+
+def fit_for_display(fit_rows: list[dict]) -> list[dict]:
+    """`fit` rows as text for tables (dashboard, CLI): figure, reference, simulated, ratio, note, source."""
+    return [{"figure": row["figure"], "reference": format_figure(row["reference"], row["unit"]),
+             "simulated": format_figure(row["simulated"], row["unit"]),
+             "ratio": "–" if row["ratio"] is None else f"{row['ratio']:.2f}",
+             "note": row["note"], "source": row["source"]} for row in fit_rows]
+
+
 def _simulated(result, daily, series, day, how, row, scale) -> tuple[float | None, str]:
     if how == "retention":
         key = row["metric"].split("_")[1]
@@ -103,7 +123,7 @@ def _simulated(result, daily, series, day, how, row, scale) -> tuple[float | Non
         hit = next((i + 1 for i, r in enumerate(result.get("daily", [])) if r["cumulative_downloads"] >= target), None)
         if hit is None:
             return None, f"never reached {row['value']:.0f} downloads in the simulated range"
-        return float(hit), f"days until cumulative downloads reached {row['value']:.0f} (reference: under 5 days)"
+        return float(hit), f"days until cumulative downloads reached {row['value']:,.0f} (reference: under 5 days)"
     if how == "mean_month":
         month = day[:7]
         values = [r[series] for d, r in daily.items() if d.startswith(month)]
