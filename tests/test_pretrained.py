@@ -304,6 +304,7 @@ def test_audio_model_bed_is_mixed_under_the_motion_sound(tmp_path):
     ("steps", True, "options.steps must be a whole number"),
     ("guidance", -1.0, "options.guidance is a CFG scale"),
     ("guidance", float("nan"), "options.guidance is a CFG scale"),
+    ("guidance", "5", "options.guidance is a CFG scale and must be 0 or more"),
     ("width", 470, "options.width must be a multiple of 16"),
     ("height", 4096, "options.height must be a whole number from 16 to 2048"),
     ("max_frames", 1, "options.max_frames must be a whole number from 2"),

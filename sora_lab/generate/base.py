@@ -7,14 +7,26 @@ is shared and lives beside this module, so backends stay small.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
+from sora_lab.errors import InputError
+
 Progress = Callable[[int, int], None]
 """progress(done_steps, total_steps) — called by backends during sampling."""
+
+
+def check_guidance(value, field: str = "guidance") -> float:
+    """A CFG scale, for every backend: 0 ignores the prompt, 1 is plain conditioning, more follows the
+    prompt harder. A negative one steers away from the prompt, which no caller means, so it is refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise InputError(f"{field} is a CFG scale and must be 0 or more (1 means no guidance); got {value!r}")
+    return float(value)
 
 
 @dataclass

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from sora_lab.errors import InputError
-from sora_lab.generate.base import Clip, Progress
+from sora_lab.generate.base import Clip, Progress, check_guidance
 
 
 @dataclass(frozen=True)
@@ -86,10 +85,7 @@ class PretrainedOptions:
             if getattr(self, name) % 16:
                 raise InputError(f"options.{name} must be a multiple of 16 (32 suits every supported pipeline); "
                                  f"got {getattr(self, name)}")
-        guidance = self.guidance
-        if isinstance(guidance, bool) or not isinstance(guidance, int | float) or not math.isfinite(guidance) \
-                or guidance < 0:
-            raise InputError(f"options.guidance is a CFG scale and must be a number, 0 or more; got {guidance!r}")
+        check_guidance(self.guidance, "options.guidance")
         if not isinstance(self.negative_prompt, str):
             raise InputError("options.negative_prompt must be text, e.g. 'blurry, distorted'")
         if self.audio_model is not None and not isinstance(self.audio_model, str):

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from sora_lab.errors import InputError
-from sora_lab.generate.base import Clip, Progress
+from sora_lab.generate.base import Clip, Progress, check_guidance
 from sora_lab.generate.tiny.conditioning import encode_text, reference_to_tensor
 from sora_lab.generate.tiny.model import count_parameters, load_weights, tensor_to_clip
 from sora_lab.generate.tiny.sampler import sample
@@ -24,15 +24,6 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_STEPS = 16
 DEFAULT_GUIDANCE = 3.0
 DEFAULT_SHIFT = 1.0
-
-
-def check_guidance(value: float) -> float:
-    """A CFG scale: 0 ignores the prompt, 1 is plain conditioning, more follows the prompt harder.
-    A negative one steers away from the prompt, which no caller means, so it is refused."""
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise InputError(f"guidance is a CFG scale and must be 0 or more (1 means no guidance); got {value}")
-    return value
 
 
 class TinyBackend:

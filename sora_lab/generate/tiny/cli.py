@@ -214,11 +214,11 @@ def average(
     as_json: JsonOpt = False,
 ) -> None:
     """Average snapshots of one run into one weights folder (a model soup along the training path)."""
+    from sora_lab.generate.base import check_guidance
     from sora_lab.generate.tiny.average import average_weights
-    from sora_lab.generate.tiny.backend import check_guidance
 
     if guidance is not None:
-        check_guidance(guidance)
+        check_guidance(guidance, "--guidance")
     meta = average_weights(folders, out, {"guidance": guidance} if guidance is not None else None)
     result = {"out": str(out), "averaged_from": meta["averaged_from"], "sampling": meta["sampling"]}
     steps = ", ".join(str(a["trained_steps"]) for a in meta["averaged_from"])
