@@ -115,6 +115,49 @@ def test_resume_can_change_batch_and_lr_and_records_the_phases(tmp_path):
     assert meta["settings"]["batch_size"] == 3 and meta["trained_steps"] == 4
 
 
+def test_init_from_weights_continues_their_network_steps_and_history(tmp_path):
+    from sora_lab.generate.tiny.card import _phase_rows
+    from sora_lab.generate.tiny.train import _lr
+
+    settings = TrainSettings(seed=1, batch_size=2, model=MICRO, warmup=2)
+    train(tmp_path / "base", steps=2, settings=settings, checkpoint_every=10, threads=1)
+    base, base_meta = load_weights(tmp_path / "base" / "weights")
+    summary = train(tmp_path / "tune", steps=3, checkpoint_every=10, threads=1, init_from=tmp_path / "base" / "weights",
+                    overrides={"lr": 5e-4})
+    assert summary["step"] == 3
+    tuned, meta = load_weights(tmp_path / "tune" / "weights")
+    assert meta["config"] == base_meta["config"] and meta["trained_steps"] == 3
+    assert meta["history"][:len(base_meta["history"])] == base_meta["history"]
+    assert [(p["from_step"], p["lr"], p.get("init_from")) for p in meta["phases"]] == [
+        (0, 1e-3, None), (2, 5e-4, "weights")]
+    assert "fine-tuned from the weights folder `weights/` with a fresh optimizer" in _phase_rows(meta["phases"], 3)[1]
+    changed = [not torch.equal(p, q) for p, q in zip(base.state_dict().values(), tuned.state_dict().values(),
+                                                         strict=True)]
+    assert any(changed)  # one step of training moved the weights
+    # the fresh optimizer warms up from where the weights left off, not from step 0
+    assert _lr(TrainSettings(lr=1e-3, warmup=100), 2, 1000, warm_from=2) == pytest.approx(1e-5)
+    # a resume of the fine-tune keeps its phases and does not start another
+    train(tmp_path / "tune", steps=4, checkpoint_every=10, threads=1)
+    _, resumed = load_weights(tmp_path / "tune" / "weights")
+    assert resumed["phases"] == meta["phases"] and resumed["trained_steps"] == 4
+
+
+def test_init_from_refuses_what_it_cannot_continue(tmp_path):
+    settings = TrainSettings(seed=1, batch_size=2, model=MICRO, warmup=2)
+    train(tmp_path / "base", steps=2, settings=settings, checkpoint_every=10, threads=1)
+    weights = tmp_path / "base" / "weights"
+    with pytest.raises(InputError, match="already holds one"):
+        train(tmp_path / "base", steps=4, init_from=weights)
+    with pytest.raises(InputError, match="already have 2; give more than 2"):
+        train(tmp_path / "new", steps=2, init_from=weights)
+    with pytest.raises(InputError, match="--init-from: no tiny model in"):
+        train(tmp_path / "new", steps=4, init_from=tmp_path / "missing")
+    assert not (tmp_path / "new" / "checkpoint.pt").exists()
+    result = CliRunner().invoke(model_app, ["train", "--run-dir", str(tmp_path / "cli"), "--steps", "4",
+                                            "--init-from", str(weights), "--small"])
+    assert result.exit_code == 1 and "--small picks a new network" in result.stderr
+
+
 def test_a_checkpoint_from_before_extra_wording_resumes_as_core_wording_only(tmp_path):
     settings = TrainSettings(seed=1, batch_size=2, model=MICRO, warmup=2)
     train(tmp_path / "run", steps=2, settings=settings, checkpoint_every=10, threads=1)

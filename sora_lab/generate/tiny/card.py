@@ -75,8 +75,10 @@ def _phase_rows(phases: list[dict], last: int | None) -> list[str]:
         cool = f", lr decaying to 10% over the last {p['cooldown']} steps" if p.get("cooldown") else ""
         extra = p.get("p_extra_wording", 0.0)
         wording = f", {extra:.0%} of caption words from the training-only synonyms" if extra else ""
+        start = (f", fine-tuned from the weights folder `{p['init_from']}/` with a fresh optimizer"
+                 if "init_from" in p else "")
         rows.append(f"  - steps {p.get('from_step', 0)}-{end}: batch {p.get('batch_size')}, lr {p.get('lr')}{cool}"
-                    f"{wording}, on {p.get('device', 'cpu')}")
+                    f"{wording}, on {p.get('device', 'cpu')}{start}")
     return rows
 
 

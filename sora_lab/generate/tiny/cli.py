@@ -85,6 +85,9 @@ def train(
     = None,
     small: Annotated[bool, typer.Option("--small", help="Workshop-size network (2 layers, 64 wide).")] = False,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore an existing checkpoint in RUN_DIR.")] = False,
+    init_from: Annotated[Path | None, typer.Option(
+        "--init-from", help="Start a new run from these weights (e.g. the shipped model's folder) instead of noise; "
+        "network, settings and step count carry on.")] = None,
     device: DeviceOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
@@ -105,6 +108,9 @@ def train(
         raise InputError("--cooldown, --workers and --snapshot-every cannot be negative")
     if extra_wording is not None:
         _check_share(extra_wording)
+    if init_from is not None and small:
+        raise InputError("--small picks a new network, but --init-from continues the network of its weights; "
+                         "give one or the other")
     if fresh and (run_dir / CHECKPOINT).exists():
         (run_dir / CHECKPOINT).unlink()
     model = asdict(TinyConfig(num_layers=2, num_heads=2, head_dim=32, ffn_dim=256)) if small else asdict(TinyConfig())
@@ -121,7 +127,8 @@ def train(
     try:
         result = run_training(run_dir, steps=steps, settings=settings, checkpoint_every=checkpoint_every,
                               export_dir=export, threads=threads or None, device=_device(device), workers=workers,
-                              overrides=given, snapshot_every=snapshot_every, on_step=on_step)
+                              overrides=given, snapshot_every=snapshot_every, init_from=init_from,
+                              on_step=on_step)
     finally:
         bar.close()
     result["history"] = result["history"][-20:]

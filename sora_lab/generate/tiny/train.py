@@ -33,6 +33,7 @@ from sora_lab.generate.tiny.model import (
     TinyConfig,
     TinyVideoDenoiser,
     clip_to_tensor,
+    load_weights,
     save_weights,
 )
 from sora_lab.generate.tiny.world import make_face_sprite, render_world_clip
@@ -119,9 +120,10 @@ def flow_matching_loss(model: TinyVideoDenoiser, batch: Batch, text: torch.Tenso
     return torch.mean(weight * (pred - clean) ** 2)
 
 
-def _lr(settings: TrainSettings, step: int, total: int) -> float:
-    """Linear warm-up, then constant; over the last `cooldown` steps a linear decay to 10%."""
-    lr = settings.lr * min(1.0, (step + 1) / max(1, settings.warmup))
+def _lr(settings: TrainSettings, step: int, total: int, warm_from: int = 0) -> float:
+    """Linear warm-up from step `warm_from` (0, or where a fine-tune's fresh optimizer started), then
+    constant; over the last `cooldown` steps a linear decay to 10%."""
+    lr = settings.lr * min(1.0, (step - warm_from + 1) / max(1, settings.warmup))
     if settings.cooldown > 0 and step >= total - settings.cooldown:
         left = (total - step) / settings.cooldown
         lr *= 0.1 + 0.9 * left
@@ -161,14 +163,16 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, resume: bool = True,
           checkpoint_every: int = 200, export_dir: Path | None = None, threads: int | None = None,
           device: str = "cpu", workers: int = 0, overrides: dict | None = None, snapshot_every: int = 0,
-          on_step: Callable[[int, float], None] | None = None) -> dict:
+          init_from: Path | None = None, on_step: Callable[[int, float], None] | None = None) -> dict:
     """Train until `steps` total steps (continuing a checkpoint in run_dir when resume=True).
 
     `overrides` (batch_size, lr, cooldown, p_extra_wording) change a resumed run from here on; `workers` render
     batches in that many processes. Writes run_dir/checkpoint.pt every `checkpoint_every` steps and
     at the end, and exports the EMA weights (what sampling uses) to `export_dir` (default
     run_dir/weights) at the same moments. With `snapshot_every`, the EMA weights at each multiple of it
-    are also kept in run_dir/snapshots/step_NNNNNNN, for `sora-lab model average`. Returns a summary dict
+    are also kept in run_dir/snapshots/step_NNNNNNN, for `sora-lab model average`. `init_from` starts a
+    new run from a weights folder (e.g. the shipped model) instead of from noise: its network, settings,
+    step count and loss history carry on, with a fresh optimizer that warms up again. Returns a summary dict
     (step, last loss, seconds, loss history).
     """
     run_dir = Path(run_dir)
@@ -179,7 +183,13 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
     ckpt_path = run_dir / CHECKPOINT
     state = None
     if resume and ckpt_path.exists():
+        if init_from is not None:
+            raise InputError(f"--init-from starts a new run, but {run_dir} already holds one; "
+                             "choose another --run-dir, or add --fresh to replace it")
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        settings = _stored_settings(state)
+    elif init_from is not None:
+        state = _state_from_weights(Path(init_from), steps)
         settings = _stored_settings(state)
     settings = settings or TrainSettings()
     if steps < 1:
@@ -196,16 +206,18 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    start, history, seconds, phases = 0, [], 0.0, []
+    start, history, seconds, phases, warm_from = 0, [], 0.0, [], 0
     if state is not None:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["optimizer"])
+        if state["optimizer"] is not None:
+            opt.load_state_dict(state["optimizer"])
         start, history, seconds = state["step"], state["history"], state["seconds"]
-        phases = _recorded_phases(state)
+        phases, warm_from = _recorded_phases(state), state.get("warm_from", 0)
     phase = _phase(start, settings, device)
-    if not phases or {k: v for k, v in phases[-1].items() if k != "from_step"} != \
-            {k: v for k, v in phase.items() if k != "from_step"}:
+    if init_from is not None and state is not None and state["optimizer"] is None:
+        phases.append({**phase, "init_from": Path(init_from).name})  # always its own phase: a fresh optimizer
+    elif not phases or _settings_of(phases[-1]) != _settings_of(phase):
         phases.append(phase)
 
     def weights_meta(step: int) -> dict:
@@ -215,7 +227,8 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
     def checkpoint(step: int) -> None:
         _save_checkpoint(ckpt_path, {
             "model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step,
-            "history": history, "seconds": seconds, "settings": asdict(settings), "phases": phases})
+            "history": history, "seconds": seconds, "settings": asdict(settings), "phases": phases,
+            "warm_from": warm_from})
         save_weights(ema, export_dir, weights_meta(step))
 
     window: list[float] = []
@@ -225,7 +238,7 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
     for step, batch in enumerate(_batches(settings, start, steps, workers), start):
         text = encode_text(batch.captions, device)
         for group in opt.param_groups:
-            group["lr"] = _lr(settings, step, steps)
+            group["lr"] = _lr(settings, step, steps, warm_from)
         loss = flow_matching_loss(model, batch, text)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -253,6 +266,31 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
         done = start
     return {"step": done, "loss": history[-1]["loss"] if history else None, "seconds": round(seconds, 1),
             "history": history, "run_dir": str(run_dir), "weights": str(export_dir), "ref_size": REF_SIZE}
+
+
+def _state_from_weights(folder: Path, steps: int) -> dict:
+    """A checkpoint-shaped start from exported weights: model and EMA both those weights, no optimizer
+    state (the new phase warms its learning rate up again from here)."""
+    try:
+        loaded, meta = load_weights(folder)
+    except FileNotFoundError as exc:
+        raise InputError(f"--init-from: {exc}") from None
+    if "settings" not in meta:
+        raise InputError(f"--init-from: {folder} has no training settings in config.json; "
+                         "give a folder written by `sora-lab model train` or `model average`")
+    start = int(meta.get("trained_steps", 0))
+    if steps <= start:
+        raise InputError(f"--steps is the total to reach and these weights already have {start}; "
+                         f"give more than {start}, e.g. --steps {start + 2000}")
+    weights = loaded.state_dict()
+    return {"model": weights, "ema": weights, "optimizer": None, "step": start, "warm_from": start,
+            "history": list(meta.get("history", [])), "seconds": float(meta.get("train_seconds", 0.0)),
+            "settings": meta["settings"], "phases": meta.get("phases")}
+
+
+def _settings_of(phase: dict) -> dict:
+    """What makes one phase differ from the next: not where it starts, nor how a fine-tune began."""
+    return {k: v for k, v in phase.items() if k not in ("from_step", "init_from")}
 
 
 def _phase(from_step: int, settings: TrainSettings, device: str) -> dict:
