@@ -158,6 +158,18 @@ def test_init_from_refuses_what_it_cannot_continue(tmp_path):
     assert result.exit_code == 1 and "--small picks a new network" in result.stderr
 
 
+def test_cli_train_resumes_and_its_progress_bar_ends_at_the_total(tmp_path):
+    args = ["train", "--run-dir", str(tmp_path / "run"), "--small", "--batch-size", "2", "--json"]
+    runner = CliRunner()
+    first = runner.invoke(model_app, [*args, "--steps", "2"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(model_app, [*args, "--steps", "4"])
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout)["step"] == 4
+    final = second.stderr.replace("\r", "\n").strip().splitlines()[-1]
+    assert "4/4" in final and "loss=" in final, final
+
+
 def test_a_checkpoint_from_before_extra_wording_resumes_as_core_wording_only(tmp_path):
     settings = TrainSettings(seed=1, batch_size=2, model=MICRO, warmup=2)
     train(tmp_path / "run", steps=2, settings=settings, checkpoint_every=10, threads=1)

@@ -120,9 +120,11 @@ def train(
     bar = tqdm(total=steps, desc="training", unit="step", file=sys.stderr, dynamic_ncols=True)
 
     def on_step(step: int, loss: float) -> None:
-        bar.n = step
+        if bar.n == 0 and step > 1:  # a resumed or fine-tuned run: time the steps from here, not from step 0
+            bar.reset(total=steps)
+            bar.initial = bar.n = bar.last_print_n = step - 1
+        bar.update(step - bar.n)
         bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-        bar.refresh()
 
     try:
         result = run_training(run_dir, steps=steps, settings=settings, checkpoint_every=checkpoint_every,
