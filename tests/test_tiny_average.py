@@ -45,6 +45,7 @@ def test_the_average_is_the_element_wise_mean_and_records_its_parts(run, tmp_pat
         torch.testing.assert_close(value, (parts[0][key] + parts[1][key] + parts[2][key]) / 3)
     assert not torch.equal(parts[0]["transformer.proj_out.weight"], parts[2]["transformer.proj_out.weight"])
     assert [a["trained_steps"] for a in stored["averaged_from"]] == [1, 2, 3]
+    assert [a["folder"] for a in stored["averaged_from"]] == ["step_0000001", "step_0000002", "step_0000003"]
     assert stored["trained_steps"] == 3 and stored["sampling"]["guidance"] == 4.0 and meta["sampling"] == stored[
         "sampling"]
     card = write_model_card(tmp_path / "soup", {}).read_text()

@@ -56,7 +56,8 @@ def average_weights(folders: list[Path], out_dir: Path, sampling: dict | None = 
     model.load_state_dict(mean)
     extra = {k: v for k, v in meta.items() if k != "config"}
     extra["sampling"] = {**extra.get("sampling", {}), **(sampling or {})}
-    extra["averaged_from"] = [{"folder": str(f), "trained_steps": m.get("trained_steps")}
+    # folder names, not paths: weights travel (into the repo, to other machines) and paths would not mean anything there
+    extra["averaged_from"] = [{"folder": Path(f).name, "trained_steps": m.get("trained_steps")}
                               for f, (_, m) in zip(folders, loaded, strict=True)]
     save_weights(model, out_dir, extra)
     return {"config": first_config, **extra}
