@@ -215,8 +215,8 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
         start, history, seconds = state["step"], state["history"], state["seconds"]
         phases, warm_from = _recorded_phases(state), state.get("warm_from", 0)
     phase = _phase(start, settings, device)
-    if init_from is not None and state is not None and state["optimizer"] is None:
-        phases.append({**phase, "init_from": Path(init_from).name})  # always its own phase: a fresh optimizer
+    if init_from is not None:  # always its own phase: the optimizer starts fresh here
+        phases.append({**phase, "init_from": Path(init_from).name})
     elif not phases or _settings_of(phases[-1]) != _settings_of(phase):
         phases.append(phase)
 
