@@ -152,7 +152,7 @@ def test_init_from_refuses_what_it_cannot_continue(tmp_path):
         train(tmp_path / "new", steps=2, init_from=weights)
     with pytest.raises(InputError, match="--init-from: no tiny model in"):
         train(tmp_path / "new", steps=4, init_from=tmp_path / "missing")
-    assert not (tmp_path / "new" / "checkpoint.pt").exists()
+    assert not (tmp_path / "new").exists()  # a refused run leaves no folder behind
     result = CliRunner().invoke(model_app, ["train", "--run-dir", str(tmp_path / "cli"), "--steps", "4",
                                             "--init-from", str(weights), "--small"])
     assert result.exit_code == 1 and "--small picks a new network" in result.stderr

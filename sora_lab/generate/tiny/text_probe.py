@@ -60,7 +60,7 @@ def local_encoder(folder: Path, layer: int | None = None) -> Encoder:
         depth = model[0].auto_model.config.num_hidden_layers
         if not 0 <= layer <= depth:
             raise InputError(f"--layer must be between 0 (word embeddings) and {depth} (the last layer) "
-                             f"for {folder.name}; got {layer}")
+                             f"of this encoder; got {layer}")
     return lambda texts: token_states_of(model, texts, layer=layer)
 
 

@@ -176,7 +176,6 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
     (step, last loss, seconds, loss history).
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     export_dir = Path(export_dir) if export_dir is not None else run_dir / "weights"
     if threads:
         torch.set_num_threads(threads)
@@ -198,6 +197,7 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
     if unknown:
         raise InputError(f"cannot change {sorted(unknown)} of a run; only {list(OVERRIDABLE)} can change on resume")
     settings = TrainSettings(**{**asdict(settings), **(overrides or {})})
+    run_dir.mkdir(parents=True, exist_ok=True)  # only once the request is known to be good
 
     torch.manual_seed(settings.seed)
     config = TinyConfig.from_dict(settings.model)
