@@ -207,3 +207,17 @@ def test_sampler_tuning_set_uses_training_triples_only():
     held = set(held_out_triples())
     assert len(rows) == 64
     assert not any((r["expect"]["color"], r["expect"]["shape"], r["expect"]["motion"]) in held for r in rows)
+
+
+def test_a_spinning_cameo_turns_inside_its_disc_the_way_shapes_turn():
+    """A caption saying the person spins must show the face turning (it was pasted upright before)."""
+    sprite = np.zeros((32, 32, 3), np.uint8)
+    sprite[26:30, 12:20] = 255  # a mark at the bottom of the face
+    quarter = round(FRAMES / 4)  # ~90 degrees into the turn
+    spin = render_world_clip([ObjectSpec("white", "circle", "spins")], "black", reference=sprite, seed=3)
+    still = render_world_clip([ObjectSpec("white", "circle", "grows")], "black", reference=sprite, seed=3)
+    mark = [np.argwhere(spin[i, ..., 0] > 100).mean(axis=0) for i in (0, quarter)]
+    assert mark[0][0] > mark[1][0] + 1.5  # the mark leaves the bottom ...
+    assert mark[1][1] < mark[0][1] - 1.5  # ... for the left side: clockwise, as shapes turn
+    upright = np.argwhere(still[quarter, ..., 0] > 100).mean(axis=0)
+    assert upright[0] > mark[1][0]  # a face that only grows keeps its mark at the bottom

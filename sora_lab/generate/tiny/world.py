@@ -8,7 +8,7 @@ interpolates these frames to 24 fps and upscales them; the model only has to get
 story right, not the detail.
 
 A scene is described by `ObjectSpec`s (colour, shape, motion) or by a reference sprite
-(a cameo face) instead of colour and shape.
+(a cameo face) instead of colour and shape; the sprite moves, grows and turns like a shape.
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def render_world_clip(objects: list[ObjectSpec], background: str, *, reference: 
         for k, (spec, r, track) in enumerate(tracks):
             cx, cy, scale, angle = track[i]
             if k == 0 and sprite is not None:
-                _paste_sprite(canvas, sprite, cx * ss, cy * ss, r * scale * 1.15 * ss)
+                _paste_sprite(canvas, sprite, cx * ss, cy * ss, r * scale * 1.15 * ss, angle)
             elif spec.shape == "circle":
                 centre = (int(round(cx * ss * 16)), int(round(cy * ss * 16)))  # 4 fractional bits (shift=4)
                 radius = int(round(r * scale * ss * 16))
@@ -208,10 +208,16 @@ def render_world_clip(objects: list[ObjectSpec], background: str, *, reference: 
     return clip
 
 
-def _paste_sprite(canvas: np.ndarray, sprite: np.ndarray, cx: float, cy: float, radius: float) -> None:
-    """Paste the sprite, scaled to a disc of `radius`, centred at (cx, cy) (canvas pixels)."""
+def _paste_sprite(canvas: np.ndarray, sprite: np.ndarray, cx: float, cy: float, radius: float,
+                  angle: float = 0.0) -> None:
+    """Paste the sprite, scaled to a disc of `radius` and turned by `angle` radians (as shapes turn),
+    centred at (cx, cy) (canvas pixels). Turning happens inside the disc, so a spinning face keeps its outline
+    and only what is inside it turns."""
     d = max(2, int(round(2 * radius)))
     face = cv2.resize(sprite, (d, d), interpolation=cv2.INTER_AREA if d < sprite.shape[0] else cv2.INTER_LINEAR)
+    if angle:
+        turn = cv2.getRotationMatrix2D(((d - 1) / 2, (d - 1) / 2), -math.degrees(angle), 1.0)
+        face = cv2.warpAffine(face, turn, (d, d), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     mask = np.zeros((d, d), np.uint8)
     cv2.circle(mask, (d // 2, d // 2), d // 2, 255, -1, cv2.LINE_AA)
     x0, y0 = int(round(cx - d / 2)), int(round(cy - d / 2))
