@@ -209,6 +209,16 @@ def test_sampler_tuning_set_uses_training_triples_only():
     assert not any((r["expect"]["color"], r["expect"]["shape"], r["expect"]["motion"]) in held for r in rows)
 
 
+def test_spin_check_set_is_spinning_training_triples():
+    """spins_val.jsonl measures how well the model draws a turning shape, so it must not test composition too."""
+    rows = load_prompts(EVAL_DIR / "spins_val.jsonl")
+    training = set(training_triples())
+    assert len(rows) == 48
+    assert all(r["expect"]["motion"] == "spins" for r in rows)
+    assert all((r["expect"]["color"], r["expect"]["shape"], r["expect"]["motion"]) in training for r in rows)
+    assert {r["expect"]["shape"] for r in rows} == {"square", "triangle", "star"}
+
+
 def test_a_spinning_cameo_turns_inside_its_disc_the_way_shapes_turn():
     """A caption saying the person spins must show the face turning (it was pasted upright before)."""
     sprite = np.zeros((32, 32, 3), np.uint8)
