@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -124,18 +125,41 @@ def test_training_only_wording_stays_out_of_the_paraphrase_eval_set():
     assert not [w for w in extra if w[:5] in stems], "a training word shares its stem with a paraphrase eval word"
 
 
+def _unusual_words(eval_file: str, core: set[str]) -> set[str]:
+    rows = load_prompts(EVAL_DIR / eval_file)
+    return set().union(*(_tokens(r["prompt"]) for r in rows)) - core
+
+
+def _shares_nothing(words: set[str], others: set[str]) -> None:
+    """No word in common, and no word sharing its first five letters with one of `others`."""
+    assert not words & others, sorted(words & others)
+    stems = {w[:5] for w in others}
+    assert not [w for w in words if w[:5] in stems], sorted(w for w in words if w[:5] in stems)
+
+
 def test_the_paraphrase_dev_set_shares_no_word_with_training_wording_or_the_eval_set():
     """paraphrases_dev.jsonl is where wording choices are tried, so the eval set never has to be looked at."""
     core, extra = _core_and_training_only_words()
     core.add("an")  # training captions have it too: with_articles writes "an orange ..."
-    evaluated = set().union(*(_tokens(r["prompt"]) for r in load_prompts(EVAL_DIR / "paraphrases.jsonl")))
-    dev_rows = load_prompts(EVAL_DIR / "paraphrases_dev.jsonl")
-    dev = set().union(*(_tokens(r["prompt"]) for r in dev_rows)) - core
-    assert len(dev_rows) >= 50 and dev
-    others = extra | (evaluated - core)
-    assert not dev & others, sorted(dev & others)
-    stems = {w[:5] for w in others}
-    assert not [w for w in dev if w[:5] in stems], sorted(w for w in dev if w[:5] in stems)
+    dev = _unusual_words("paraphrases_dev.jsonl", core)
+    assert len(load_prompts(EVAL_DIR / "paraphrases_dev.jsonl")) >= 50 and dev
+    _shares_nothing(dev, extra | _unusual_words("paraphrases.jsonl", core))
+
+
+def test_the_eval_like_dev_set_shares_no_word_with_any_other_set():
+    """paraphrases_dev2.jsonl is built like the eval set (one or two unusual phrases a prompt, the rest core words),
+    and must stay as unseen as it: no word, nor stem, of training wording, the eval set or the first dev set."""
+    core, extra = _core_and_training_only_words()
+    core.add("an")
+    rows = load_prompts(EVAL_DIR / "paraphrases_dev2.jsonl")
+    assert len(rows) == 48
+    for key, n in (("color", 6), ("motion", 6)):
+        assert set(Counter(r["expect"][key] for r in rows).values()) == {n}
+    dev2 = _unusual_words("paraphrases_dev2.jsonl", core)
+    earlier = _unusual_words("paraphrases.jsonl", core) | _unusual_words("paraphrases_dev.jsonl", core)
+    _shares_nothing(dev2, extra | earlier)
+    unusual = [len(_tokens(r["prompt"]) & dev2) for r in rows]
+    assert min(unusual) >= 1 and max(unusual) <= 4  # "video: a neon green party hat bounces" has four
 
 
 def test_training_captions_use_the_extra_wording_for_every_attribute():
