@@ -206,11 +206,11 @@ def test_cli_info_and_eval_json(tmp_path):
     prompts.write_text(json.dumps({"prompt": "a red ball moves right", "expect": {"color": "red", "motion": "right"}})
                        + "\n" + json.dumps({"prompt": "the person rises", "expect": {"motion": "up"},
                                             "reference_seed": 4}) + "\n")
-    args = ["eval", "--prompts", str(prompts), "--steps", "2", "--threads", "1", "--json", "--items"]
+    args = ["eval", "--prompts", str(prompts), "--steps", "2", "--shift", "2", "--threads", "1", "--json", "--items"]
     result = runner.invoke(model_app, args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["n"] == 2 and 0.0 <= report["adherence"] <= 1.0
+    assert report["n"] == 2 and 0.0 <= report["adherence"] <= 1.0 and report["shift"] == 2.0
     assert set(report["per_attribute"]) == {"color", "motion"}
     assert report["reference"]["n"] == 1 and len(report["items"]) == 2
 
@@ -226,6 +226,8 @@ def test_cli_fails_with_one_line(tmp_path):
     prompts.write_text(json.dumps({"prompt": "a red ball", "expect": {"color": "red"}}) + "\n")
     result = runner.invoke(model_app, ["eval", "--prompts", str(prompts), "--guidance", "-2"])
     assert result.exit_code == 1 and "guidance is a CFG scale and must be 0 or more" in result.stderr
+    result = runner.invoke(model_app, ["eval", "--prompts", str(prompts), "--shift", "0"])
+    assert result.exit_code == 1 and "shift stretches the noise schedule" in result.stderr
     result = runner.invoke(model_app, ["average", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
                                        str(tmp_path / "soup"), "--guidance", "-1"])
     assert result.exit_code == 1 and "guidance is a CFG scale" in result.stderr

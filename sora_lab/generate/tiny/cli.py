@@ -144,6 +144,8 @@ def eval_(
     weights: WeightsOpt = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Sampling steps (default: tuned value).")] = None,
     guidance: Annotated[float | None, typer.Option("--guidance", help="CFG scale (default: tuned value).")] = None,
+    shift: Annotated[float | None, typer.Option(
+        "--shift", help="Noise-schedule shift; above 1 spends more steps at high noise (default: tuned).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
     limit: Annotated[int, typer.Option("--limit", help="Only the first N prompts (0 = all).")] = 0,
     items: Annotated[bool, typer.Option("--items", help="Include per-prompt results in the JSON.")] = False,
@@ -158,7 +160,8 @@ def eval_(
     rows = load_prompts(prompts)
     if limit:
         rows = rows[:limit]
-    backend = TinyBackend(weights, device=_device(device), steps=steps, guidance=guidance, threads=threads or None)
+    backend = TinyBackend(weights, device=_device(device), steps=steps, guidance=guidance, shift=shift,
+                          threads=threads or None)
     result = evaluate(lambda p, s, r: backend.render_batch(p, seeds=s, references=r), rows, batch_size=batch_size)
     result = {"prompts": str(prompts), "model_id": backend.model_id, "steps": backend.steps,
               "guidance": backend.guidance, "shift": backend.shift, **result}
