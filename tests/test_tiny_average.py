@@ -50,6 +50,10 @@ def test_the_average_is_the_element_wise_mean_and_records_its_parts(run, tmp_pat
         "sampling"]
     card = write_model_card(tmp_path / "soup", {}).read_text()
     assert "mean of the EMA weights at steps 1, 2, 3" in card and "CFG 4.0" in card
+    scored = {"n": 200, "adherence": 0.925, "adherence_ci95": [0.88, 0.954],
+              "per_attribute": {"color": {"accuracy": 1.0, "n": 200}}}
+    card = write_model_card(tmp_path / "soup", {"grammar": scored}).read_text()
+    assert "| grammar | 200 | **0.925** (0.88–0.95) | 1.000 | – |" in card
 
 
 def test_bad_averages_are_refused_and_write_nothing(run, tmp_path):

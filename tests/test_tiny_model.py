@@ -213,6 +213,15 @@ def test_cli_info_and_eval_json(tmp_path):
     assert report["n"] == 2 and 0.0 <= report["adherence"] <= 1.0 and report["shift"] == 2.0
     assert set(report["per_attribute"]) == {"color", "motion"}
     assert report["reference"]["n"] == 1 and len(report["items"]) == 2
+    lo, hi = report["adherence_ci95"]
+    assert 0.0 <= lo <= report["adherence"] <= hi <= 1.0 and hi - lo > 0.3  # two prompts say little
+
+    result = runner.invoke(model_app, args[:-2] + ["--samples", "2"])
+    assert result.exit_code == 0, result.output
+    assert "2 prompts x 2 draws" in result.stdout and "95% interval" in result.stdout
+    assert "right in every draw" in result.stdout
+    result = runner.invoke(model_app, args + ["--samples", "0"])
+    assert result.exit_code == 1 and "--samples must be at least 1" in result.stdout
 
 
 def test_cli_fails_with_one_line(tmp_path):

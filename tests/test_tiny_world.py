@@ -27,7 +27,7 @@ from sora_lab.generate.tiny.captions import (
     valid_triples,
     with_articles,
 )
-from sora_lab.generate.tiny.evaluate import evaluate, load_prompts, score_clip
+from sora_lab.generate.tiny.evaluate import SAMPLE_SEED_STRIDE, evaluate, load_prompts, score_clip, wilson_interval
 from sora_lab.generate.tiny.measure import measure_clip, reference_error
 from sora_lab.generate.tiny.synonyms import (
     EXTRA_COLOR_WORDS,
@@ -207,7 +207,48 @@ def test_evaluate_world_renders_on_grammar_prompts():
                          for p, s in zip(prompts, seeds, strict=True)])
 
     result = evaluate(render, rows)
-    assert result["adherence"] == 1.0 and result["n"] == 20
+    assert result["adherence"] == 1.0 and result["n"] == 20 and "consistent" not in result
+    assert result["adherence_ci95"][1] == 1.0 and 0.8 < result["adherence_ci95"][0] < 0.9
+
+
+def test_wilson_interval_matches_published_values():
+    """Reference values of the Wilson score interval at 95% (z = 1.96)."""
+    assert wilson_interval(0.5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert wilson_interval(0.0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    lo, hi = wilson_interval(1.0, 24)  # a perfect score on a small set still leaves room below
+    assert hi == 1.0 and lo == pytest.approx(0.8620, abs=1e-4)
+    with pytest.raises(ValueError):
+        wilson_interval(0.5, 0)
+
+
+def test_evaluate_draws_each_prompt_with_its_own_seeds():
+    """samples=3: every prompt is drawn three times with distinct seeds; intervals and n count prompts;
+    `consistent` is the share of prompts right in every draw."""
+    rows = load_prompts(EVAL_DIR / "grammar.jsonl")[:4]
+    seen = []
+
+    by_prompt = {r["prompt"]: r for r in rows}
+
+    def clip(prompt, seed):
+        expect, first_seed = by_prompt[prompt]["expect"], int(by_prompt[prompt]["seed"])
+        # right only in the first draw: later draws show the wrong colour
+        color = expect["color"] if seed == first_seed else ("green" if expect["color"] != "green" else "red")
+        return render_world_clip([ObjectSpec(color, expect["shape"], expect["motion"])], expect["background"],
+                                 seed=seed)
+
+    def render(prompts, seeds, refs):
+        seen.extend(zip(prompts, seeds, strict=True))
+        return np.stack([clip(p, s) for p, s in zip(prompts, seeds, strict=True)])
+
+    result = evaluate(render, rows, samples=3, batch_size=5)
+    assert len(seen) == 12 and len(set(seen)) == 12
+    assert {s for _, s in seen} == {int(r["seed"]) + k * SAMPLE_SEED_STRIDE for r in rows for k in range(3)}
+    assert (result["n"], result["clips"]) == (4, 12)
+    assert result["adherence"] == pytest.approx(1 / 3, abs=1e-4) and result["consistent"] == 0.0
+    assert result["adherence_ci95"] == list(wilson_interval(1 / 3, 4))
+    assert result["per_attribute"]["shape"]["accuracy"] == 1.0 and result["per_attribute"]["shape"]["n"] == 4
+    with pytest.raises(InputError, match="samples"):
+        evaluate(render, rows, samples=0)
 
 
 def test_face_sprites_differ_and_are_found_in_clips():

@@ -52,17 +52,22 @@ def loss_curve_png(history: list[dict], width: int = 640, height: int = 360) -> 
 
 
 def _eval_rows(evals: dict[str, dict]) -> list[str]:
-    rows = ["| eval set | n | adherence | colour | shape | motion | background | reference id. (chance) | s/clip |",
+    rows = ["| eval set | n | adherence (95% interval) | colour | shape | motion | background | reference id. (chance) "
+            "| s/clip |",
             "|---|---|---|---|---|---|---|---|---|"]
 
     def acc(r: dict, k: str) -> str:
         a = r.get("per_attribute", {}).get(k)
         return f"{a['accuracy']:.3f}" if a else "–"
 
+    def adherence(r: dict) -> str:
+        ci = r.get("adherence_ci95")
+        return f"**{r['adherence']:.3f}**" + (f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else "")
+
     for name, r in evals.items():
         ref = r.get("reference")
         ref_s = f"{ref['identification']:.3f} ({ref['chance']:.3f})" if ref else "–"
-        rows.append(f"| {name} | {r['n']} | **{r['adherence']:.3f}** | {acc(r, 'color')} | {acc(r, 'shape')} | "
+        rows.append(f"| {name} | {r['n']} | {adherence(r)} | {acc(r, 'color')} | {acc(r, 'shape')} | "
                     f"{acc(r, 'motion')} | {acc(r, 'background')} | {ref_s} | {r.get('seconds_per_clip', '–')} |")
     return rows
 

@@ -148,28 +148,39 @@ def eval_(
         "--shift", help="Noise-schedule shift; above 1 spends more steps at high noise (default: tuned).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 8,
     limit: Annotated[int, typer.Option("--limit", help="Only the first N prompts (0 = all).")] = 0,
+    samples: Annotated[int, typer.Option(
+        "--samples", help="Draws per prompt, each with its own seed (intervals still count prompts).")] = 1,
     items: Annotated[bool, typer.Option("--items", help="Include per-prompt results in the JSON.")] = False,
     threads: Annotated[int, typer.Option("--threads")] = 0,
     device: DeviceOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate every prompt and measure adherence from the pixels (per attribute and overall)."""
+    """Generate every prompt and measure adherence from the pixels (per attribute and overall, with 95% intervals)."""
     from sora_lab.generate.tiny.backend import TinyBackend
     from sora_lab.generate.tiny.evaluate import evaluate, load_prompts
 
+    if samples < 1:
+        raise InputError(f"--samples must be at least 1 (draws per prompt), got {samples}")
     rows = load_prompts(prompts)
     if limit:
         rows = rows[:limit]
     backend = TinyBackend(weights, device=_device(device), steps=steps, guidance=guidance, shift=shift,
                           threads=threads or None)
-    result = evaluate(lambda p, s, r: backend.render_batch(p, seeds=s, references=r), rows, batch_size=batch_size)
+    result = evaluate(lambda p, s, r: backend.render_batch(p, seeds=s, references=r), rows, batch_size=batch_size,
+                      samples=samples)
     result = {"prompts": str(prompts), "model_id": backend.model_id, "steps": backend.steps,
               "guidance": backend.guidance, "shift": backend.shift, **result}
     if not items:
         result.pop("items")
-    lines = [f"{prompts}: {result['n']} prompts, adherence {result['adherence']:.3f}"]
+    lo, hi = result["adherence_ci95"]
+    drawn = f" x {samples} draws" if samples > 1 else ""
+    lines = [f"{prompts}: {result['n']} prompts{drawn}, adherence {result['adherence']:.3f} "
+             f"(95% interval {lo:.2f}-{hi:.2f})"]
+    if "consistent" in result:
+        lines.append(f"  right in every draw: {result['consistent']:.3f} of prompts")
     for key, acc in result["per_attribute"].items():
-        lines.append(f"  {key:<10} {acc['accuracy']:.3f}  (n={acc['n']})")
+        lo, hi = acc["ci95"]
+        lines.append(f"  {key:<10} {acc['accuracy']:.3f}  ({lo:.2f}-{hi:.2f}, n={acc['n']})")
     if "reference" in result:
         ref = result["reference"]
         lines.append(f"  reference  identification {ref['identification']:.3f} (chance {ref['chance']:.3f}), "

@@ -5,7 +5,11 @@ An eval file is JSON lines: {"prompt": "...", "expect": {"color": .., "shape": .
 and a cameo reference: "reference_seed" (a procedural face, `make_face_sprite(seed)`) or
 "reference" (path to an RGB image). The evaluator generates every clip, reads it back with
 `measure.measure_clip` (which never sees the prompt), and reports accuracy per attribute and
-`adherence` = share of prompts with every expected attribute right.
+`adherence` = share of prompts with every expected attribute right, each with a 95% interval:
+eval sets hold 24-200 prompts, so a few prompts move a score by several points and a target
+should be read against the interval, not the point. `samples` > 1 draws each prompt that many
+times with different seeds; the interval still counts prompts (draws of one prompt are not
+independent), and `consistent` is the share of prompts right in every draw.
 
 For reference prompts it also reports fidelity: the mean RGB error between the moving object
 and the reference, and identification — whether the reference is closer to the object than
@@ -29,6 +33,7 @@ from sora_lab.generate.tiny.world import BACKGROUNDS, COLORS, MOTIONS, SHAPES, m
 ATTRIBUTES = ("color", "shape", "motion", "background")
 ALLOWED = {"color": set(COLORS), "shape": set(SHAPES), "motion": set(MOTIONS), "background": set(BACKGROUNDS)}
 N_DISTRACTORS = 8
+SAMPLE_SEED_STRIDE = 100_000  # draw k of a prompt uses seed + k * stride, far from any other line's seed
 
 
 def load_prompts(path: Path) -> list[dict]:
@@ -96,15 +101,38 @@ def score_clip(frames: np.ndarray, expect: dict, reference: np.ndarray | None = 
     return out
 
 
+def wilson_interval(share: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% score interval (Wilson) for a share measured on n prompts. Unlike share +- z*SE it stays
+    inside [0, 1] and does not collapse to a point at 0 or 1, which matters at 24-200 prompts."""
+    if n < 1:
+        raise ValueError("an interval needs at least one prompt")
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return round(float(max(0.0, centre - half)), 4), round(float(min(1.0, centre + half)), 4)
+
+
+def _share(marks: list[bool], prompts: int) -> dict:
+    share = float(np.mean(marks))
+    return {"accuracy": round(share, 4), "n": prompts, "ci95": list(wilson_interval(share, prompts))}
+
+
 def summarize(results: list[dict]) -> dict:
-    """Per-attribute accuracy, adherence and reference fidelity over scored results."""
+    """Per-attribute accuracy, adherence (each with a 95% interval over prompts) and reference
+    fidelity over scored results; results of one prompt share an "index"."""
+    results = [{"index": i, **r} for i, r in enumerate(results)]  # a result without an index is its own prompt
     per = {}
     for key in ATTRIBUTES:
-        marks = [r["right"][key] for r in results if key in r["right"]]
-        if marks:
-            per[key] = {"accuracy": round(float(np.mean(marks)), 4), "n": len(marks)}
-    summary = {"n": len(results), "adherence": round(float(np.mean([r["all_right"] for r in results])), 4),
-               "per_attribute": per}
+        scored = [r for r in results if key in r["right"]]
+        if scored:
+            per[key] = _share([r["right"][key] for r in scored], len({r["index"] for r in scored}))
+    by_prompt: dict = {}
+    for r in results:
+        by_prompt.setdefault(r["index"], []).append(r["all_right"])
+    overall = _share([r["all_right"] for r in results], len(by_prompt))
+    summary = {"n": len(by_prompt), "clips": len(results), "adherence": overall["accuracy"],
+               "adherence_ci95": overall["ci95"], "per_attribute": per}
+    if any(len(marks) > 1 for marks in by_prompt.values()):
+        summary["consistent"] = round(float(np.mean([all(marks) for marks in by_prompt.values()])), 4)
     refs = [r for r in results if "reference_identified" in r]
     if refs:
         errors = [r["reference_error"] for r in refs if r["reference_error"] is not None]
@@ -117,19 +145,25 @@ def summarize(results: list[dict]) -> dict:
 
 
 def evaluate(render: Callable[[list[str], list[int], list[np.ndarray | None]], np.ndarray], items: list[dict], *,
-             batch_size: int = 8, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Generate every prompt with `render(prompts, seeds, references) -> (B,T,H,W,3)` and score it."""
+             batch_size: int = 8, samples: int = 1, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Generate every prompt `samples` times with `render(prompts, seeds, references) -> (B,T,H,W,3)`
+    and score each clip."""
+    if samples < 1:
+        raise InputError(f"samples must be at least 1 (draws per prompt), got {samples}")
+    draws = [(index, k, it) for k in range(samples) for index, it in enumerate(items)]
     results = []
     t0 = time.perf_counter()
-    for start in range(0, len(items), batch_size):
-        chunk = items[start:start + batch_size]
-        refs = [reference_image(it) for it in chunk]
-        clips = render([it["prompt"] for it in chunk], [int(it["seed"]) for it in chunk], refs)
-        for offset, (it, clip, ref) in enumerate(zip(chunk, clips, refs, strict=True)):
-            scored = score_clip(clip, it.get("expect", {}), ref, distractor_seed=start + offset)
-            results.append({"prompt": it["prompt"], "expect": it.get("expect", {}), **scored})
+    for start in range(0, len(draws), batch_size):
+        chunk = draws[start:start + batch_size]
+        refs = [reference_image(it) for _, _, it in chunk]
+        seeds = [int(it["seed"]) + k * SAMPLE_SEED_STRIDE for _, k, it in chunk]
+        clips = render([it["prompt"] for _, _, it in chunk], seeds, refs)
+        for (index, k, it), seed, clip, ref in zip(chunk, seeds, clips, refs, strict=True):
+            scored = score_clip(clip, it.get("expect", {}), ref, distractor_seed=index)
+            results.append({"index": index, "sample": k, "seed": seed, "prompt": it["prompt"],
+                            "expect": it.get("expect", {}), **scored})
         if progress is not None:
-            progress(min(start + batch_size, len(items)), len(items))
+            progress(min(start + batch_size, len(draws)), len(draws))
     seconds = time.perf_counter() - t0
     return {**summarize(results), "seconds": round(seconds, 1),
-            "seconds_per_clip": round(seconds / max(1, len(items)), 3), "items": results}
+            "seconds_per_clip": round(seconds / max(1, len(draws)), 3), "items": results}
