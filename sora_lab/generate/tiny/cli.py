@@ -159,8 +159,6 @@ def eval_(
     from sora_lab.generate.tiny.backend import TinyBackend
     from sora_lab.generate.tiny.evaluate import evaluate, load_prompts
 
-    if samples < 1:
-        raise InputError(f"--samples must be at least 1 (draws per prompt), got {samples}")
     rows = load_prompts(prompts)
     if limit:
         rows = rows[:limit]

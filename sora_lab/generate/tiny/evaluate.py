@@ -149,7 +149,7 @@ def evaluate(render: Callable[[list[str], list[int], list[np.ndarray | None]], n
     """Generate every prompt `samples` times with `render(prompts, seeds, references) -> (B,T,H,W,3)`
     and score each clip."""
     if samples < 1:
-        raise InputError(f"samples must be at least 1 (draws per prompt), got {samples}")
+        raise InputError(f"--samples must be at least 1 (draws per prompt), got {samples}")
     draws = [(index, k, it) for k in range(samples) for index, it in enumerate(items)]
     results = []
     t0 = time.perf_counter()
