@@ -196,15 +196,19 @@ def test_load_prompts_rejects_bad_lines(tmp_path):
         load_prompts(bad)
 
 
+def _world_clip(expect: dict, seed: int, color: str | None = None) -> np.ndarray:
+    """The world's own clip of an eval prompt's expectation: the evaluator's 'perfect model'."""
+    return render_world_clip([ObjectSpec(color or expect["color"], expect["shape"], expect["motion"])],
+                             expect["background"], seed=seed)
+
+
 def test_evaluate_world_renders_on_grammar_prompts():
     """The whole evaluate() path with the world itself as the 'model' gives adherence 1."""
     rows = load_prompts(EVAL_DIR / "grammar.jsonl")[::10]
+    by_prompt = {r["prompt"]: r["expect"] for r in rows}
 
     def render(prompts, seeds, refs):
-        by_prompt = {r["prompt"]: r["expect"] for r in rows}
-        return np.stack([render_world_clip([ObjectSpec(by_prompt[p]["color"], by_prompt[p]["shape"],
-                                                       by_prompt[p]["motion"])], by_prompt[p]["background"], seed=s)
-                         for p, s in zip(prompts, seeds, strict=True)])
+        return np.stack([_world_clip(by_prompt[p], s) for p, s in zip(prompts, seeds, strict=True)])
 
     result = evaluate(render, rows)
     assert result["adherence"] == 1.0 and result["n"] == 20 and "consistent" not in result
@@ -226,15 +230,13 @@ def test_evaluate_draws_each_prompt_with_its_own_seeds():
     `consistent` is the share of prompts right in every draw."""
     rows = load_prompts(EVAL_DIR / "grammar.jsonl")[:4]
     seen = []
-
     by_prompt = {r["prompt"]: r for r in rows}
 
     def clip(prompt, seed):
         expect, first_seed = by_prompt[prompt]["expect"], int(by_prompt[prompt]["seed"])
         # right only in the first draw: later draws show the wrong colour
-        color = expect["color"] if seed == first_seed else ("green" if expect["color"] != "green" else "red")
-        return render_world_clip([ObjectSpec(color, expect["shape"], expect["motion"])], expect["background"],
-                                 seed=seed)
+        wrong = "green" if expect["color"] != "green" else "red"
+        return _world_clip(expect, seed, None if seed == first_seed else wrong)
 
     def render(prompts, seeds, refs):
         seen.extend(zip(prompts, seeds, strict=True))
