@@ -155,7 +155,59 @@ def test_init_from_refuses_what_it_cannot_continue(tmp_path):
     assert not (tmp_path / "new").exists()  # a refused run leaves no folder behind
     result = CliRunner().invoke(model_app, ["train", "--run-dir", str(tmp_path / "cli"), "--steps", "4",
                                             "--init-from", str(weights), "--small"])
-    assert result.exit_code == 1 and "--small picks a new network" in result.stderr
+    assert result.exit_code == 1 and "--network pick a new network" in result.stderr
+
+
+def test_a_run_from_noise_can_build_another_network_and_keeps_it(tmp_path):
+    from sora_lab.generate.tiny.backend import TinyBackend
+
+    run = tmp_path / "run"
+    args = ["train", "--run-dir", str(run), "--small", "--network", "patch_size=1,4,4", "--network", "num_layers=1",
+            "--batch-size", "2", "--threads", "1", "--json"]
+    runner = CliRunner()
+    first = runner.invoke(model_app, [*args, "--steps", "1"])
+    assert first.exit_code == 0, first.output
+    _, meta = load_weights(run / "weights")
+    assert meta["config"]["patch_size"] == [1, 4, 4] and meta["config"]["num_layers"] == 1
+    assert meta["config"]["head_dim"] == 32  # --small's, where no change names it
+    again = runner.invoke(model_app, [*args, "--steps", "2"])  # the same request resumes
+    assert again.exit_code == 0 and json.loads(again.stdout)["step"] == 2, again.output
+    before = (run / "checkpoint.pt").read_bytes()
+    other = runner.invoke(model_app, ["train", "--run-dir", str(run), "--steps", "3", "--small"])
+    assert other.exit_code == 1 and "already trains another network" in other.stderr
+    assert (run / "checkpoint.pt").read_bytes() == before  # a refused resume leaves the run as it was
+    clip = TinyBackend(weights=run / "weights", device="cpu", steps=2, threads=1).render(
+        "a red circle moves right", seconds=2, seed=0)
+    assert clip.frames.shape == (16, 36, 20, 3)  # one frame per token still samples a whole clip
+
+
+@pytest.mark.parametrize("change, message", [
+    ("patch_size=3,4,4", "does not divide the clip's 16 frames"),
+    ("patch_size=1,4", "three positive whole numbers"),
+    ("head_dim=33", "must be even and at least 6"),
+    ("num_layers=0", "positive whole number"),
+    ("prediction=noise", "x0 (the clean clip) or velocity"),
+    ("width=64", "unknown key 'width'; the keys are patch_size"),
+    ("patch_size", "write KEY=VALUE"),
+])
+def test_a_network_the_transformer_cannot_take_is_refused_before_training(tmp_path, change, message):
+    result = CliRunner().invoke(model_app, ["train", "--run-dir", str(tmp_path / "run"), "--network", change])
+    assert result.exit_code == 1 and message in result.stderr, result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_time_limit_stops_with_a_checkpoint_and_the_run_resumes_on_schedule(tmp_path):
+    settings = TrainSettings(seed=1, batch_size=2, model=MICRO, warmup=2, cooldown=2)
+    train(tmp_path / "straight", steps=3, settings=settings, checkpoint_every=10, threads=1)
+    stopped = train(tmp_path / "timed", steps=3, settings=settings, checkpoint_every=10, threads=1,
+                    time_limit_s=1e-9)
+    assert stopped["stopped_at_time_limit"] and stopped["step"] == 1
+    assert load_weights(tmp_path / "timed" / "weights")[1]["trained_steps"] == 1
+    finished = train(tmp_path / "timed", steps=3, checkpoint_every=10, threads=1)
+    assert finished["step"] == 3 and not finished["stopped_at_time_limit"]
+    assert _same_weights(tmp_path / "straight" / "weights", tmp_path / "timed" / "weights")
+    with pytest.raises(InputError, match="time limit must be positive"):
+        train(tmp_path / "timed", steps=4, threads=1, time_limit_s=0)
 
 
 def test_cli_train_resumes_and_its_progress_bar_ends_at_the_total(tmp_path):

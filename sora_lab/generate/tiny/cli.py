@@ -84,6 +84,13 @@ def train(
     export: Annotated[Path | None, typer.Option("--export", help="Write EMA weights here (default RUN_DIR/weights).")]
     = None,
     small: Annotated[bool, typer.Option("--small", help="Workshop-size network (2 layers, 64 wide).")] = False,
+    network: Annotated[list[str] | None, typer.Option(
+        "--network", help="KEY=VALUE change to the network of a run from noise, e.g. patch_size=1,4,4 or "
+        "head_dim=48 (repeatable; keys: patch_size, num_layers, num_heads, head_dim, ffn_dim, freq_dim, "
+        "prediction).")] = None,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", help="Stop after this many minutes of training, checkpointed (resume later with the "
+        "same command).")] = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Ignore an existing checkpoint in RUN_DIR.")] = False,
     init_from: Annotated[Path | None, typer.Option(
         "--init-from", help="Start a new run from these weights (e.g. the shipped model's folder) instead of noise; "
@@ -92,11 +99,9 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Train (or resume training) on freshly rendered world clips; checkpoints are atomic."""
-    from dataclasses import asdict
-
     from tqdm import tqdm
 
-    from sora_lab.generate.tiny.model import TinyConfig
+    from sora_lab.generate.tiny.network import network_config
     from sora_lab.generate.tiny.train import CHECKPOINT, TrainSettings
     from sora_lab.generate.tiny.train import train as run_training
 
@@ -108,15 +113,14 @@ def train(
         raise InputError("--cooldown, --workers and --snapshot-every cannot be negative")
     if extra_wording is not None:
         _check_share(extra_wording)
-    if init_from is not None and small:
-        raise InputError("--small picks a new network, but --init-from continues the network of its weights; "
-                         "give one or the other")
+    if time_limit is not None and not time_limit > 0:
+        raise InputError(f"--time-limit is in minutes and must be positive; got {time_limit}")
+    chosen = network_config(small=small, changes=network) if small or network else None
     if fresh and (run_dir / CHECKPOINT).exists():
         (run_dir / CHECKPOINT).unlink()
-    model = asdict(TinyConfig(num_layers=2, num_heads=2, head_dim=32, ffn_dim=256)) if small else asdict(TinyConfig())
     given = {k: v for k, v in {"batch_size": batch_size, "lr": lr, "cooldown": cooldown,
                                "p_extra_wording": extra_wording}.items() if v is not None}
-    settings = TrainSettings(seed=seed, model=model, **given)
+    settings = TrainSettings(seed=seed, **given)
     bar = tqdm(total=steps, desc="training", unit="step", file=sys.stderr, dynamic_ncols=True)
 
     def on_step(step: int, loss: float) -> None:
@@ -130,11 +134,14 @@ def train(
         result = run_training(run_dir, steps=steps, settings=settings, checkpoint_every=checkpoint_every,
                               export_dir=export, threads=threads or None, device=_device(device), workers=workers,
                               overrides=given, snapshot_every=snapshot_every, init_from=init_from,
+                              network=chosen, time_limit_s=time_limit * 60 if time_limit else None,
                               on_step=on_step)
     finally:
         bar.close()
     result["history"] = result["history"][-20:]
-    _emit(result, as_json, f"trained to step {result['step']} (loss {result['loss']}); weights in {result['weights']}")
+    stopped = f" (time limit; run it again to go on to {steps})" if result["stopped_at_time_limit"] else ""
+    _emit(result, as_json, f"trained to step {result['step']}{stopped} (loss {result['loss']}); "
+                           f"weights in {result['weights']}")
 
 
 @model_app.command("eval")

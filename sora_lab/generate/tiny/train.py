@@ -163,7 +163,8 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, resume: bool = True,
           checkpoint_every: int = 200, export_dir: Path | None = None, threads: int | None = None,
           device: str = "cpu", workers: int = 0, overrides: dict | None = None, snapshot_every: int = 0,
-          init_from: Path | None = None, on_step: Callable[[int, float], None] | None = None) -> dict:
+          init_from: Path | None = None, network: dict | None = None, time_limit_s: float | None = None,
+          on_step: Callable[[int, float], None] | None = None) -> dict:
     """Train until `steps` total steps (continuing a checkpoint in run_dir when resume=True).
 
     `overrides` (batch_size, lr, cooldown, p_extra_wording) change a resumed run from here on; `workers` render
@@ -172,8 +173,11 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
     run_dir/weights) at the same moments. With `snapshot_every`, the EMA weights at each multiple of it
     are also kept in run_dir/snapshots/step_NNNNNNN, for `sora-lab model average`. `init_from` starts a
     new run from a weights folder (e.g. the shipped model) instead of from noise: its network, settings,
-    step count and loss history carry on, with a fresh optimizer that warms up again. Returns a summary dict
-    (step, last loss, seconds, loss history).
+    step count and loss history carry on, with a fresh optimizer that warms up again. `network` (a TinyConfig
+    dict) is the network a run from noise builds; a resumed or continued run must already have it.
+    `time_limit_s` stops after the step that passes that much training time in this call, checkpointed like
+    any other, so a run on a lent GPU ends cleanly and resumes later on the same schedule. Returns a summary
+    dict (step, last loss, seconds, loss history, whether the time limit stopped it).
     """
     run_dir = Path(run_dir)
     export_dir = Path(export_dir) if export_dir is not None else run_dir / "weights"
@@ -191,6 +195,11 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
         state = _state_from_weights(Path(init_from), steps)
         settings = _stored_settings(state)
     settings = settings or TrainSettings()
+    if network is not None:
+        settings = _with_network(settings, network, continuing=state is not None, run_dir=run_dir,
+                                 init_from=init_from)
+    if time_limit_s is not None and not time_limit_s > 0:
+        raise InputError(f"the time limit must be positive; got {time_limit_s} s")
     if steps < 1:
         raise InputError("steps must be at least 1 (the total number of training steps to reach)")
     unknown = set(overrides or {}) - set(OVERRIDABLE)
@@ -234,6 +243,7 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
     window: list[float] = []
     model.train()
     ema_params, model_params = list(ema.parameters()), list(model.parameters())
+    seconds_at_start, timed_out = seconds, False
     t0 = time.perf_counter()
     for step, batch in enumerate(_batches(settings, start, steps, workers), start):
         text = encode_text(batch.captions, device)
@@ -252,20 +262,40 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
         window.append(value)
         seconds += time.perf_counter() - t0
         done = step + 1
-        if done % 50 == 0 or done == steps:
+        timed_out = time_limit_s is not None and seconds - seconds_at_start >= time_limit_s
+        if done % 50 == 0 or done == steps or timed_out:
             history.append({"step": done, "loss": round(float(np.mean(window)), 5), "seconds": round(seconds, 1)})
             window = []
         if on_step is not None:
             on_step(done, value)
-        if done % checkpoint_every == 0 or done == steps:
+        if done % checkpoint_every == 0 or done == steps or timed_out:
             checkpoint(done)
         if snapshot_every and done % snapshot_every == 0:
             save_weights(ema, snapshot_dir(run_dir, done), weights_meta(done))
+        if timed_out:
+            break
         t0 = time.perf_counter()  # checkpoint writes are not training time
     if start >= steps:
         done = start
     return {"step": done, "loss": history[-1]["loss"] if history else None, "seconds": round(seconds, 1),
-            "history": history, "run_dir": str(run_dir), "weights": str(export_dir), "ref_size": REF_SIZE}
+            "history": history, "run_dir": str(run_dir), "weights": str(export_dir), "ref_size": REF_SIZE,
+            "stopped_at_time_limit": timed_out}
+
+
+def _with_network(settings: TrainSettings, network: dict, *, continuing: bool, run_dir: Path,
+                  init_from: Path | None) -> TrainSettings:
+    """A run from noise builds `network`; a resumed or continued one keeps its own, so asking for
+    another there is refused rather than silently ignored."""
+    if not continuing:
+        return TrainSettings(**{**asdict(settings), "model": dict(network)})
+    if TinyConfig.from_dict(network) == TinyConfig.from_dict(settings.model):
+        return settings
+    if init_from is not None:
+        raise InputError("--small / --network pick a new network, but --init-from continues the network of its "
+                         f"weights ({settings.model}); give one or the other")
+    raise InputError(f"{run_dir} already trains another network ({settings.model}), and a run's network is fixed "
+                     "when it starts: resume without --small / --network, or start from noise in another "
+                     "--run-dir (or add --fresh)")
 
 
 def _state_from_weights(folder: Path, steps: int) -> dict:
