@@ -203,8 +203,10 @@ def test_a_time_limit_stops_with_a_checkpoint_and_the_run_resumes_on_schedule(tm
                     time_limit_s=1e-9)
     assert stopped["stopped_at_time_limit"] and stopped["step"] == 1
     assert load_weights(tmp_path / "timed" / "weights")[1]["trained_steps"] == 1
-    finished = train(tmp_path / "timed", steps=3, checkpoint_every=10, threads=1)
-    assert finished["step"] == 3 and not finished["stopped_at_time_limit"]
+    again = train(tmp_path / "timed", steps=3, checkpoint_every=10, threads=1, time_limit_s=1e-9)
+    assert again["step"] == 2 and again["stopped_at_time_limit"]
+    finished = train(tmp_path / "timed", steps=3, checkpoint_every=10, threads=1, time_limit_s=1e-9)
+    assert finished["step"] == 3 and not finished["stopped_at_time_limit"]  # the last step ends the run, not the limit
     assert _same_weights(tmp_path / "straight" / "weights", tmp_path / "timed" / "weights")
     with pytest.raises(InputError, match="time limit must be positive"):
         train(tmp_path / "timed", steps=4, threads=1, time_limit_s=0)

@@ -262,7 +262,7 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
         window.append(value)
         seconds += time.perf_counter() - t0
         done = step + 1
-        timed_out = time_limit_s is not None and seconds - seconds_at_start >= time_limit_s
+        timed_out = time_limit_s is not None and done < steps and seconds - seconds_at_start >= time_limit_s
         if done % 50 == 0 or done == steps or timed_out:
             history.append({"step": done, "loss": round(float(np.mean(window)), 5), "seconds": round(seconds, 1)})
             window = []
