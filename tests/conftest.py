@@ -22,6 +22,11 @@ from sora_lab.lab import Lab
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
+# Three browser windows share two cores in the many-viewers test; without the last three flags Chromium may treat
+# the earliest window as backgrounded or occluded and stall its video (seen once in CI: a clip stuck mid-way for 30 s).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-renderer-backgrounding",
+                 "--disable-backgrounding-occluded-windows", "--disable-background-timer-throttling"]
 
 
 def pytest_addoption(parser):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CHROMIUM, REPO, ServerProcess, free_port
+from conftest import CHROMIUM, CHROMIUM_ARGS, REPO, ServerProcess, free_port
 
 from sora_lab.demo_runner import voila_args
 from sora_lab.lab import Lab
@@ -33,10 +33,6 @@ PROMPTS = [
     ("lena", "a hot air balloon rising over green hills"),
     ("jonas", "a lighthouse beam sweeping over dark sea"),
 ]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
 def generate_clips(home: Path, prompts=PROMPTS, seconds: float = 3.0) -> list[str]:
     """Real clips through the generation service (embedded, before the server takes the file)."""
     with Lab.open(home) as lab:

@@ -10,16 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import CHROMIUM, REPO, ServerProcess, free_port
+from conftest import CHROMIUM, CHROMIUM_ARGS, REPO, ServerProcess, free_port
 
 from sora_lab.lab import Lab
 from sora_lab.metrics.simulate import SimConfig, remember_scenario, run_scenario
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
 
 @pytest.fixture
 def growth_home(seeded_home) -> Path:

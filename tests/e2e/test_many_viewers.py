@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import test_feed_browser
-from test_feed_browser import CHROMIUM_ARGS, open_feed, visible_clip, wait_playing
+from test_feed_browser import open_feed, visible_clip, wait_playing
 from test_growth_dashboard import PanelProcess
 
 from sora_lab.lab import Lab
@@ -20,7 +20,7 @@ NOTEBOOK_USERS = ["priya", "jonas", "lena"]
 
 
 def test_two_browsers_a_notebook_and_threads_at_once(feed_stack, output_dir):
-    from conftest import CHROMIUM
+    from conftest import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
 
     server, voila, home = feed_stack["server"], feed_stack["voila"], feed_stack["home"]
