@@ -33,6 +33,8 @@ PROMPTS = [
     ("lena", "a hot air balloon rising over green hills"),
     ("jonas", "a lighthouse beam sweeping over dark sea"),
 ]
+
+
 def generate_clips(home: Path, prompts=PROMPTS, seconds: float = 3.0) -> list[str]:
     """Real clips through the generation service (embedded, before the server takes the file)."""
     with Lab.open(home) as lab:

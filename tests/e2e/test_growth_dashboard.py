@@ -17,6 +17,7 @@ from sora_lab.metrics.simulate import SimConfig, remember_scenario, run_scenario
 
 pytestmark = pytest.mark.browser
 
+
 @pytest.fixture
 def growth_home(seeded_home) -> Path:
     """A seeded lab with one small simulated launch, closed so a server can own it."""
