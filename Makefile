@@ -4,25 +4,40 @@
 PYTHON      ?= python3
 VENV        ?= .venv
 TORCH_SPEC  ?= torch==2.13.0
+# Where torch comes from when not from PyPI, e.g. https://download.pytorch.org/whl/cu128 for a CUDA build.
+TORCH_INDEX ?=
+# Pins of every other package to the versions the suite last passed with; CONSTRAINTS= lifts them.
+CONSTRAINTS ?= constraints.txt
 SORA_LAB_HOME ?= data/lab
 export SORA_LAB_HOME
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+INSTALL_KEY := $(TORCH_SPEC) index=$(TORCH_INDEX) constraints=$(CONSTRAINTS)
 
-.PHONY: demo test bench lint venv browser clean-lab stop
+.PHONY: demo test bench lint lock venv browser clean-lab stop
 
-# The stamp depends on every file that decides what gets installed, and on the torch spec.
-$(STAMP): pyproject.toml Makefile
+# The stamp depends on every file that decides what gets installed, and records the torch source and constraints.
+# torch goes in first, alone (its index may hold nothing else); the project install then keeps that build.
+$(STAMP): pyproject.toml Makefile $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]" "$(TORCH_SPEC)"
-	@echo "$(TORCH_SPEC)" > $(STAMP)
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/python -m pip install --quiet -e ".[dev]" "$(TORCH_SPEC)" $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+	@echo "$(INSTALL_KEY)" > $(STAMP)
 
 venv: $(STAMP)
-	@grep -qxF '$(TORCH_SPEC)' $(STAMP) || { rm -f $(STAMP); $(MAKE) --no-print-directory $(STAMP); }
+	@grep -qxF '$(INSTALL_KEY)' $(STAMP) || { rm -f $(STAMP); $(MAKE) --no-print-directory $(STAMP); }
+
+# Write constraints.txt from what .venv has now, e.g. after `make test CONSTRAINTS=` passed with newer releases.
+# No `venv` prerequisite: that would first reinstall the old pins. The stamp then says .venv matches the file.
+lock:
+	@test -x $(BIN)/python || { echo "no $(VENV) yet: run make test first"; exit 1; }
+	@{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^torch=='; } > constraints.txt.tmp
+	@mv constraints.txt.tmp constraints.txt
+	@echo "$(TORCH_SPEC) index=$(TORCH_INDEX) constraints=constraints.txt" > $(STAMP)
+	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"
 
 # Debian's chromium for the browser tests (Playwright's own download does not work offline).
 browser:
