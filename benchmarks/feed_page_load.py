@@ -6,7 +6,9 @@ until the kernel pool has run the notebook, then opens the feed `--visits` times
 chromium, one visit at a time with a pause for the pool to refill, as the demo users.
 
 Prints per visit and p50/max: navigation -> widget interactive, interactive -> first clip
-showing a frame, and navigation -> first clip. Target: first clip <= 2 s.
+showing a frame, and navigation -> first clip. Target (issue 6): the first clip shows <= 2 s after
+the page is interactive. Navigation -> first clip has no target; it also counts chromium loading
+Voilà's scripts, which varies with how busy the machine is.
 Needs Debian's chromium (`make browser`).
 """
 
@@ -88,13 +90,17 @@ def main() -> None:
         stop(home)
         shutil.rmtree(home.parent, ignore_errors=True)
     first = [v["to_first_clip_ms"] for v in visits]
+    after = [v["interactive_to_first_clip_ms"] for v in visits]
     result = {"visits": visits, "to_first_clip_p50_ms": statistics.median(first), "to_first_clip_max_ms": max(first),
-              "to_interactive_p50_ms": statistics.median(v["to_interactive_ms"] for v in visits)}
+              "to_interactive_p50_ms": statistics.median(v["to_interactive_ms"] for v in visits),
+              "interactive_to_first_clip_max_ms": max(after), "target_met": max(after) <= 2000}
     if args.json:
         print(json.dumps(result))
         return
+    print(f"interactive -> first clip: p50 {statistics.median(after):.0f} ms, max {max(after)} ms "
+          f"(target 2000 ms for every visit: {'OK' if result['target_met'] else 'MISSED'})")
     print(f"navigation -> first clip: p50 {result['to_first_clip_p50_ms']:.0f} ms, max {max(first)} ms "
-          f"(target 2000 ms: {'OK' if result['to_first_clip_p50_ms'] <= 2000 else 'MISSED'})")
+          f"(navigation -> interactive p50 {result['to_interactive_p50_ms']:.0f} ms)")
 
 
 if __name__ == "__main__":
