@@ -42,55 +42,14 @@ def embed(texts: list[str] | str, *, batch_size: int = 64) -> np.ndarray:
     model = _model()
     with _lock:  # one forward at a time: the model is shared between server threads
         if len(batch) == 1:  # the policy's hot path: skip encode()'s batching bookkeeping (~2 ms)
-            vectors = _embed_single(model, batch[0])
+            import torch
+
+            with torch.inference_mode():
+                vectors = model(model.preprocess(batch))["sentence_embedding"].numpy()
         else:
             vectors = model.encode(batch, batch_size=batch_size, normalize_embeddings=True,
                                    convert_to_numpy=True)
     return vectors.astype(np.float32)
-
-
-def _embed_single(model, text: str) -> np.ndarray:
-    """One text through the traced transformer, then the model's own pooling and normalisation."""
-    import torch
-
-    features = model.preprocess([text])
-    with torch.inference_mode():
-        encoder = _traced_encoder(model)
-        out = encoder(*(features[k] for k in _TRACED_INPUTS))
-        features["token_embeddings"] = out["last_hidden_state"]
-        for module in list(model)[1:]:  # Pooling (mean over tokens), Normalize
-            features = module(features)
-    return features["sentence_embedding"].numpy()
-
-
-_TRACED_INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # BertModel.forward's positional order
-
-
-@cache
-def _traced_encoder(model):
-    """MiniLM's transformer as a frozen TorchScript graph, for one unpadded text at a time.
-
-    Why: a prompt check embeds one short text, where the eager forward is mostly Python dispatch
-    (~10 ms for 10 tokens on this CPU) and holds the GIL between ops, so the policy's database
-    reads cannot run beside it. The graph gives the same numbers (tests check) in less time and
-    releases the GIL. The trace records the all-ones attention mask of a single text; batches,
-    which pad, keep the eager path.
-    """
-    import warnings
-
-    import torch
-    from transformers.utils import logging as hf_logging
-
-    example = model.preprocess(["a short example prompt"])
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # tracing reads every attribute, and `loss_function` logs about training
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent Python branches
-            traced = torch.jit.trace(model[0].auto_model, tuple(example[k] for k in _TRACED_INPUTS), strict=False)
-            return torch.jit.freeze(traced.eval())
-    finally:
-        hf_logging.set_verbosity(verbosity)
 
 
 def token_states(texts: list[str], device: str = "cpu"):
