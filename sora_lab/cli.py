@@ -50,6 +50,8 @@ def serve(
         str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you mean to share.")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
+    warm: Annotated[bool, typer.Option(
+        "--warm/--no-warm", help="Load the text model at start, so the first feed page does not wait for it.")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Run the lab server (owns the DuckDB file and media) in the foreground."""
@@ -62,7 +64,7 @@ def serve(
         print(json.dumps({"url": f"http://{host}:{port}", "home": str(home_path)}), flush=True)
     else:
         console.print(f"serving {home_path} at http://{host}:{port}")
-    run_server(home_path, host=host, port=port)
+    run_server(home_path, host=host, port=port, warm=warm)
 
 
 @app.command("seed-demo")

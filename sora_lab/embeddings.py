@@ -16,10 +16,18 @@ import numpy as np
 
 EMBEDDING_DIM = 384
 _lock = threading.Lock()
+_load_lock = threading.Lock()  # two threads asking at once load the model once
 
 
 def _model(device: str = "cpu"):
-    return _load(device)  # one cache key per device, however the caller spells the default
+    with _load_lock:
+        return _load(device)  # one cache key per device, however the caller spells the default
+
+
+def warm() -> None:
+    """Load the model now: importing sentence-transformers and reading the weights takes 5-10 s on
+    2 cores, which a server would otherwise charge to its first feed page or prompt check."""
+    _model()
 
 
 @cache

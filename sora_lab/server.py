@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -36,8 +38,9 @@ def _error_response(exc: LabError) -> JSONResponse:
     return JSONResponse({"error": error}, status_code=exc.status)
 
 
-def create_app(home: Path, *, public_url: str | None = None) -> FastAPI:
-    """The ASGI app for one lab home. `public_url` is written to server.json for Lab.auto()."""
+def create_app(home: Path, *, public_url: str | None = None, warm: bool = False) -> FastAPI:
+    """The ASGI app for one lab home. `public_url` is written to server.json for Lab.auto();
+    `warm` loads the text model in the background at start (see `_warm_up`)."""
     home = Path(home).resolve()
     store = Store.open(home / DB_FILENAME)
     services = Services(store, home)
@@ -47,6 +50,8 @@ def create_app(home: Path, *, public_url: str | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         if public_url:
             write_json_atomic(server_info_path(home), {"url": public_url, "pid": os.getpid(), "home": str(home)})
+        if warm:
+            threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
         try:
             yield
         finally:
@@ -127,10 +132,22 @@ def _actor_from_header(services: Services, header: str | None):
     return services.accounts.authenticate(token.strip())
 
 
-def serve(home: Path, *, host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning") -> None:
+def _warm_up() -> None:
+    """Load MiniLM while nobody waits: the first feed page (new prompts to embed) and the first
+    prompt check with a cameo rule need it, and loading it on that request took 7-11 s."""
+    from sora_lab.embeddings import warm
+
+    try:
+        warm()
+    except Exception as exc:  # the request that needs the model will raise a proper error
+        print(f"warm-up: the text model did not load ({exc})", file=sys.stderr, flush=True)
+
+
+def serve(home: Path, *, host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning",
+          warm: bool = True) -> None:
     """Run the server in the foreground until interrupted."""
     import uvicorn
 
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    app = create_app(home, public_url=url)
+    app = create_app(home, public_url=url, warm=warm)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

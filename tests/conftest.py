@@ -76,10 +76,11 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """`sora-lab serve` in a child process on a free loopback port."""
+    """`sora-lab serve` in a child process on a free loopback port (`warm`: load MiniLM at start,
+    as `make demo` does; off by default so the many short-lived test servers stay light)."""
 
-    def __init__(self, home: Path):
-        self.home = home
+    def __init__(self, home: Path, *, warm: bool = False):
+        self.home, self.warm = home, warm
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -87,7 +88,8 @@ class ServerProcess:
     def start(self, timeout: float = 60) -> ServerProcess:
         log = open(self.home.parent / f"server-{self.port}.log", "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sora_lab.cli", "serve", "--home", str(self.home), "--port", str(self.port)],
+            [sys.executable, "-m", "sora_lab.cli", "serve", "--home", str(self.home), "--port", str(self.port),
+             *([] if self.warm else ["--no-warm"])],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
