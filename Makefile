@@ -14,7 +14,9 @@ export SORA_LAB_HOME
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-INSTALL_KEY := $(TORCH_SPEC) index=$(TORCH_INDEX) constraints=$(CONSTRAINTS)
+# What the stamp records of an install; $(1) is the constraints file it used.
+install_key = $(TORCH_SPEC) index=$(TORCH_INDEX) constraints=$(1)
+INSTALL_KEY := $(call install_key,$(CONSTRAINTS))
 
 .PHONY: demo test bench lint lock venv browser clean-lab stop
 
@@ -36,7 +38,7 @@ lock:
 	@test -x $(BIN)/python || { echo "no $(VENV) yet: run make test first"; exit 1; }
 	@{ sed -n '/^#/p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^torch=='; } > constraints.txt.tmp
 	@mv constraints.txt.tmp constraints.txt
-	@echo "$(TORCH_SPEC) index=$(TORCH_INDEX) constraints=constraints.txt" > $(STAMP)
+	@echo "$(call install_key,constraints.txt)" > $(STAMP)
 	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"
 
 # Debian's chromium for the browser tests (Playwright's own download does not work offline).

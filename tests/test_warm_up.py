@@ -29,7 +29,7 @@ def test_concurrent_first_uses_wait_for_one_load(monkeypatch):
         t.join()
     assert len(got) == 4
     assert time.monotonic() - started >= 0.8  # serialised: nobody loads beside another loader
-    assert loads == ["cpu"] * 4  # each call reached the cached loader one at a time
+    assert loads == ["cpu"] * 4  # every call went through the loader, one at a time
 
 
 def test_a_warm_server_loads_the_text_model_in_the_background(home, monkeypatch):
