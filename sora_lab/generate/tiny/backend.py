@@ -16,8 +16,10 @@ import torch
 
 from sora_lab.errors import InputError
 from sora_lab.generate.base import Clip, Progress, check_guidance
+from sora_lab.generate.tiny.captions import unfamiliar_words
 from sora_lab.generate.tiny.conditioning import encode_text, reference_to_tensor
 from sora_lab.generate.tiny.model import count_parameters, load_weights, tensor_to_clip
+from sora_lab.generate.tiny.reading import READER_FILE, PromptReader
 from sora_lab.generate.tiny.sampler import sample
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -32,8 +34,13 @@ class TinyBackend:
     name = "tiny"
 
     def __init__(self, weights: str | Path | None = None, *, device: str | None = None, steps: int | None = None,
-                 guidance: float | None = None, shift: float | None = None, threads: int | None = None):
-        """steps/guidance/shift default to the values tuned for these weights (config.json "sampling")."""
+                 guidance: float | None = None, shift: float | None = None, threads: int | None = None,
+                 reading: bool = True):
+        """steps/guidance/shift default to the values tuned for these weights (config.json "sampling").
+
+        With `reading` (the default) and a reader.safetensors beside the weights, a prompt with words no
+        training caption uses is also steered toward what the prompt reader reads from it (reading.py).
+        """
         self.weights_dir = Path(weights) if weights is not None else WEIGHTS_DIR
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model, self.meta = load_weights(self.weights_dir, self.device)
@@ -46,6 +53,8 @@ class TinyBackend:
         if not math.isfinite(self.shift) or self.shift <= 0:
             raise InputError(f"shift stretches the noise schedule and must be a positive number; got {self.shift}")
         self.threads = threads
+        reader_path = self.weights_dir / READER_FILE
+        self.reader = PromptReader.load(reader_path) if reading and reader_path.is_file() else None
         self.model_id = f"sora-lab/tiny-wan@{self.meta.get('trained_steps', 0)}"
         self._lock = threading.Lock()
 
@@ -53,7 +62,19 @@ class TinyBackend:
         return {"name": self.name, "model_id": self.model_id, "weights": str(self.weights_dir),
                 "device": str(self.device), "parameters": count_parameters(self.model), "steps": self.steps,
                 "guidance": self.guidance, "shift": self.shift, "config": self.meta.get("config"),
-                "trained_steps": self.meta.get("trained_steps"), "train_seconds": self.meta.get("train_seconds")}
+                "trained_steps": self.meta.get("trained_steps"), "train_seconds": self.meta.get("train_seconds"),
+                "prompt_reader": self.reader is not None}
+
+    def readings(self, prompts: list[str], references: list[np.ndarray | None]) -> list[str | None]:
+        """Per clip, the core caption sampling also steers toward, or None: only prompts with words no
+        training caption uses, and never a cameo clip (its subject is a person, which no readout names)."""
+        asked = [i for i, (p, r) in enumerate(zip(prompts, references, strict=True))
+                 if self.reader is not None and r is None and unfamiliar_words(p)]
+        out: list[str | None] = [None] * len(prompts)
+        if asked:
+            for i, values in zip(asked, self.reader.read([prompts[i] for i in asked]), strict=True):
+                out[i] = PromptReader.caption(values)
+        return out
 
     def render_batch(self, prompts: list[str], *, seeds: list[int], references: list[np.ndarray | None] | None = None,
                      progress: Progress | None = None) -> np.ndarray:
@@ -62,6 +83,10 @@ class TinyBackend:
         Each clip's noise comes from its own seed, so a clip is the same alone or in a batch
         (up to float rounding of batched matrix products).
         """
+        return self._render(prompts, seeds, references, progress)[0]
+
+    def _render(self, prompts: list[str], seeds: list[int], references: list[np.ndarray | None] | None,
+                progress: Progress | None) -> tuple[np.ndarray, list[str | None]]:
         if len(prompts) != len(seeds):
             raise InputError("give one seed per prompt")
         references = references if references is not None else [None] * len(prompts)
@@ -69,6 +94,9 @@ class TinyBackend:
             if not isinstance(p, str) or not p.strip():
                 raise InputError("prompt must be a non-empty string")
         text = encode_text(prompts)
+        readings = self.readings(prompts, references)
+        read_mask = torch.tensor([r is not None for r in readings])
+        reading = encode_text([r or p for r, p in zip(readings, prompts, strict=True)]) if read_mask.any() else None
         refs = [reference_to_tensor(r) for r in references]
         ref = torch.stack([r for r, _ in refs])
         present = torch.tensor([f for _, f in refs])
@@ -83,19 +111,21 @@ class TinyBackend:
                 torch.set_num_threads(self.threads)
             try:
                 x = sample(self.model, text, ref, present, steps=self.steps, guidance=self.guidance, shift=self.shift,
-                           noise=torch.cat(noises), progress=progress)
+                           noise=torch.cat(noises), progress=progress, reading=reading, read_mask=read_mask)
             finally:
                 if self.threads:
                     torch.set_num_threads(previous)
-        return np.stack([tensor_to_clip(c) for c in x])
+        return np.stack([tensor_to_clip(c) for c in x]), readings
 
     def render(self, prompt: str, *, seconds: float, seed: int, reference: np.ndarray | None = None,
                progress: Progress | None = None) -> Clip:
         """One clip of `seconds` seconds: 16 frames at 16/seconds fps, model resolution (20 x 36)."""
         if not seconds or seconds <= 0 or seconds > 60:
             raise InputError("seconds must be > 0 and at most 60 (the tiny model spans the clip with 16 frames)")
-        frames = self.render_batch([prompt], seeds=[seed], references=[reference], progress=progress)[0]
+        batch, readings = self._render([prompt], [seed], [reference], progress)
+        frames = batch[0]
         return Clip(frames=frames, fps=frames.shape[0] / float(seconds), meta={
             "backend": self.name, "model_id": self.model_id, "steps": self.steps, "guidance": self.guidance,
             "shift": self.shift, "seed": int(seed), "reference": reference is not None,
+            "read_as": readings[0],
             "resolution": [int(frames.shape[2]), int(frames.shape[1])], "frames": int(frames.shape[0])})

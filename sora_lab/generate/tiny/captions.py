@@ -13,6 +13,7 @@ data/tiny_eval/ measures composition, not memory.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -114,6 +115,30 @@ class Scene:
 def with_articles(text: str) -> str:
     """'a orange' -> 'an orange': captions should read like sentences a person would type."""
     return re.sub(r"\b([Aa]) (?=[aeiou])", lambda m: m.group(1) + "n ", text)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+@functools.cache
+def training_vocabulary() -> frozenset[str]:
+    """Every word a training caption can contain (core grammar, training-only wording, templates)."""
+    vocab = {"an"}  # with_articles' only addition
+    for table in (COLOR_WORDS, SHAPE_WORDS, MOTION_WORDS, BACKGROUND_WORDS,
+                  EXTRA_COLOR_WORDS, EXTRA_SHAPE_WORDS, EXTRA_MOTION_WORDS):
+        for phrases in table.values():
+            for phrase in phrases:
+                vocab.update(_words(phrase))
+    for template in [*TEMPLATES_ONE, TEMPLATE_TWO, *TEMPLATES_REF, *EXTRA_TEMPLATES_ONE, *SUBJECT_WORDS]:
+        vocab.update(_words(re.sub(r"\{\w+\}", " ", template)))
+    return frozenset(vocab)
+
+
+def unfamiliar_words(prompt: str) -> list[str]:
+    """Words of `prompt` that no training caption uses: where the model has only MiniLM's guess to go on."""
+    vocab = training_vocabulary()
+    return [w for w in _words(prompt) if w not in vocab]
 
 
 def _pick(rng: np.random.Generator, words: list[str]) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sora_lab.generate.tiny.reading import READER_FILE, PromptReader
+from sora_lab.generate.tiny.sampler import READING_GUIDANCE
 from sora_lab.home import write_bytes_atomic
 
 
@@ -95,6 +97,17 @@ def _weights_line(averaged_from: list[dict] | None) -> str:
             "(`sora-lab model average`); the loss history and phases are the newest snapshot's.")
 
 
+def _reader_lines(folder: Path) -> list[str]:
+    if not (folder / READER_FILE).is_file():
+        return []
+    fit = PromptReader.load(folder / READER_FILE).fit_settings
+    g1, g2 = READING_GUIDANCE
+    return [f"- prompt reader (`{READER_FILE}`, `sora-lab model fit-reader`): readouts of MiniLM token states fitted "
+            f"on {fit['captions']} training captions (seed {fit['seed']}, {fit['p_extra']:.0%} training-only words); "
+            "a prompt with words no training caption uses is also guided toward the core caption it reads, "
+            f"v = v_u + {g1:g} (v_prompt - v_u) + {g2:g} (v_reading - v_u) (`--no-reading`: the model alone)"]
+
+
 def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = None, notes: str = "") -> Path:
     folder = Path(folder)
     meta = json.loads((folder / "config.json").read_text())
@@ -110,7 +123,9 @@ def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = 
             seen.add(h["step"])
             loss_rows.append(f"| {h['step']} | {h['loss']:.4f} | {h['seconds']} |")
     sampling = meta.get("sampling", {})
-    eval_cmds = "\n".join(f"    sora-lab model eval --prompts data/tiny_eval/{n}.jsonl --json" for n in evals)
+    eval_cmds = "\n".join(
+        f"    sora-lab model eval --prompts {r.get('prompts', f'data/tiny_eval/{n}.jsonl')} --json"
+        + (" --no-reading" if r.get("prompt_reader") is False else "") for n, r in evals.items())
     lines = [
         "# sora-lab tiny-wan — a text-to-video model trained on a procedural world",
         "",
@@ -141,6 +156,7 @@ def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = 
         f"- sampling defaults: {sampling.get('steps', 16)} Euler flow-matching steps "
         f"(FlowMatchEulerDiscreteScheduler, shift {sampling.get('shift', 1.0)}), CFG {sampling.get('guidance', 3.0)}",
         _weights_line(meta.get("averaged_from")),
+        *_reader_lines(folder),
         "",
         "## Loss curve",
         "![loss](loss_curve.png)",

@@ -17,8 +17,9 @@ import typer
 
 from sora_lab.errors import InputError, LabError
 
-model_app = typer.Typer(help="The shipped tiny text-to-video model: train, eval, probe-text, average, info.",
-                        no_args_is_help=True)
+model_app = typer.Typer(
+    help="The shipped tiny text-to-video model: train, eval, probe-text, fit-reader, average, info.",
+    no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="Weights folder (default: the shipped model).")]
@@ -159,6 +160,10 @@ def eval_(
         "--samples", help="Draws per prompt, each with its own seed (intervals still count prompts).")] = 1,
     items: Annotated[bool, typer.Option("--items", help="Include per-prompt results in the JSON.")] = False,
     threads: Annotated[int, typer.Option("--threads")] = 0,
+    reading: Annotated[bool, typer.Option(
+        "--reading/--no-reading",
+        help="Steer prompts with unfamiliar words toward the prompt reader's reading (--no-reading: the model alone).")
+    ] = True,
     device: DeviceOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
@@ -170,11 +175,12 @@ def eval_(
     if limit:
         rows = rows[:limit]
     backend = TinyBackend(weights, device=_device(device), steps=steps, guidance=guidance, shift=shift,
-                          threads=threads or None)
+                          threads=threads or None, reading=reading)
     result = evaluate(lambda p, s, r: backend.render_batch(p, seeds=s, references=r), rows, batch_size=batch_size,
                       samples=samples)
     result = {"prompts": str(prompts), "model_id": backend.model_id, "steps": backend.steps,
-              "guidance": backend.guidance, "shift": backend.shift, **result}
+              "guidance": backend.guidance, "shift": backend.shift, "prompt_reader": backend.reader is not None,
+              **result}
     if not items:
         result.pop("items")
     lo, hi = result["adherence_ci95"]
@@ -230,6 +236,29 @@ def probe_text_(
     for key, acc in result["per_attribute"].items():
         lines.append(f"  {key:<10} {acc['accuracy']:.3f}  (n={acc['n']}, chance {acc['chance']:.3f})")
     _emit(result, as_json, "\n".join(lines))
+
+
+@model_app.command("fit-reader")
+@_fails_cleanly
+def fit_reader(
+    weights: WeightsOpt = None,
+    captions: Annotated[int, typer.Option("--captions", help="Training captions the readouts learn from.")] = 4000,
+    extra_wording: Annotated[float, typer.Option(
+        "--extra-wording", help="Share of training-only words in those captions.")] = 0.5,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit the prompt reader (readouts of MiniLM on training captions); writes reader.safetensors by the weights."""
+    from sora_lab.generate.tiny.backend import WEIGHTS_DIR
+    from sora_lab.generate.tiny.reading import READER_FILE, PromptReader
+
+    _check_share(extra_wording)
+    folder = weights if weights is not None else WEIGHTS_DIR
+    if not (folder / "model.safetensors").is_file():
+        raise InputError(f"--weights: {folder} holds no model.safetensors; give the folder of the weights to read for")
+    PromptReader.fit(n_captions=captions, seed=seed, p_extra=extra_wording).save(folder / READER_FILE)
+    result = {"reader": str(folder / READER_FILE), "captions": captions, "extra_wording": extra_wording, "seed": seed}
+    _emit(result, as_json, f"wrote {result['reader']} ({captions} training captions, seed {seed})")
 
 
 @model_app.command()

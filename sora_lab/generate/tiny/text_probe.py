@@ -64,7 +64,7 @@ def local_encoder(folder: Path, layer: int | None = None) -> Encoder:
     return lambda texts: token_states_of(model, texts, layer=layer)
 
 
-def _encode(encoder: Encoder, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_padded(encoder: Encoder, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """Token states cut or padded to the denoiser's MAX_TEXT_TOKENS, in batches of 256."""
     states, masks = [], []
     for start in range(0, len(texts), 256):
@@ -76,7 +76,7 @@ def _encode(encoder: Encoder, texts: list[str]) -> tuple[torch.Tensor, torch.Ten
     return torch.cat(states), torch.cat(masks)
 
 
-class _Readout(torch.nn.Module):
+class Readout(torch.nn.Module):
     """Learned queries attend over the prompt's tokens; a linear layer names the attribute value."""
 
     def __init__(self, dim: int, classes: int):
@@ -90,11 +90,11 @@ class _Readout(torch.nn.Module):
         return self.head(torch.einsum("bql,bld->bqd", weights, states).flatten(1))
 
 
-def _fit(states: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor, classes: int, seed: int) -> _Readout:
+def fit_readout(states: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor, classes: int, seed: int) -> Readout:
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        readout = _Readout(states.shape[-1], classes)
+        readout = Readout(states.shape[-1], classes)
     optimizer = torch.optim.AdamW(readout.parameters(), lr=3e-3, weight_decay=1e-2)
     for _ in range(EPOCHS):
         order = torch.randperm(len(states), generator=generator)
@@ -120,8 +120,8 @@ def probe_text(rows: list[dict], *, encoder: Encoder | None = None, n_captions: 
         from sora_lab.embeddings import token_states as encoder
     start = time.perf_counter()
     captions, labels = training_captions(n_captions, seed=seed, p_extra=p_extra)
-    train_states, train_mask = _encode(encoder, captions)
-    eval_states, eval_mask = _encode(encoder, [row["prompt"] for row in rows])
+    train_states, train_mask = encode_padded(encoder, captions)
+    eval_states, eval_mask = encode_padded(encoder, [row["prompt"] for row in rows])
     right = np.ones(len(rows), dtype=bool)
     per_attribute, items = {}, [{"prompt": row["prompt"], "read": {}} for row in rows]
     for k, key in enumerate(ATTRIBUTES):
@@ -130,7 +130,7 @@ def probe_text(rows: list[dict], *, encoder: Encoder | None = None, n_captions: 
             continue
         classes = sorted(ALLOWED[key])
         targets = torch.tensor([classes.index(value) for value in labels[key]])
-        readout = _fit(train_states, train_mask, targets, len(classes), seed * 10 + k)
+        readout = fit_readout(train_states, train_mask, targets, len(classes), seed * 10 + k)
         with torch.no_grad():
             read = readout(eval_states[asked], eval_mask[asked]).argmax(-1).tolist()
         hits = 0
