@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from sora_lab.embeddings import token_states
 from sora_lab.errors import InputError
 from sora_lab.generate.tiny.backend import WEIGHTS_DIR, TinyBackend
-from sora_lab.generate.tiny.captions import training_vocabulary, unfamiliar_words
+from sora_lab.generate.tiny.captions import names_two_objects, sample_scene, training_vocabulary, unfamiliar_words
 from sora_lab.generate.tiny.cli import model_app
 from sora_lab.generate.tiny.evaluate import load_prompts
 from sora_lab.generate.tiny.model import TinyConfig, TinyVideoDenoiser
@@ -52,6 +52,15 @@ def test_grammar_prompts_are_never_steered_and_paraphrases_nearly_always_are():
     assert all(unfamiliar_words(c) == [] for c in captions)
     assert unfamiliar_words(UNFAMILIAR) == ["crimson", "orb", "drifting"]
     assert "an" in training_vocabulary() and "crimson" not in training_vocabulary()
+
+
+def test_two_objects_are_told_by_the_join_training_captions_use():
+    rng = np.random.default_rng(4)
+    scenes = [sample_scene(rng, p_two=0.5, p_reference=0.0, p_extra=0.5) for _ in range(400)]
+    assert all(names_two_objects(s.caption) == (len(s.objects) == 2) for s in scenes)
+    assert names_two_objects("an emerald orb falls and a yellow box moves left")
+    for one in ("a red square getting larger and larger", "a ball bobs up and down", "something crimson and round"):
+        assert not names_two_objects(one), one
 
 
 def test_shipped_reader_reads_training_wording_and_the_grammar(shipped):
@@ -136,8 +145,9 @@ def test_sampler_mixes_the_reading_into_masked_clips_only():
 def test_backend_steers_only_unfamiliar_text_prompts(backends):
     reading, alone = backends
     sprite = make_face_sprite(1)
-    readings = reading.readings([GRAMMAR, UNFAMILIAR, "the person drifts left"], [None, None, sprite])
-    assert readings[0] is None and readings[2] is None  # known words; a cameo clip
+    two = "an emerald orb falls and a yellow box moves left on a gray background"
+    readings = reading.readings([GRAMMAR, UNFAMILIAR, "the person drifts left", two], [None, None, sprite, None])
+    assert readings[0] is None and readings[2] is None and readings[3] is None  # known words; a cameo; two objects
     assert readings[1] is not None and unfamiliar_words(readings[1]) == []
     assert alone.readings([UNFAMILIAR], [None]) == [None]
     assert reading.info()["prompt_reader"] and not alone.info()["prompt_reader"]

@@ -16,7 +16,7 @@ import torch
 
 from sora_lab.errors import InputError
 from sora_lab.generate.base import Clip, Progress, check_guidance
-from sora_lab.generate.tiny.captions import unfamiliar_words
+from sora_lab.generate.tiny.captions import names_two_objects, unfamiliar_words
 from sora_lab.generate.tiny.conditioning import encode_text, reference_to_tensor
 from sora_lab.generate.tiny.model import count_parameters, load_weights, tensor_to_clip
 from sora_lab.generate.tiny.reading import READER_FILE, PromptReader
@@ -67,9 +67,10 @@ class TinyBackend:
 
     def readings(self, prompts: list[str], references: list[np.ndarray | None]) -> list[str | None]:
         """Per clip, the core caption sampling also steers toward, or None: only prompts with words no
-        training caption uses, and never a cameo clip (its subject is a person, which no readout names)."""
+        training caption uses, never a cameo clip (its subject is a person, which no readout names), and
+        never a prompt naming two objects (the readouts read one, and would blend the two)."""
         asked = [i for i, (p, r) in enumerate(zip(prompts, references, strict=True))
-                 if self.reader is not None and r is None and unfamiliar_words(p)]
+                 if self.reader is not None and r is None and unfamiliar_words(p) and not names_two_objects(p)]
         out: list[str | None] = [None] * len(prompts)
         if asked:
             for i, values in zip(asked, self.reader.read([prompts[i] for i in asked]), strict=True):

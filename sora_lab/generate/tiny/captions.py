@@ -141,6 +141,12 @@ def unfamiliar_words(prompt: str) -> list[str]:
     return [w for w in _words(prompt) if w not in vocab]
 
 
+def names_two_objects(prompt: str) -> bool:
+    """Whether `prompt` joins two objects the way training captions do: "and" with an article ("... and a
+    blue star"); "larger and larger" or "crimson and round" describe one object."""
+    return re.search(r"\band (a|an|another)\b", prompt.lower()) is not None
+
+
 def _pick(rng: np.random.Generator, words: list[str]) -> str:
     return words[int(rng.integers(len(words)))]
 
