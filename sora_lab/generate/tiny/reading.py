@@ -4,7 +4,7 @@ Why: for prompts in words no training caption uses ("crimson", "orb"), readouts 
 captions name the attributes more often than the denoiser draws them (`model probe-text`: 0.67 against
 the model's 0.55 on the paraphrase set). Sampling such a prompt adds a second guidance direction toward
 the core-grammar caption of what the readouts read (`sampler.sample`, `reading=`); prompts in training
-words are sampled exactly as before. The readouts (about 60 k numbers) are fitted in a minute by
+words are sampled exactly as before. The readouts (about 45 k numbers) are fitted in about 30 s by
 `sora-lab model fit-reader` and shipped beside the weights as reader.safetensors.
 """
 
