@@ -75,7 +75,13 @@ def _summary(result: dict) -> dict:
         "height": result["height"],
         "timings": result.get("timings", {}),
         "out": result.get("out"),
+        "read_as": _read_as(result),
     }
+
+
+def _read_as(result: dict) -> str | None:
+    """What the tiny model's prompt reader read from a prompt in words it never trained on (else None)."""
+    return ((result.get("provenance") or {}).get("clip") or {}).get("read_as")
 
 
 def _human(result: dict) -> str:
@@ -88,6 +94,8 @@ def _human(result: dict) -> str:
     ]
     if timings:
         lines.append(f"took {timings.get('total', 0):.2f}s: {stages}")
+    if read_as := _read_as(result):
+        lines.append(f"read as: {read_as} (the prompt has words the model never trained on)")
     return "\n".join(lines)
 
 

@@ -181,3 +181,15 @@ def test_cli_fit_reader_and_eval_without_it(tmp_path):
     base = ["eval", "--prompts", str(prompts), "--weights", str(weights), "--steps", "2", "--threads", "1", "--json"]
     assert json.loads(runner.invoke(model_app, base).stdout)["prompt_reader"] is True
     assert json.loads(runner.invoke(model_app, [*base, "--no-reading"]).stdout)["prompt_reader"] is False
+
+
+def test_generate_cli_says_what_the_reader_read():
+    from sora_lab.video_cli import _human, _summary
+
+    result = {"video_id": "v1", "path": "/x.mp4", "duration": 10.0, "backend": "tiny", "model": "m", "seed": 4,
+              "status": "published", "parent_id": None, "width": 360, "height": 640, "timings": {"total": 1.0},
+              "provenance": {"clip": {"read_as": "a red circle moves right on a black background"}}}
+    assert _summary(result)["read_as"] == "a red circle moves right on a black background"
+    assert "read as: a red circle moves right on a black background" in _human(result)
+    result["provenance"] = {"clip": {"read_as": None}}
+    assert _summary(result)["read_as"] is None and "read as" not in _human(result)

@@ -225,6 +225,7 @@ def test_tiny_backend_cli_generate_verify_and_remix(tmp_path):
     result = json.loads(made.stdout)
     assert {"video_id", "path", "duration", "backend", "seed", "timings"} <= set(result)
     assert result["backend"] == "tiny" and result["seed"] == 3 and result["status"] == "draft"
+    assert result["read_as"] is None  # training words: sampled without the prompt reader
     assert out.read_bytes() == open(result["path"], "rb").read()
     info = encode.probe(out)
     assert info.n_frames == 240 and abs(info.duration - 10) <= 1 / 24 and info.faststart
@@ -235,6 +236,9 @@ def test_tiny_backend_cli_generate_verify_and_remix(tmp_path):
     assert json.loads(remixed.stdout)["parent_id"] == result["video_id"]
     refused = cli("generate", "Mickey Mouse dancing", "--as", "maya", "--json")
     assert refused.returncode == 1 and json.loads(refused.stdout)["error"]["code"] == "policy_violation"
+    steered = cli("generate", "a crimson orb drifting to the right", "--as", "maya", "--seed", "4")
+    assert steered.returncode == 0, steered.stderr
+    assert "read as: a red " in steered.stdout and "never trained on" in steered.stdout
 
 
 @pytest.mark.slow
