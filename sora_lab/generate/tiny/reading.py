@@ -26,8 +26,7 @@ from sora_lab.generate.tiny.captions import (
     SHAPE_WORDS,
     with_articles,
 )
-from sora_lab.generate.tiny.evaluate import ALLOWED, ATTRIBUTES
-from sora_lab.generate.tiny.text_probe import Encoder, Readout, encode_padded, fit_readout, training_captions
+from sora_lab.generate.tiny.text_probe import Encoder, Readout, encode_padded, fit_readouts
 
 READER_FILE = "reader.safetensors"
 CORE_WORDS = {"color": COLOR_WORDS, "shape": SHAPE_WORDS, "motion": MOTION_WORDS, "background": BACKGROUND_WORDS}
@@ -44,17 +43,9 @@ class PromptReader:
     def fit(cls, *, n_captions: int = 4000, seed: int = 0, p_extra: float = 0.5,
             encoder: Encoder | None = None) -> PromptReader:
         """Fit on `n_captions` one-object training captions, as `model probe-text` does (deterministic per seed)."""
-        if n_captions < 200:
-            raise InputError(f"--captions must be at least 200 (got {n_captions}): fewer cannot cover every attribute")
         if encoder is None:
             from sora_lab.embeddings import token_states as encoder
-        captions, labels = training_captions(n_captions, seed=seed, p_extra=p_extra)
-        states, mask = encode_padded(encoder, captions)
-        readouts = {}
-        for k, key in enumerate(ATTRIBUTES):
-            classes = sorted(ALLOWED[key])
-            targets = torch.tensor([classes.index(value) for value in labels[key]])
-            readouts[key] = (classes, fit_readout(states, mask, targets, len(classes), seed * 10 + k))
+        readouts = fit_readouts(encoder, n_captions=n_captions, seed=seed, p_extra=p_extra)
         return cls(readouts, {"captions": n_captions, "seed": seed, "p_extra": p_extra})
 
     def save(self, path: Path) -> None:

@@ -107,30 +107,45 @@ def fit_readout(states: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor,
     return readout.eval()
 
 
+def check_captions(n_captions: int) -> None:
+    if n_captions < 200:
+        raise InputError(f"--captions must be at least 200 (got {n_captions}): fewer cannot cover every attribute")
+
+
+def fit_readouts(encoder: Encoder, *, n_captions: int, seed: int, p_extra: float,
+                 keys: tuple[str, ...] = ATTRIBUTES) -> dict[str, tuple[list[str], Readout]]:
+    """For each attribute in `keys`, its values and a readout fitted on `n_captions` one-object training
+    captions (attribute k of ATTRIBUTES uses seed * 10 + k, so a subset fits the same readouts)."""
+    check_captions(n_captions)
+    captions, labels = training_captions(n_captions, seed=seed, p_extra=p_extra)
+    states, mask = encode_padded(encoder, captions)
+    readouts = {}
+    for k, key in enumerate(ATTRIBUTES):
+        if key in keys:
+            classes = sorted(ALLOWED[key])
+            targets = torch.tensor([classes.index(value) for value in labels[key]])
+            readouts[key] = (classes, fit_readout(states, mask, targets, len(classes), seed * 10 + k))
+    return readouts
+
+
 def probe_text(rows: list[dict], *, encoder: Encoder | None = None, n_captions: int = 4000, seed: int = 0,
                p_extra: float = 0.5) -> dict:
     """Per-attribute accuracy of the readouts on `rows` (eval-file items) and the share of prompts with
     every expected attribute right, comparable with `sora-lab model eval`'s adherence."""
-    if n_captions < 200:
-        raise InputError(f"--captions must be at least 200 (got {n_captions}): fewer cannot cover every attribute")
+    check_captions(n_captions)
     if not any(row.get("expect") for row in rows):
         raise InputError("--prompts: no line has an \"expect\" object, so there is nothing to read; "
                          "add e.g. {\"color\": \"red\"} to the lines to probe")
     if encoder is None:
         from sora_lab.embeddings import token_states as encoder
     start = time.perf_counter()
-    captions, labels = training_captions(n_captions, seed=seed, p_extra=p_extra)
-    train_states, train_mask = encode_padded(encoder, captions)
+    keys = tuple(key for key in ATTRIBUTES if any(key in row.get("expect", {}) for row in rows))
+    readouts = fit_readouts(encoder, n_captions=n_captions, seed=seed, p_extra=p_extra, keys=keys)
     eval_states, eval_mask = encode_padded(encoder, [row["prompt"] for row in rows])
     right = np.ones(len(rows), dtype=bool)
     per_attribute, items = {}, [{"prompt": row["prompt"], "read": {}} for row in rows]
-    for k, key in enumerate(ATTRIBUTES):
+    for key, (classes, readout) in readouts.items():
         asked = [i for i, row in enumerate(rows) if key in row.get("expect", {})]
-        if not asked:
-            continue
-        classes = sorted(ALLOWED[key])
-        targets = torch.tensor([classes.index(value) for value in labels[key]])
-        readout = fit_readout(train_states, train_mask, targets, len(classes), seed * 10 + k)
         with torch.no_grad():
             read = readout(eval_states[asked], eval_mask[asked]).argmax(-1).tolist()
         hits = 0
@@ -143,5 +158,5 @@ def probe_text(rows: list[dict], *, encoder: Encoder | None = None, n_captions: 
     for item, ok in zip(items, right, strict=True):
         item["all_right"] = bool(ok)
     return {"n": len(rows), "adherence": float(right.mean()), "per_attribute": per_attribute,
-            "training_captions": n_captions, "p_extra_wording": p_extra, "embedding_dim": int(train_states.shape[2]),
+            "training_captions": n_captions, "p_extra_wording": p_extra, "embedding_dim": int(eval_states.shape[2]),
             "seconds": round(time.perf_counter() - start, 2), "items": items}
