@@ -25,7 +25,9 @@ from sora_lab.generate.tiny.captions import (
     sample_scene,
     training_triples,
     valid_triples,
+    vocabulary,
     with_articles,
+    words_of,
 )
 from sora_lab.generate.tiny.evaluate import SAMPLE_SEED_STRIDE, evaluate, load_prompts, score_clip, wilson_interval
 from sora_lab.generate.tiny.measure import measure_clip, reference_error
@@ -103,18 +105,13 @@ def test_held_out_triples_never_reach_training():
 
 
 def _tokens(text: str) -> set[str]:
-    return set(re.findall(r"[a-z]+", text.lower()))
-
-
-def _vocabulary(word_lists: list[dict[str, list[str]]], templates: list[str]) -> set[str]:
-    words = {t for lists in word_lists for phrases in lists.values() for phrase in phrases for t in _tokens(phrase)}
-    return words | {t for template in templates for t in _tokens(re.sub(r"\{\w+\}", " ", template))}
+    return set(words_of(text))
 
 
 def _core_and_training_only_words() -> tuple[set[str], set[str]]:
-    core = _vocabulary([COLOR_WORDS, SHAPE_WORDS, MOTION_WORDS, BACKGROUND_WORDS],
-                       [*TEMPLATES_ONE, TEMPLATE_TWO, *TEMPLATES_REF, *SUBJECT_WORDS])
-    return core, _vocabulary([EXTRA_COLOR_WORDS, EXTRA_SHAPE_WORDS, EXTRA_MOTION_WORDS], EXTRA_TEMPLATES_ONE) - core
+    core = vocabulary([COLOR_WORDS, SHAPE_WORDS, MOTION_WORDS, BACKGROUND_WORDS],
+                      [*TEMPLATES_ONE, TEMPLATE_TWO, *TEMPLATES_REF, *SUBJECT_WORDS])
+    return core, vocabulary([EXTRA_COLOR_WORDS, EXTRA_SHAPE_WORDS, EXTRA_MOTION_WORDS], EXTRA_TEMPLATES_ONE) - core
 
 
 def _unusual_words(eval_file: str, core: set[str]) -> set[str]:

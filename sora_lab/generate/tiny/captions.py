@@ -117,28 +117,30 @@ def with_articles(text: str) -> str:
     return re.sub(r"\b([Aa]) (?=[aeiou])", lambda m: m.group(1) + "n ", text)
 
 
-def _words(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
+    """Lower-case runs of letters: how prompts and captions are compared word by word."""
     return re.findall(r"[a-z]+", text.lower())
+
+
+def vocabulary(tables: list[dict[str, list[str]]], templates: list[str]) -> set[str]:
+    """The words of every phrase in `tables` and of `templates` without their {slots}."""
+    words = {w for table in tables for phrases in table.values() for phrase in phrases for w in words_of(phrase)}
+    return words | {w for template in templates for w in words_of(re.sub(r"\{\w+\}", " ", template))}
 
 
 @functools.cache
 def training_vocabulary() -> frozenset[str]:
     """Every word a training caption can contain (core grammar, training-only wording, templates)."""
-    vocab = {"an"}  # with_articles' only addition
-    for table in (COLOR_WORDS, SHAPE_WORDS, MOTION_WORDS, BACKGROUND_WORDS,
-                  EXTRA_COLOR_WORDS, EXTRA_SHAPE_WORDS, EXTRA_MOTION_WORDS):
-        for phrases in table.values():
-            for phrase in phrases:
-                vocab.update(_words(phrase))
-    for template in [*TEMPLATES_ONE, TEMPLATE_TWO, *TEMPLATES_REF, *EXTRA_TEMPLATES_ONE, *SUBJECT_WORDS]:
-        vocab.update(_words(re.sub(r"\{\w+\}", " ", template)))
-    return frozenset(vocab)
+    tables = [COLOR_WORDS, SHAPE_WORDS, MOTION_WORDS, BACKGROUND_WORDS,
+              EXTRA_COLOR_WORDS, EXTRA_SHAPE_WORDS, EXTRA_MOTION_WORDS]
+    templates = [*TEMPLATES_ONE, TEMPLATE_TWO, *TEMPLATES_REF, *EXTRA_TEMPLATES_ONE, *SUBJECT_WORDS]
+    return frozenset(vocabulary(tables, templates) | {"an"})  # "an": with_articles' only addition
 
 
 def unfamiliar_words(prompt: str) -> list[str]:
     """Words of `prompt` that no training caption uses: where the model has only MiniLM's guess to go on."""
     vocab = training_vocabulary()
-    return [w for w in _words(prompt) if w not in vocab]
+    return [w for w in words_of(prompt) if w not in vocab]
 
 
 def names_two_objects(prompt: str) -> bool:
