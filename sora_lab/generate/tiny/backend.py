@@ -97,7 +97,10 @@ class TinyBackend:
         text = encode_text(prompts)
         readings = self.readings(prompts, references)
         read_mask = torch.tensor([r is not None for r in readings])
-        reading = encode_text([r or p for r, p in zip(readings, prompts, strict=True)]) if read_mask.any() else None
+        reading = None
+        if read_mask.any():  # clips outside the mask ignore their row, so it keeps their own prompt's states
+            reading = text.clone()
+            reading[read_mask] = encode_text([r for r in readings if r is not None])
         refs = [reference_to_tensor(r) for r in references]
         ref = torch.stack([r for r, _ in refs])
         present = torch.tensor([f for _, f in refs])
