@@ -249,10 +249,39 @@ function render({ model, el: root }) {
     if (document.hidden && visibleId) leave(visibleId);
   });
   window.addEventListener("pagehide", () => visibleId && leave(visibleId));
+  // --- stall recovery ---------------------------------------------------------------
+  // A clip that should be playing (not paused, frames buffered ahead) but whose clock has stood
+  // still for STALL_MS is nudged with a seek to where it stands, which restarts the browser's media
+  // pipeline. A browser starved of CPU can leave the clock stopped for good (seen in headless
+  // Chromium with three windows on two cores); the viewer would see a frozen frame until they scroll.
+  const STALL_MS = 2000;
+  let stallNudges = 0;
+  const stallTimer = setInterval(() => {
+    const node = visibleId && nodes.get(visibleId);
+    if (!node) return;
+    const video = node.video;
+    if (video.paused || video.readyState < 3 || document.hidden) {
+      node.still = null;
+      return;
+    }
+    const t = video.currentTime;
+    const now = performance.now();
+    if (!node.still || node.still.t !== t) {
+      node.still = { t, since: now };
+    } else if (now - node.still.since >= STALL_MS) {
+      node.still = null;
+      video.currentTime = t;
+      root.dataset.stallNudges = String(++stallNudges);
+    }
+  }, 500);
+
   reconcile();
   renderStatus();
   if (model.get("items").length === 0) model.send({ kind: "more" });
-  return () => observer.disconnect();
+  return () => {
+    clearInterval(stallTimer);
+    observer.disconnect();
+  };
 }
 
 export default { render };

@@ -137,7 +137,9 @@ def wait_playing(page, timeout_s: float = 30) -> dict:
     script = """(() => { const root = document.querySelector('.sl-root');
         const i = Number(root.dataset.visibleIndex);
         const v = document.querySelectorAll('[data-testid=clip] video')[i];
-        return {readyState: v.readyState, t: v.currentTime, src: v.currentSrc, paused: v.paused}; })()"""
+        return {readyState: v.readyState, t: v.currentTime, src: v.currentSrc, paused: v.paused,
+                duration: v.duration, hidden: document.hidden, stallNudges: root.dataset.stallNudges || '0'};
+        })()"""
     deadline = time.monotonic() + timeout_s
     first = None
     while time.monotonic() < deadline:
@@ -149,6 +151,20 @@ def wait_playing(page, timeout_s: float = 30) -> dict:
                 return {"first": first, "later": state}
         time.sleep(0.3)
     raise AssertionError(f"the visible clip did not play: {page.evaluate(script)}")
+
+
+def freeze_visible_clock(page) -> int:
+    """Make the visible clip's clock stand still until someone seeks it, as a starved browser does.
+
+    Returns how many stall nudges the feed had made before.
+    """
+    return int(page.evaluate("""(() => {
+        const root = document.querySelector('.sl-root');
+        const v = document.querySelectorAll('[data-testid=clip] video')[Number(root.dataset.visibleIndex)];
+        const frozen = v.currentTime;
+        Object.defineProperty(v, 'currentTime', {configurable: true, get: () => frozen,
+            set(t) { delete v.currentTime; v.currentTime = t; }});
+        return Number(root.dataset.stallNudges || '0'); })()"""))
 
 
 def visible_clip(page):
@@ -164,6 +180,12 @@ def test_feed_scrolls_plays_and_keeps_a_like(feed_stack, output_dir):
         context, page, timings = open_feed(browser, voila.url, "maya")
         page.wait_for_function("document.querySelector('.sl-root').dataset.visibleIndex === '0'", timeout=60_000)
         playing = wait_playing(page)
+
+        # A clip whose clock stops while it should play is nudged back into motion by the feed.
+        nudges_before = freeze_visible_clock(page)
+        page.wait_for_function(f"Number(document.querySelector('.sl-root').dataset.stallNudges || '0') > "
+                               f"{nudges_before}", timeout=15_000)
+        wait_playing(page)
 
         # Scroll past two pages: the widget must fetch pages 2 and 3 before the end.
         for step in range(1, 2 * PAGE_SIZE + 1):
