@@ -252,10 +252,12 @@ function render({ model, el: root }) {
   // --- stall recovery ---------------------------------------------------------------
   // A clip that should be playing (not paused, frames buffered ahead) but whose clock has stood
   // still for STALL_MS is nudged with a seek to where it stands, which restarts the browser's media
-  // pipeline. A browser starved of CPU can leave the clock stopped for good (seen in headless
-  // Chromium with three windows on two cores); the viewer would see a frozen frame until they scroll.
+  // pipeline; if two nudges do not move it, the source is reloaded at that time. A browser starved
+  // of CPU can leave the clock stopped for good (seen in headless Chromium with three windows on two
+  // cores); the viewer would otherwise see a frozen frame until they scroll away.
   const STALL_MS = 2000;
-  let stallNudges = 0;
+  const NUDGES_BEFORE_RELOAD = 2;
+  const recoveries = { nudges: 0, reloads: 0 };
   const stallTimer = setInterval(() => {
     const node = visibleId && nodes.get(visibleId);
     if (!node) return;
@@ -267,11 +269,19 @@ function render({ model, el: root }) {
     const t = video.currentTime;
     const now = performance.now();
     if (!node.still || node.still.t !== t) {
-      node.still = { t, since: now };
+      node.still = { t, since: now, nudges: 0 };
     } else if (now - node.still.since >= STALL_MS) {
-      node.still = null;
-      video.currentTime = t;
-      root.dataset.stallNudges = String(++stallNudges);
+      node.still.since = now;
+      if (node.still.nudges++ < NUDGES_BEFORE_RELOAD) {
+        video.currentTime = t;
+        root.dataset.stallNudges = String(++recoveries.nudges);
+      } else {
+        node.still = null;
+        video.load();
+        video.currentTime = t;
+        video.play().catch(() => {});
+        root.dataset.stallReloads = String(++recoveries.reloads);
+      }
     }
   }, 500);
 

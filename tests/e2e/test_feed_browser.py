@@ -153,18 +153,31 @@ def wait_playing(page, timeout_s: float = 30) -> dict:
     raise AssertionError(f"the visible clip did not play: {page.evaluate(script)}")
 
 
-def freeze_visible_clock(page) -> int:
-    """Make the visible clip's clock stand still until someone seeks it, as a starved browser does.
+def freeze_visible_clock(page, until: str) -> dict:
+    """Make the visible clip's clock stand still, as a CPU-starved browser does, until the feed
+    seeks it (`until="seek"`) or reloads its source (`until="reload"`; seeks do nothing then).
 
-    Returns how many stall nudges the feed had made before.
+    Returns the feed's stall recovery counters from before.
     """
-    return int(page.evaluate("""(() => {
+    return page.evaluate("""(until) => {
         const root = document.querySelector('.sl-root');
         const v = document.querySelectorAll('[data-testid=clip] video')[Number(root.dataset.visibleIndex)];
         const frozen = v.currentTime;
+        const thaw = () => { delete v.currentTime; delete v.load; };
         Object.defineProperty(v, 'currentTime', {configurable: true, get: () => frozen,
-            set(t) { delete v.currentTime; v.currentTime = t; }});
-        return Number(root.dataset.stallNudges || '0'); })()"""))
+            set(t) { if (until === 'seek') { thaw(); v.currentTime = t; } }});
+        v.load = () => { thaw(); v.load(); };
+        return {nudges: Number(root.dataset.stallNudges || '0'), reloads: Number(root.dataset.stallReloads || '0')};
+    }""", until)
+
+
+def wait_recovered(page, until: str, before: dict) -> None:
+    """The feed made the recovery that thaws the clock, and the clip plays on."""
+    counter = {"seek": "stallNudges", "reload": "stallReloads"}[until]
+    key = {"seek": "nudges", "reload": "reloads"}[until]
+    page.wait_for_function(f"Number(document.querySelector('.sl-root').dataset.{counter} || '0') > {before[key]}",
+                           timeout=20_000)
+    wait_playing(page)
 
 
 def visible_clip(page):
@@ -181,11 +194,10 @@ def test_feed_scrolls_plays_and_keeps_a_like(feed_stack, output_dir):
         page.wait_for_function("document.querySelector('.sl-root').dataset.visibleIndex === '0'", timeout=60_000)
         playing = wait_playing(page)
 
-        # A clip whose clock stops while it should play is nudged back into motion by the feed.
-        nudges_before = freeze_visible_clock(page)
-        page.wait_for_function(f"Number(document.querySelector('.sl-root').dataset.stallNudges || '0') > "
-                               f"{nudges_before}", timeout=15_000)
-        wait_playing(page)
+        # A clip whose clock stops while it should play is nudged back into motion by the feed,
+        # and reloaded where it stood when nudges do not help.
+        for until in ("seek", "reload"):
+            wait_recovered(page, until, freeze_visible_clock(page, until))
 
         # Scroll past two pages: the widget must fetch pages 2 and 3 before the end.
         for step in range(1, 2 * PAGE_SIZE + 1):
