@@ -4,6 +4,7 @@ no lock errors, no lost likes, exact counts."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -77,6 +78,10 @@ def test_two_browsers_a_notebook_and_threads_at_once(feed_stack, output_dir):
             growth.screenshot(path=str(output_dir / "growth.png"))
             page_a.screenshot(path=str(output_dir / "maya.png"))
             page_b.screenshot(path=str(output_dir / "theo.png"))
+            # How often the feed had to restart a stalled clip under this load (read when CI is slow).
+            recoveries = {handle: page.evaluate("({...document.querySelector('.sl-root').dataset})")
+                          for handle, page in (("maya", page_a), ("theo", page_b))}
+            (output_dir / "stall_recoveries.json").write_text(json.dumps(recoveries, indent=2))
             ctx_a.close()
             ctx_b.close()
             browser.close()
