@@ -138,7 +138,7 @@ def wait_playing(page, timeout_s: float = 30) -> dict:
         const i = Number(root.dataset.visibleIndex);
         const v = document.querySelectorAll('[data-testid=clip] video')[i];
         return {readyState: v.readyState, t: v.currentTime, src: v.currentSrc, paused: v.paused,
-                duration: v.duration, hidden: document.hidden, stallNudges: root.dataset.stallNudges || '0'};
+                duration: v.duration, hidden: document.hidden, feed: {...root.dataset}};
         })()"""
     deadline = time.monotonic() + timeout_s
     first = None
@@ -157,7 +157,7 @@ def freeze_visible_clock(page, until: str) -> dict:
     """Make the visible clip's clock stand still, as a CPU-starved browser does, until the feed
     seeks it (`until="seek"`) or reloads its source (`until="reload"`; seeks do nothing then).
 
-    Returns the feed's stall recovery counters from before.
+    Returns the feed's stall recovery counters from before, by their data attribute.
     """
     return page.evaluate("""(until) => {
         const root = document.querySelector('.sl-root');
@@ -167,15 +167,15 @@ def freeze_visible_clock(page, until: str) -> dict:
         Object.defineProperty(v, 'currentTime', {configurable: true, get: () => frozen,
             set(t) { if (until === 'seek') { thaw(); v.currentTime = t; } }});
         v.load = () => { thaw(); v.load(); };
-        return {nudges: Number(root.dataset.stallNudges || '0'), reloads: Number(root.dataset.stallReloads || '0')};
+        return {stallNudges: Number(root.dataset.stallNudges || '0'),
+                stallReloads: Number(root.dataset.stallReloads || '0')};
     }""", until)
 
 
 def wait_recovered(page, until: str, before: dict) -> None:
     """The feed made the recovery that thaws the clock, and the clip plays on."""
     counter = {"seek": "stallNudges", "reload": "stallReloads"}[until]
-    key = {"seek": "nudges", "reload": "reloads"}[until]
-    page.wait_for_function(f"Number(document.querySelector('.sl-root').dataset.{counter} || '0') > {before[key]}",
+    page.wait_for_function(f"Number(document.querySelector('.sl-root').dataset.{counter} || '0') > {before[counter]}",
                            timeout=20_000)
     wait_playing(page)
 
