@@ -105,7 +105,10 @@ def _reader_lines(folder: Path) -> list[str]:
     return [f"- prompt reader (`{READER_FILE}`, `sora-lab model fit-reader`): readouts of MiniLM token states fitted "
             f"on {fit['captions']} training captions (seed {fit['seed']}, {fit['p_extra']:.0%} training-only words); "
             "a prompt with words no training caption uses is also guided toward the core caption it reads, "
-            f"v = v_u + {g1:g} (v_prompt - v_u) + {g2:g} (v_reading - v_u) (`--no-reading`: the model alone)"]
+            f"v = v_u + {g1:g} (v_prompt - v_u) + {g2:g} (v_reading - v_u) (`--no-reading`: the model alone)",
+            "- colour names (`color_names.py`): when such a prompt names its colour only by a name of the xkcd colour "
+            "survey (matplotlib's table) that lies clearly nearest one world colour in CIELAB (CIEDE2000), the reading "
+            "takes that colour (`--no-color-names`: the readouts alone)"]
 
 
 def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = None, notes: str = "") -> Path:
@@ -125,7 +128,9 @@ def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = 
     sampling = meta.get("sampling", {})
     eval_cmds = "\n".join(
         f"    sora-lab model eval --prompts {r.get('prompts', f'data/tiny_eval/{n}.jsonl')} --json"
-        + (" --no-reading" if r.get("prompt_reader") is False else "") for n, r in evals.items())
+        + (" --no-reading" if r.get("prompt_reader") is False else "")
+        + (" --no-color-names" if r.get("prompt_reader") and r.get("color_names") is False else "")
+        for n, r in evals.items())
     lines = [
         "# sora-lab tiny-wan — a text-to-video model trained on a procedural world",
         "",

@@ -164,6 +164,10 @@ def eval_(
         "--reading/--no-reading",
         help="Steer prompts with unfamiliar words toward the prompt reader's reading (--no-reading: the model alone).")
     ] = True,
+    color_names: Annotated[bool, typer.Option(
+        "--color-names/--no-color-names",
+        help="Read a colour named only by a survey colour name from its measured colour (--no-color-names: "
+             "the prompt reader alone).")] = True,
     device: DeviceOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
@@ -175,12 +179,12 @@ def eval_(
     if limit:
         rows = rows[:limit]
     backend = TinyBackend(weights, device=_device(device), steps=steps, guidance=guidance, shift=shift,
-                          threads=threads or None, reading=reading)
+                          threads=threads or None, reading=reading, color_names=color_names)
     result = evaluate(lambda p, s, r: backend.render_batch(p, seeds=s, references=r), rows, batch_size=batch_size,
                       samples=samples)
     result = {"prompts": str(prompts), "model_id": backend.model_id, "steps": backend.steps,
               "guidance": backend.guidance, "shift": backend.shift, "prompt_reader": backend.reader is not None,
-              **result}
+              "color_names": backend.color_names, **result}
     if not items:
         result.pop("items")
     lo, hi = result["adherence_ci95"]

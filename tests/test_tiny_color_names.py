@@ -1,0 +1,85 @@
+"""Colour names grounded in measured colour: the survey table's mapping, which prompts it reads, and the backend."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sora_lab.generate.tiny.backend import WEIGHTS_DIR, TinyBackend
+from sora_lab.generate.tiny.card import write_model_card
+from sora_lab.generate.tiny.cli import model_app
+from sora_lab.generate.tiny.color_names import color_table, named_color
+from sora_lab.generate.tiny.evaluate import load_prompts
+from sora_lab.generate.tiny.world import COLORS
+
+EVAL_DIR = Path(__file__).resolve().parents[1] / "data" / "tiny_eval"
+
+
+def test_the_survey_names_each_world_colour_as_itself_and_leaves_greys_and_in_betweens_out():
+    table = color_table()
+    assert all(table[name] == name for name in COLORS)  # the survey's "red" is nearest the world's red, ...
+    assert table["raspberry"] == "red" and table["periwinkle"] == "blue" and table["silver"] == "white"
+    for grey_or_between in ("black", "brown", "charcoal grey", "gunmetal", "darkgrey", "teal", "light purple"):
+        assert grey_or_between not in table, grey_or_between  # no world colour, or two about as near
+    assert len(table) > 500
+
+
+def test_a_colour_named_only_by_a_survey_name_is_read_from_it():
+    assert named_color("a raspberry square spins") == ("raspberry", "red")
+    assert named_color("a Raspberry-coloured kite on a navy background") == ("raspberry", "red")
+    assert named_color("periwinkle pixel meandering left") == ("periwinkle", "blue")
+
+
+def test_trained_colour_words_backgrounds_and_disagreement_leave_the_reader_alone():
+    assert named_color("a raspberry red square") is None  # "red" is a training word: the model reads it
+    assert named_color("a cream kite") is None  # "cream" is training-only wording, also read by the model
+    assert named_color("a kite on a navy backdrop") is None  # a background, not the object's colour
+    assert named_color("a raspberry and periwinkle kite") is None  # two names, two colours: no answer
+    assert named_color("a teal kite") is None  # between green and blue
+    assert named_color("a kite moves right") is None
+
+
+def test_prompts_in_training_words_are_never_touched():
+    for name in ("grammar", "train_val", "spins_val", "reference"):
+        for row in load_prompts(EVAL_DIR / f"{name}.jsonl"):
+            assert named_color(row["prompt"]) is None, (name, row["prompt"])
+
+
+def test_backend_reads_the_named_colour_unless_told_not_to():
+    prompt = "a raspberry kite drifting to the right"
+    named = TinyBackend(device="cpu", steps=2, threads=1)
+    plain = TinyBackend(device="cpu", steps=2, threads=1, color_names=False)
+    assert named.info()["color_names"] and not plain.info()["color_names"]
+    assert named.readings([prompt], [None])[0].startswith("a red ")
+    assert not plain.readings([prompt], [None])[0].startswith("a red ")  # MiniLM's readouts alone miss it
+    assert not TinyBackend(device="cpu", steps=2, threads=1, reading=False).info()["color_names"]
+    clip = named.render(prompt, seconds=5, seed=1)
+    assert clip.meta["read_as"].startswith("a red ")
+
+
+def test_cli_eval_reports_whether_colour_names_were_read(tmp_path):
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"prompt": "a raspberry kite moves right", "expect": {"color": "red"}}) + "\n")
+    base = ["eval", "--prompts", str(prompts), "--steps", "2", "--threads", "1", "--json"]
+    runner = CliRunner()
+    assert json.loads(runner.invoke(model_app, base).stdout)["color_names"] is True
+    assert json.loads(runner.invoke(model_app, [*base, "--no-color-names"]).stdout)["color_names"] is False
+
+
+def test_model_card_gives_the_command_of_each_row(tmp_path):
+    for name in ("config.json", "reader.safetensors"):
+        shutil.copy(WEIGHTS_DIR / name, tmp_path / name)
+    row = {"n": 60, "adherence": 0.6, "per_attribute": {}}
+    card = write_model_card(tmp_path, {
+        "default": {**row, "prompts": "p.jsonl", "prompt_reader": True, "color_names": True},
+        "readouts alone": {**row, "prompts": "p.jsonl", "prompt_reader": True, "color_names": False},
+        "model alone": {**row, "prompts": "p.jsonl", "prompt_reader": False, "color_names": False},
+    }).read_text()
+    commands = [line.strip() for line in card.splitlines() if line.startswith("    sora-lab model eval")]
+    assert commands == ["sora-lab model eval --prompts p.jsonl --json",
+                        "sora-lab model eval --prompts p.jsonl --json --no-color-names",
+                        "sora-lab model eval --prompts p.jsonl --json --no-reading"]
+    assert "colour names (`color_names.py`)" in card
