@@ -29,7 +29,7 @@ MIN_MARGIN = 5.0  # how much nearer the nearest world colour must be than the se
 MIN_CHROMA = 15.0  # CIELAB chroma below which a name reads as a grey, whatever hue it leans to
 MIN_WHITE_LIGHTNESS = 80.0  # a grey darker than this is not the world's white
 MAX_WORDS = 4  # the longest name looked up ("robin s egg blue")
-DROPPED = {"coloured", "colored"}  # "cherry-coloured" names the colour "cherry"
+DROPPED = {"coloured", "colored"}  # "raspberry-coloured" names the colour "raspberry"
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
