@@ -68,6 +68,10 @@ def _phrases(tables: list[dict[str, list[str]]]) -> list[list[str]]:
     return [words_of(p) for table in tables for phrases in table.values() for p in phrases]
 
 
+BACKGROUND_PHRASES = _phrases([BACKGROUND_WORDS])
+TRAINED_COLOR_PHRASES = _phrases([COLOR_WORDS, EXTRA_COLOR_WORDS])
+
+
 def _contains(words: list[str], phrase: list[str]) -> bool:
     n = len(phrase)
     return any(words[i:i + n] == phrase for i in range(len(words) - n + 1))
@@ -90,8 +94,8 @@ def named_color(prompt: str) -> tuple[str, str] | None:
     """(phrase, world colour) when the prompt names its colour only in words training never used, by a survey
     name clearly near one world colour; None otherwise (also when two such names disagree)."""
     words = [w for w in words_of(prompt) if w not in DROPPED]
-    words = _without(words, _phrases([BACKGROUND_WORDS]))
-    if any(_contains(words, p) for p in _phrases([COLOR_WORDS, EXTRA_COLOR_WORDS])):
+    words = _without(words, BACKGROUND_PHRASES)
+    if any(_contains(words, p) for p in TRAINED_COLOR_PHRASES):
         return None
     vocab, table = training_vocabulary(), color_table()
     taken = [False] * len(words)
