@@ -75,11 +75,16 @@ def test_model_card_gives_the_command_of_each_row(tmp_path):
     row = {"n": 60, "adherence": 0.6, "per_attribute": {}}
     card = write_model_card(tmp_path, {
         "default": {**row, "prompts": "p.jsonl", "prompt_reader": True, "color_names": True},
-        "readouts alone": {**row, "prompts": "p.jsonl", "prompt_reader": True, "color_names": False},
-        "model alone": {**row, "prompts": "p.jsonl", "prompt_reader": False, "color_names": False},
+        "without training words": {**row, "prompts": "p.jsonl", "prompt_reader": True, "color_names": True,
+                                    "trained_words": False},
+        "readouts alone": {**row, "prompts": "p.jsonl", "prompt_reader": True, "color_names": False,
+                           "trained_words": False},
+        "model alone": {**row, "prompts": "p.jsonl", "prompt_reader": False, "color_names": False,
+                        "trained_words": False},
     }).read_text()
     commands = [line.strip() for line in card.splitlines() if line.startswith("    sora-lab model eval")]
     assert commands == ["sora-lab model eval --prompts p.jsonl --json",
-                        "sora-lab model eval --prompts p.jsonl --json --no-color-names",
+                        "sora-lab model eval --prompts p.jsonl --json --no-trained-words",
+                        "sora-lab model eval --prompts p.jsonl --json --no-color-names --no-trained-words",
                         "sora-lab model eval --prompts p.jsonl --json --no-reading"]
-    assert "colour names (`color_names.py`)" in card
+    assert "colour names (`color_names.py`)" in card and "training words (`trained_words.py`)" in card

@@ -122,10 +122,34 @@ def words_of(text: str) -> list[str]:
     return re.findall(r"[a-z]+", text.lower())
 
 
+def contains_phrase(words: list[str], phrase: list[str]) -> bool:
+    """Whether the word list holds the phrase's words in a row."""
+    n = len(phrase)
+    return any(words[i:i + n] == phrase for i in range(len(words) - n + 1))
+
+
+def cut_phrases(words: list[str], phrases: list[list[str]]) -> list[str]:
+    """`words` with every occurrence of the phrases cut out (a cut leaves a gap, so no phrase spans it)."""
+    out = list(words)
+    for phrase in sorted(phrases, key=len, reverse=True):
+        n = len(phrase)
+        i = 0
+        while i <= len(out) - n:
+            if out[i:i + n] == phrase:
+                out[i:i + n] = [""]
+            i += 1
+    return out
+
+
 def vocabulary(tables: list[dict[str, list[str]]], templates: list[str]) -> set[str]:
     """The words of every phrase in `tables` and of `templates` without their {slots}."""
     words = {w for table in tables for phrases in table.values() for phrase in phrases for w in words_of(phrase)}
     return words | {w for template in templates for w in words_of(re.sub(r"\{\w+\}", " ", template))}
+
+
+def caption_frames() -> list[str]:
+    """Every caption template and subject phrase: the words a caption has around its attribute words."""
+    return [*TEMPLATES_ONE, TEMPLATE_TWO, *TEMPLATES_REF, *EXTRA_TEMPLATES_ONE, *SUBJECT_WORDS]
 
 
 @functools.cache
@@ -133,8 +157,7 @@ def training_vocabulary() -> frozenset[str]:
     """Every word a training caption can contain (core grammar, training-only wording, templates)."""
     tables = [COLOR_WORDS, SHAPE_WORDS, MOTION_WORDS, BACKGROUND_WORDS,
               EXTRA_COLOR_WORDS, EXTRA_SHAPE_WORDS, EXTRA_MOTION_WORDS]
-    templates = [*TEMPLATES_ONE, TEMPLATE_TWO, *TEMPLATES_REF, *EXTRA_TEMPLATES_ONE, *SUBJECT_WORDS]
-    return frozenset(vocabulary(tables, templates) | {"an"})  # "an": with_articles' only addition
+    return frozenset(vocabulary(tables, caption_frames()) | {"an"})  # "an": with_articles' only addition
 
 
 def unfamiliar_words(prompt: str) -> list[str]:

@@ -108,7 +108,10 @@ def _reader_lines(folder: Path) -> list[str]:
             f"v = v_u + {g1:g} (v_prompt - v_u) + {g2:g} (v_reading - v_u) (`--no-reading`: the model alone)",
             "- colour names (`color_names.py`): when such a prompt names its colour only by a name of the xkcd colour "
             "survey (matplotlib's table) that lies clearly nearest one world colour in CIELAB (CIEDE2000), the reading "
-            "takes that colour (`--no-color-names`: the readouts alone)"]
+            "takes that colour (`--no-color-names`: the readouts alone)",
+            "- training words (`trained_words.py`): an attribute such a prompt names outright in training words "
+            "(\"blue\", \"left\": a phrase of the tables, or a word several phrases of one value share) takes that "
+            "value, whatever the readouts say (`--no-trained-words`: the readouts decide)"]
 
 
 def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = None, notes: str = "") -> Path:
@@ -130,6 +133,7 @@ def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = 
         f"    sora-lab model eval --prompts {r.get('prompts', f'data/tiny_eval/{n}.jsonl')} --json"
         + (" --no-reading" if r.get("prompt_reader") is False else "")
         + (" --no-color-names" if r.get("prompt_reader") and r.get("color_names") is False else "")
+        + (" --no-trained-words" if r.get("prompt_reader") and r.get("trained_words") is False else "")
         for n, r in evals.items())
     lines = [
         "# sora-lab tiny-wan — a text-to-video model trained on a procedural world",

@@ -18,6 +18,8 @@ import numpy as np
 from sora_lab.generate.tiny.captions import (
     BACKGROUND_WORDS,
     COLOR_WORDS,
+    contains_phrase,
+    cut_phrases,
     training_vocabulary,
     words_of,
 )
@@ -72,30 +74,12 @@ BACKGROUND_PHRASES = _phrases([BACKGROUND_WORDS])
 TRAINED_COLOR_PHRASES = _phrases([COLOR_WORDS, EXTRA_COLOR_WORDS])
 
 
-def _contains(words: list[str], phrase: list[str]) -> bool:
-    n = len(phrase)
-    return any(words[i:i + n] == phrase for i in range(len(words) - n + 1))
-
-
-def _without(words: list[str], phrases: list[list[str]]) -> list[str]:
-    """`words` with every occurrence of the phrases cut out (a cut leaves a gap, so no phrase spans it)."""
-    out = list(words)
-    for phrase in sorted(phrases, key=len, reverse=True):
-        n = len(phrase)
-        i = 0
-        while i <= len(out) - n:
-            if out[i:i + n] == phrase:
-                out[i:i + n] = [""]
-            i += 1
-    return out
-
-
 def named_color(prompt: str) -> tuple[str, str] | None:
     """(phrase, world colour) when the prompt names its colour only in words training never used, by a survey
     name clearly near one world colour; None otherwise (also when two such names disagree)."""
     words = [w for w in words_of(prompt) if w not in DROPPED]
-    words = _without(words, BACKGROUND_PHRASES)
-    if any(_contains(words, p) for p in TRAINED_COLOR_PHRASES):
+    words = cut_phrases(words, BACKGROUND_PHRASES)
+    if any(contains_phrase(words, p) for p in TRAINED_COLOR_PHRASES):
         return None
     vocab, table = training_vocabulary(), color_table()
     taken = [False] * len(words)

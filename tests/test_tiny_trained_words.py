@@ -1,0 +1,71 @@
+"""Training words a prompt uses overrule the prompt reader: which words count, which prompts they read, the backend."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sora_lab.generate.tiny.backend import TinyBackend
+from sora_lab.generate.tiny.captions import COLOR_WORDS, MOTION_WORDS, SHAPE_WORDS
+from sora_lab.generate.tiny.cli import model_app
+from sora_lab.generate.tiny.evaluate import load_prompts
+from sora_lab.generate.tiny.trained_words import stated_values, stating_units
+
+EVAL_DIR = Path(__file__).resolve().parents[1] / "data" / "tiny_eval"
+
+
+def test_every_core_phrase_states_its_own_value():
+    for attribute, table in (("color", COLOR_WORDS), ("shape", SHAPE_WORDS), ("motion", MOTION_WORDS)):
+        for value, phrases in table.items():
+            for phrase in phrases:
+                assert stated_values(f"a thing that {phrase}").get(attribute) == value, phrase
+
+
+def test_lone_words_count_only_when_several_phrases_of_one_value_use_them():
+    units = stating_units()
+    assert units["motion"][("right",)] == "right" and units["color"][("blue",)] == "blue"
+    for word in ("up", "down", "and", "its", "sea", "engine", "small", "background"):
+        assert all((word,) not in units[a] for a in units), word  # shared, one phrase only, stop or template word
+
+
+def test_a_prompt_with_unfamiliar_words_keeps_what_its_training_words_say():
+    assert stated_values("a blue orb ascending slowly") == {"color": "blue"}
+    assert stated_values("purple kite wandering over to the right side") == {"color": "purple", "motion": "right"}
+    assert stated_values("a lantern drifting, bobbing up and down") == {"motion": "bounces"}
+
+
+def test_backgrounds_and_disagreement_state_nothing():
+    assert stated_values("a crimson orb against dark green") == {}  # the background's green, not the object's
+    assert stated_values("a kite on a navy backdrop") == {}
+    assert stated_values("a red and blue kite drifting left then right") == {}  # two colours, two directions
+    assert stated_values("a small crimson orb drifting") == {}  # "small" is a size here, not "becomes small"
+
+
+def test_eval_expectations_never_disagree_with_what_prompts_state():
+    for path in sorted(EVAL_DIR.glob("*.jsonl")):
+        for row in load_prompts(path):
+            for attribute, value in stated_values(row["prompt"]).items():
+                if attribute in row["expect"]:
+                    assert row["expect"][attribute] == value, (path.name, row["prompt"])
+
+
+def test_backend_lets_training_words_overrule_the_readouts_unless_told_not_to():
+    prompt = "a blue orb ascending slowly"
+    stated = TinyBackend(device="cpu", steps=2, threads=1)
+    plain = TinyBackend(device="cpu", steps=2, threads=1, trained_words=False)
+    assert stated.info()["trained_words"] and not plain.info()["trained_words"]
+    assert stated.readings([prompt], [None])[0].startswith("a blue ")
+    assert not plain.readings([prompt], [None])[0].startswith("a blue ")  # "orb" pulls the readouts off "blue"
+    assert stated.render(prompt, seconds=5, seed=1).meta["read_as"].startswith("a blue ")
+    assert not TinyBackend(device="cpu", steps=2, threads=1, reading=False).info()["trained_words"]
+
+
+def test_cli_eval_reports_whether_training_words_overruled_the_reader(tmp_path):
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text(json.dumps({"prompt": "a blue kite moves right", "expect": {"color": "blue"}}) + "\n")
+    base = ["eval", "--prompts", str(prompts), "--steps", "2", "--threads", "1", "--json"]
+    runner = CliRunner()
+    assert json.loads(runner.invoke(model_app, base).stdout)["trained_words"] is True
+    assert json.loads(runner.invoke(model_app, [*base, "--no-trained-words"]).stdout)["trained_words"] is False
