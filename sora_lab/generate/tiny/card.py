@@ -108,7 +108,7 @@ def _reader_lines(folder: Path) -> list[str]:
             f"v = v_u + {g1:g} (v_prompt - v_u) + {g2:g} (v_reading - v_u) (`--no-reading`: the model alone)",
             "- colour names (`color_names.py`): when such a prompt names its colour only by a name of the xkcd colour "
             "survey (matplotlib's table) that lies clearly nearest one world colour in CIELAB (CIEDE2000), the reading "
-            "takes that colour (`--no-color-names`: the readouts alone)",
+            "takes that colour (`--no-color-names`: the colour readout decides)",
             "- training words (`trained_words.py`): an attribute such a prompt names outright in training words "
             "(\"blue\", \"left\": a phrase of the tables, or a word several phrases of one value share) takes that "
             "value, whatever the readouts say (`--no-trained-words`: the readouts decide)"]

@@ -167,7 +167,7 @@ def eval_(
     color_names: Annotated[bool, typer.Option(
         "--color-names/--no-color-names",
         help="Read a colour named only by a survey colour name from its measured colour (--no-color-names: "
-             "the prompt reader alone).")] = True,
+             "the colour readout decides).")] = True,
     trained_words: Annotated[bool, typer.Option(
         "--trained-words/--no-trained-words",
         help="Let training words a prompt uses (\"blue\", \"left\") overrule the prompt reader "
