@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
-from typer.testing import CliRunner
-
 from sora_lab.generate.tiny.backend import WEIGHTS_DIR, TinyBackend
 from sora_lab.generate.tiny.card import write_model_card
-from sora_lab.generate.tiny.cli import model_app
 from sora_lab.generate.tiny.color_names import color_table, named_color
 from sora_lab.generate.tiny.evaluate import load_prompts
 from sora_lab.generate.tiny.world import COLORS
@@ -58,15 +54,6 @@ def test_backend_reads_the_named_colour_unless_told_not_to():
     assert not TinyBackend(device="cpu", steps=2, threads=1, reading=False).info()["color_names"]
     clip = named.render(prompt, seconds=5, seed=1)
     assert clip.meta["read_as"].startswith("a red ")
-
-
-def test_cli_eval_reports_whether_colour_names_were_read(tmp_path):
-    prompts = tmp_path / "p.jsonl"
-    prompts.write_text(json.dumps({"prompt": "a raspberry kite moves right", "expect": {"color": "red"}}) + "\n")
-    base = ["eval", "--prompts", str(prompts), "--steps", "2", "--threads", "1", "--json"]
-    runner = CliRunner()
-    assert json.loads(runner.invoke(model_app, base).stdout)["color_names"] is True
-    assert json.loads(runner.invoke(model_app, [*base, "--no-color-names"]).stdout)["color_names"] is False
 
 
 def test_model_card_gives_the_command_of_each_row(tmp_path):

@@ -62,10 +62,14 @@ def test_backend_lets_training_words_overrule_the_readouts_unless_told_not_to():
     assert not TinyBackend(device="cpu", steps=2, threads=1, reading=False).info()["trained_words"]
 
 
-def test_cli_eval_reports_whether_training_words_overruled_the_reader(tmp_path):
+def test_cli_eval_reports_which_reading_switches_were_on(tmp_path):
     prompts = tmp_path / "p.jsonl"
-    prompts.write_text(json.dumps({"prompt": "a blue kite moves right", "expect": {"color": "blue"}}) + "\n")
+    prompts.write_text(json.dumps({"prompt": "a raspberry kite moves right", "expect": {"color": "red"}}) + "\n")
     base = ["eval", "--prompts", str(prompts), "--steps", "2", "--threads", "1", "--json"]
     runner = CliRunner()
-    assert json.loads(runner.invoke(model_app, base).stdout)["trained_words"] is True
-    assert json.loads(runner.invoke(model_app, [*base, "--no-trained-words"]).stdout)["trained_words"] is False
+    default = json.loads(runner.invoke(model_app, base).stdout)
+    assert default["color_names"] is True and default["trained_words"] is True
+    no_names = json.loads(runner.invoke(model_app, [*base, "--no-color-names"]).stdout)
+    assert no_names["color_names"] is False and no_names["trained_words"] is True
+    no_words = json.loads(runner.invoke(model_app, [*base, "--no-trained-words"]).stdout)
+    assert no_words["trained_words"] is False and no_words["color_names"] is True
