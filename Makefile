@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 install_key = $(TORCH_SPEC) index=$(TORCH_INDEX) constraints=$(1)
 INSTALL_KEY := $(call install_key,$(CONSTRAINTS))
 
-.PHONY: demo test bench lint lock venv browser clean-lab stop
+.PHONY: demo test bench lint lock venv browser wordnet clean-lab stop
 
 # The stamp depends on every file that decides what gets installed, and records the torch source and constraints.
 # torch goes in first, alone (its index may hold nothing else); the project install then keeps that build.
@@ -41,17 +41,22 @@ lock:
 	@echo "$(call install_key,constraints.txt)" > $(STAMP)
 	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"
 
+# Debian packages the tests need, installed once (as root, or through sudo).
+apt_install = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; \
+  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; fi
+
 # Debian's chromium for the browser tests (Playwright's own download does not work offline).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian chromium for browser tests"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian chromium for browser tests"; $(call apt_install,chromium); }
+
+# Debian's WordNet 3.0, from which sora_lab/generate/tiny/motion_verbs.json is rebuilt (a test checks the shipped table).
+wordnet:
+	@test -f /usr/share/wordnet/cntlist.rev || { echo "installing Debian wordnet-base"; $(call apt_install,wordnet-base); }
 
 demo: venv
 	@$(BIN)/python -m sora_lab.demo_runner
 
-test: venv browser
+test: venv browser wordnet
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: venv browser

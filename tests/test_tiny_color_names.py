@@ -64,14 +64,18 @@ def test_model_card_gives_the_command_of_each_row(tmp_path):
         "default": {**row, "prompts": "p.jsonl", "prompt_reader": True, "color_names": True},
         "without training words": {**row, "prompts": "p.jsonl", "prompt_reader": True, "color_names": True,
                                     "trained_words": False},
+        "without motion verbs": {**row, "prompts": "p.jsonl", "prompt_reader": True, "motion_verbs": False},
         "readouts alone": {**row, "prompts": "p.jsonl", "prompt_reader": True, "color_names": False,
-                           "trained_words": False},
+                           "motion_verbs": False, "trained_words": False},
         "model alone": {**row, "prompts": "p.jsonl", "prompt_reader": False, "color_names": False,
                         "trained_words": False},
     }).read_text()
     commands = [line.strip() for line in card.splitlines() if line.startswith("    sora-lab model eval")]
     assert commands == ["sora-lab model eval --prompts p.jsonl --json",
                         "sora-lab model eval --prompts p.jsonl --json --no-trained-words",
-                        "sora-lab model eval --prompts p.jsonl --json --no-color-names --no-trained-words",
+                        "sora-lab model eval --prompts p.jsonl --json --no-motion-verbs",
+                        "sora-lab model eval --prompts p.jsonl --json --no-color-names --no-motion-verbs "
+                        "--no-trained-words",
                         "sora-lab model eval --prompts p.jsonl --json --no-reading"]
     assert "colour names (`color_names.py`)" in card and "training words (`trained_words.py`)" in card
+    assert "motion verbs (`motion_verbs.py`" in card

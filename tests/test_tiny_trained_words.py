@@ -68,8 +68,8 @@ def test_cli_eval_reports_which_reading_switches_were_on(tmp_path):
     base = ["eval", "--prompts", str(prompts), "--steps", "2", "--threads", "1", "--json"]
     runner = CliRunner()
     default = json.loads(runner.invoke(model_app, base).stdout)
-    assert default["color_names"] is True and default["trained_words"] is True
-    no_names = json.loads(runner.invoke(model_app, [*base, "--no-color-names"]).stdout)
-    assert no_names["color_names"] is False and no_names["trained_words"] is True
-    no_words = json.loads(runner.invoke(model_app, [*base, "--no-trained-words"]).stdout)
-    assert no_words["trained_words"] is False and no_words["color_names"] is True
+    switches = ("color_names", "motion_verbs", "trained_words")
+    assert all(default[s] is True for s in switches)
+    for off in switches:
+        result = json.loads(runner.invoke(model_app, [*base, f"--no-{off.replace('_', '-')}"]).stdout)
+        assert {s: result[s] for s in switches} == {s: s != off for s in switches}, off

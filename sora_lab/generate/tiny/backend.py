@@ -20,6 +20,7 @@ from sora_lab.generate.tiny.captions import names_two_objects, unfamiliar_words
 from sora_lab.generate.tiny.color_names import named_color
 from sora_lab.generate.tiny.conditioning import encode_text, reference_to_tensor
 from sora_lab.generate.tiny.model import count_parameters, load_weights, tensor_to_clip
+from sora_lab.generate.tiny.motion_verbs import named_motion
 from sora_lab.generate.tiny.reading import READER_FILE, PromptReader
 from sora_lab.generate.tiny.sampler import sample
 from sora_lab.generate.tiny.trained_words import stated_values
@@ -37,13 +38,15 @@ class TinyBackend:
 
     def __init__(self, weights: str | Path | None = None, *, device: str | None = None, steps: int | None = None,
                  guidance: float | None = None, shift: float | None = None, threads: int | None = None,
-                 reading: bool = True, color_names: bool = True, trained_words: bool = True):
+                 reading: bool = True, color_names: bool = True, motion_verbs: bool = True,
+                 trained_words: bool = True):
         """steps/guidance/shift default to the values tuned for these weights (config.json "sampling").
 
         With `reading` (the default) and a reader.safetensors beside the weights, a prompt with words no
         training caption uses is also steered toward what the prompt reader reads from it (reading.py);
         with `color_names` too, a colour it names only by a survey colour name is read from that name's
-        measured colour instead (color_names.py); with `trained_words`, an attribute the prompt's training words
+        measured colour instead (color_names.py); with `motion_verbs`, a motion it names only by verbs training lacks
+        is read from WordNet (motion_verbs.py); with `trained_words`, an attribute the prompt's training words
         name outright ("blue", "left") takes that value whatever the readouts say (trained_words.py).
         """
         self.weights_dir = Path(weights) if weights is not None else WEIGHTS_DIR
@@ -61,6 +64,7 @@ class TinyBackend:
         reader_path = self.weights_dir / READER_FILE
         self.reader = PromptReader.load(reader_path) if reading and reader_path.is_file() else None
         self.color_names = color_names and self.reader is not None
+        self.motion_verbs = motion_verbs and self.reader is not None
         self.trained_words = trained_words and self.reader is not None
         self.model_id = f"sora-lab/tiny-wan@{self.meta.get('trained_steps', 0)}"
         self._lock = threading.Lock()
@@ -71,14 +75,15 @@ class TinyBackend:
                 "guidance": self.guidance, "shift": self.shift, "config": self.meta.get("config"),
                 "trained_steps": self.meta.get("trained_steps"), "train_seconds": self.meta.get("train_seconds"),
                 "prompt_reader": self.reader is not None, "color_names": self.color_names,
-                "trained_words": self.trained_words}
+                "motion_verbs": self.motion_verbs, "trained_words": self.trained_words}
 
     def readings(self, prompts: list[str], references: list[np.ndarray | None]) -> list[str | None]:
         """Per clip, the core caption sampling also steers toward, or None: only prompts with words no
         training caption uses, never a cameo clip (its subject is a person, which no readout names), and
         never a prompt naming two objects (the readouts read one, and would blend the two). A colour the
-        prompt names only by a survey colour name ("cranberry") is that name's world colour (color_names.py), and
-        an attribute its training words name outright is that value (trained_words.py)."""
+        prompt names only by a survey colour name ("cranberry") is that name's world colour (color_names.py), a
+        motion named only by verbs training lacks ("surfacing") is WordNet's (motion_verbs.py), and an attribute
+        its training words name outright is that value (trained_words.py)."""
         asked = [i for i, (p, r) in enumerate(zip(prompts, references, strict=True))
                  if self.reader is not None and r is None and unfamiliar_words(p) and not names_two_objects(p)]
         out: list[str | None] = [None] * len(prompts)
@@ -87,6 +92,9 @@ class TinyBackend:
                 named = named_color(prompts[i]) if self.color_names else None
                 if named is not None:
                     values["color"] = named[1]
+                motion = named_motion(prompts[i]) if self.motion_verbs else None
+                if motion is not None:
+                    values["motion"] = motion
                 if self.trained_words:
                     values.update(stated_values(prompts[i]))
                 out[i] = PromptReader.caption(values)

@@ -109,6 +109,10 @@ def _reader_lines(folder: Path) -> list[str]:
             "- colour names (`color_names.py`): when such a prompt names its colour only by a name of the xkcd colour "
             "survey (matplotlib's table) that lies clearly nearest one world colour in CIELAB (CIEDE2000), the reading "
             "takes that colour (`--no-color-names`: the colour readout decides)",
+            "- motion verbs (`motion_verbs.py`, built from WordNet 3.0): when such a prompt names its motion only by "
+            "verbs training lacks whose WordNet senses, or what those are a kind of, are training motion phrases of "
+            "one motion (\"surfacing\": rise), the reading takes that motion (`--no-motion-verbs`: the motion readout "
+            "decides)",
             "- training words (`trained_words.py`): an attribute such a prompt names outright in training words "
             "(\"blue\", \"left\": a phrase of the tables, or a word several phrases of one value share) takes that "
             "value, whatever the readouts say (`--no-trained-words`: the readouts decide)"]
@@ -133,6 +137,7 @@ def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = 
         f"    sora-lab model eval --prompts {r.get('prompts', f'data/tiny_eval/{n}.jsonl')} --json"
         + (" --no-reading" if r.get("prompt_reader") is False else "")
         + (" --no-color-names" if r.get("prompt_reader") and r.get("color_names") is False else "")
+        + (" --no-motion-verbs" if r.get("prompt_reader") and r.get("motion_verbs") is False else "")
         + (" --no-trained-words" if r.get("prompt_reader") and r.get("trained_words") is False else "")
         for n, r in evals.items())
     lines = [

@@ -168,6 +168,10 @@ def eval_(
         "--color-names/--no-color-names",
         help="Read a colour named only by a survey colour name from its measured colour (--no-color-names: "
              "the colour readout decides).")] = True,
+    motion_verbs: Annotated[bool, typer.Option(
+        "--motion-verbs/--no-motion-verbs",
+        help="Read a motion named only by verbs training lacks (\"surfacing\") from WordNet (--no-motion-verbs: "
+             "the motion readout decides).")] = True,
     trained_words: Annotated[bool, typer.Option(
         "--trained-words/--no-trained-words",
         help="Let training words a prompt uses (\"blue\", \"left\") overrule the prompt reader "
@@ -184,12 +188,13 @@ def eval_(
         rows = rows[:limit]
     backend = TinyBackend(weights, device=_device(device), steps=steps, guidance=guidance, shift=shift,
                           threads=threads or None, reading=reading, color_names=color_names,
-                          trained_words=trained_words)
+                          motion_verbs=motion_verbs, trained_words=trained_words)
     result = evaluate(lambda p, s, r: backend.render_batch(p, seeds=s, references=r), rows, batch_size=batch_size,
                       samples=samples)
     result = {"prompts": str(prompts), "model_id": backend.model_id, "steps": backend.steps,
               "guidance": backend.guidance, "shift": backend.shift, "prompt_reader": backend.reader is not None,
-              "color_names": backend.color_names, "trained_words": backend.trained_words, **result}
+              "color_names": backend.color_names, "motion_verbs": backend.motion_verbs,
+              "trained_words": backend.trained_words, **result}
     if not items:
         result.pop("items")
     lo, hi = result["adherence_ci95"]
