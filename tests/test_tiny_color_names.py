@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from sora_lab.generate.tiny.backend import WEIGHTS_DIR, TinyBackend
+from sora_lab.generate.tiny.backend import WEIGHTS_DIR
 from sora_lab.generate.tiny.card import write_model_card
 from sora_lab.generate.tiny.color_names import color_table, named_color
 from sora_lab.generate.tiny.evaluate import load_prompts
@@ -42,18 +42,6 @@ def test_prompts_in_training_words_are_never_touched():
     for name in ("grammar", "train_val", "spins_val", "reference"):
         for row in load_prompts(EVAL_DIR / f"{name}.jsonl"):
             assert named_color(row["prompt"]) is None, (name, row["prompt"])
-
-
-def test_backend_reads_the_named_colour_unless_told_not_to():
-    prompt = "a raspberry kite drifting to the right"
-    named = TinyBackend(device="cpu", steps=2, threads=1)
-    plain = TinyBackend(device="cpu", steps=2, threads=1, color_names=False)
-    assert named.info()["color_names"] and not plain.info()["color_names"]
-    assert named.readings([prompt], [None])[0].startswith("a red ")
-    assert not plain.readings([prompt], [None])[0].startswith("a red ")  # MiniLM's readouts alone miss it
-    assert not TinyBackend(device="cpu", steps=2, threads=1, reading=False).info()["color_names"]
-    clip = named.render(prompt, seconds=5, seed=1)
-    assert clip.meta["read_as"].startswith("a red ")
 
 
 def test_model_card_gives_the_command_of_each_row(tmp_path):

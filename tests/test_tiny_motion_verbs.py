@@ -1,4 +1,5 @@
-"""Motion verbs training lacks are read from WordNet: the shipped table, which prompts it reads, the backend."""
+"""Motion verbs training lacks are read from WordNet: the shipped table and which prompts it reads (the backend's
+switch: test_tiny_trained_words.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import importlib.util
 
 import pytest
 
-from sora_lab.generate.tiny.backend import TinyBackend
 from sora_lab.generate.tiny.captions import training_vocabulary
 from sora_lab.generate.tiny.motion_verbs import TABLE_FILE, WORDNET_DIR, build_table, motion_forms, named_motion
 from sora_lab.generate.tiny.world import MOTIONS
@@ -27,16 +27,6 @@ def test_a_prompt_names_a_motion_only_through_unfamiliar_verbs_that_agree():
     assert named_motion("a red circle moves left") is None  # training words only
     assert named_motion("a kite surfacing, then subsiding") is None  # two motions
     assert named_motion("a light purple kite") is None  # "light" reads as an adjective far more often than a verb
-
-
-def test_backend_reads_motion_verbs_unless_told_not_to():
-    prompt = "an admiral blue sheriff badge subsiding"
-    on = TinyBackend(device="cpu", steps=2, threads=1)
-    off = TinyBackend(device="cpu", steps=2, threads=1, motion_verbs=False)
-    assert on.info()["motion_verbs"] and not off.info()["motion_verbs"]
-    assert " moves down " in on.readings([prompt], [None])[0]
-    assert " moves down " not in off.readings([prompt], [None])[0]  # MiniLM's guess for "subsiding" is not down
-    assert not TinyBackend(device="cpu", steps=2, threads=1, reading=False).info()["motion_verbs"]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("nltk") is None or not (WORDNET_DIR / "cntlist.rev").is_file(),

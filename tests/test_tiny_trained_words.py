@@ -1,10 +1,12 @@
-"""Training words a prompt uses overrule the prompt reader: which words count, which prompts they read, the backend."""
+"""Training words a prompt uses overrule the prompt reader: which words count, which prompts they read; and the
+backend's and CLI's reading switches (colour names, motion verbs, training words)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from sora_lab.generate.tiny.backend import TinyBackend
@@ -51,15 +53,22 @@ def test_eval_expectations_never_disagree_with_what_prompts_state():
                     assert row["expect"][attribute] == value, (path.name, row["prompt"])
 
 
-def test_backend_lets_training_words_overrule_the_readouts_unless_told_not_to():
-    prompt = "a blue orb ascending slowly"
-    stated = TinyBackend(device="cpu", steps=2, threads=1)
-    plain = TinyBackend(device="cpu", steps=2, threads=1, trained_words=False)
-    assert stated.info()["trained_words"] and not plain.info()["trained_words"]
-    assert stated.readings([prompt], [None])[0].startswith("a blue ")
-    assert not plain.readings([prompt], [None])[0].startswith("a blue ")  # "orb" pulls the readouts off "blue"
-    assert stated.render(prompt, seconds=5, seed=1).meta["read_as"].startswith("a blue ")
-    assert not TinyBackend(device="cpu", steps=2, threads=1, reading=False).info()["trained_words"]
+@pytest.mark.parametrize("switch, prompt, read_right", [
+    # "raspberry": the survey's colour, where MiniLM's readouts alone miss red
+    ("color_names", "a raspberry kite drifting to the right", lambda reading: reading.startswith("a red ")),
+    # "subsiding": WordNet's motion, where MiniLM's guess is not down
+    ("motion_verbs", "an admiral blue sheriff badge subsiding", lambda reading: " moves down " in reading),
+    # "blue": the training word, where "orb" pulls the readouts off it
+    ("trained_words", "a blue orb ascending slowly", lambda reading: reading.startswith("a blue ")),
+])
+def test_backend_reading_switches_change_the_reading_only_when_on(switch, prompt, read_right):
+    on = TinyBackend(device="cpu", steps=2, threads=1)
+    off = TinyBackend(device="cpu", steps=2, threads=1, **{switch: False})
+    assert on.info()[switch] and not off.info()[switch]
+    assert read_right(on.readings([prompt], [None])[0])
+    assert not read_right(off.readings([prompt], [None])[0])
+    assert read_right(on.render(prompt, seconds=5, seed=1).meta["read_as"])
+    assert not TinyBackend(device="cpu", steps=2, threads=1, reading=False).info()[switch]
 
 
 def test_cli_eval_reports_which_reading_switches_were_on(tmp_path):

@@ -21,7 +21,7 @@ from sora_lab.generate.tiny.color_names import named_color
 from sora_lab.generate.tiny.conditioning import encode_text, reference_to_tensor
 from sora_lab.generate.tiny.model import count_parameters, load_weights, tensor_to_clip
 from sora_lab.generate.tiny.motion_verbs import named_motion
-from sora_lab.generate.tiny.reading import READER_FILE, PromptReader
+from sora_lab.generate.tiny.reading import READER_FILE, READING_SWITCHES, PromptReader
 from sora_lab.generate.tiny.sampler import sample
 from sora_lab.generate.tiny.trained_words import stated_values
 
@@ -74,8 +74,8 @@ class TinyBackend:
                 "device": str(self.device), "parameters": count_parameters(self.model), "steps": self.steps,
                 "guidance": self.guidance, "shift": self.shift, "config": self.meta.get("config"),
                 "trained_steps": self.meta.get("trained_steps"), "train_seconds": self.meta.get("train_seconds"),
-                "prompt_reader": self.reader is not None, "color_names": self.color_names,
-                "motion_verbs": self.motion_verbs, "trained_words": self.trained_words}
+                "prompt_reader": self.reader is not None,
+                **{switch: getattr(self, switch) for switch in READING_SWITCHES}}
 
     def readings(self, prompts: list[str], references: list[np.ndarray | None]) -> list[str | None]:
         """Per clip, the core caption sampling also steers toward, or None: only prompts with words no

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sora_lab.generate.tiny.reading import READER_FILE, PromptReader
+from sora_lab.generate.tiny.reading import READER_FILE, READING_SWITCHES, PromptReader
 from sora_lab.generate.tiny.sampler import READING_GUIDANCE
 from sora_lab.home import write_bytes_atomic
 
@@ -136,9 +136,8 @@ def write_model_card(folder: Path, evals: dict[str, dict], bench: dict | None = 
     eval_cmds = "\n".join(
         f"    sora-lab model eval --prompts {r.get('prompts', f'data/tiny_eval/{n}.jsonl')} --json"
         + (" --no-reading" if r.get("prompt_reader") is False else "")
-        + (" --no-color-names" if r.get("prompt_reader") and r.get("color_names") is False else "")
-        + (" --no-motion-verbs" if r.get("prompt_reader") and r.get("motion_verbs") is False else "")
-        + (" --no-trained-words" if r.get("prompt_reader") and r.get("trained_words") is False else "")
+        + "".join(f" --no-{switch.replace('_', '-')}" for switch in READING_SWITCHES
+                  if r.get("prompt_reader") and r.get(switch) is False)
         for n, r in evals.items())
     lines = [
         "# sora-lab tiny-wan — a text-to-video model trained on a procedural world",

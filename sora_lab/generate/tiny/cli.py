@@ -182,6 +182,7 @@ def eval_(
     """Generate every prompt and measure adherence from the pixels (per attribute and overall, with 95% intervals)."""
     from sora_lab.generate.tiny.backend import TinyBackend
     from sora_lab.generate.tiny.evaluate import evaluate, load_prompts
+    from sora_lab.generate.tiny.reading import READING_SWITCHES
 
     rows = load_prompts(prompts)
     if limit:
@@ -193,8 +194,7 @@ def eval_(
                       samples=samples)
     result = {"prompts": str(prompts), "model_id": backend.model_id, "steps": backend.steps,
               "guidance": backend.guidance, "shift": backend.shift, "prompt_reader": backend.reader is not None,
-              "color_names": backend.color_names, "motion_verbs": backend.motion_verbs,
-              "trained_words": backend.trained_words, **result}
+              **{switch: getattr(backend, switch) for switch in READING_SWITCHES}, **result}
     if not items:
         result.pop("items")
     lo, hi = result["adherence_ci95"]

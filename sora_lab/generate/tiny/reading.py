@@ -29,6 +29,10 @@ from sora_lab.generate.tiny.captions import (
 from sora_lab.generate.tiny.text_probe import Encoder, Readout, encode_padded, fit_readouts
 
 READER_FILE = "reader.safetensors"
+# What a reading may take from outside the readouts; each is a TinyBackend flag, an info() key and a
+# `model eval --no-...` switch: colour names (color_names.py), motion verbs (motion_verbs.py), training words
+# (trained_words.py).
+READING_SWITCHES = ("color_names", "motion_verbs", "trained_words")
 CORE_WORDS = {"color": COLOR_WORDS, "shape": SHAPE_WORDS, "motion": MOTION_WORDS, "background": BACKGROUND_WORDS}
 
 
