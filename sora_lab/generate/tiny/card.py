@@ -107,8 +107,9 @@ def _reader_lines(folder: Path) -> list[str]:
             "a prompt with words no training caption uses is also guided toward the core caption it reads, "
             f"v = v_u + {g1:g} (v_prompt - v_u) + {g2:g} (v_reading - v_u) (`--no-reading`: the model alone)",
             "- colour names (`color_names.py`): when such a prompt names its colour only by a name of the xkcd colour "
-            "survey (matplotlib's table) that lies clearly nearest one world colour in CIELAB (CIEDE2000), the reading "
-            "takes that colour (`--no-color-names`: the colour readout decides)",
+            "survey (matplotlib's table) whose 3 nearest survey names holding a basic colour term (CIEDE2000 in "
+            "CIELAB) all say one world colour, the reading takes that colour (`--no-color-names`: the colour readout "
+            "decides)",
             "- motion verbs (`motion_verbs.py`, built from WordNet 3.0): when such a prompt names its motion only by "
             "verbs training lacks whose WordNet senses, or what those are a kind of, are training motion phrases of "
             "one motion (\"surfacing\": rise), the reading takes that motion (`--no-motion-verbs`: the motion readout "
