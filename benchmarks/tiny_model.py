@@ -1,6 +1,6 @@
-"""Speed of the shipped tiny model: seconds per 10-second clip on this CPU, clips/s batched on a GPU.
+"""Speed of the shipped tiny model: seconds per 10-second clip on this CPU, clips/s batched (CPU, and GPU if any).
 
-    .venv/bin/python benchmarks/tiny_model.py            # CPU, 1 and 2 threads
+    .venv/bin/python benchmarks/tiny_model.py            # CPU, 1 and 2 threads; batched clips/s
     .venv/bin/python benchmarks/tiny_model.py --json     # one JSON object
 
 "Generating the model frames" = text encoding + 16 sampling steps with CFG (batch 2) + decoding
@@ -38,18 +38,26 @@ def cpu_seconds_per_clip(threads: int, repeats: int, prompt: str) -> dict:
             "repeats": repeats, "steps": backend.steps}
 
 
-def gpu_clips_per_second(batch: int, repeats: int) -> dict:
-    backend = TinyBackend(device="cuda")
+def clips_per_second(device: str, batch: int, repeats: int, threads: int | None = None) -> dict:
+    """Throughput of `render_batch`: what a GPU (or a CPU rendering many prompts) is for. Same code on both
+    devices, so the CPU run in the tests checks the path a GPU takes."""
+    backend = TinyBackend(device=device, threads=threads)
     prompts = [PROMPT] * batch
-    backend.render_batch(prompts, seeds=list(range(batch)))
-    torch.cuda.synchronize()
+    sync = torch.cuda.synchronize if backend.device.type == "cuda" else (lambda: None)
+    backend.render_batch(prompts, seeds=list(range(batch)))  # warm-up
+    sync()
     t0 = time.perf_counter()
     for r in range(repeats):
-        backend.render_batch(prompts, seeds=[r * batch + i for i in range(batch)])
-    torch.cuda.synchronize()
+        backend.render_batch(prompts, seeds=[(r + 1) * batch + i for i in range(batch)])
+    sync()
     seconds = time.perf_counter() - t0
-    return {"batch": batch, "clips_per_second": round(batch * repeats / seconds, 1),
-            "device": torch.cuda.get_device_name()}
+    if backend.device.type == "cuda":
+        name = torch.cuda.get_device_name(backend.device)
+    else:
+        n = threads or torch.get_num_threads()
+        name = f"cpu, {n} thread{'' if n == 1 else 's'}"
+    return {"batch": batch, "clips_per_second": round(batch * repeats / seconds, 2), "device": name,
+            "repeats": repeats}
 
 
 def main() -> None:
@@ -60,8 +68,9 @@ def main() -> None:
     result = {"cpu_count": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
               "cpu": [{"prompt": kind, **cpu_seconds_per_clip(t, args.repeats, prompt)}
                       for kind, prompt in PROMPTS.items() for t in (1, 2)]}
+    result["cpu_batched"] = clips_per_second("cpu", 8, 2, threads=2)
     if torch.cuda.is_available():
-        result["gpu"] = [gpu_clips_per_second(b, 3) for b in (64, 256)]
+        result["gpu"] = [clips_per_second("cuda", b, 3) for b in (64, 256)]
     else:
         result["gpu"] = "no CUDA GPU on this machine"
     if args.json:
@@ -71,6 +80,8 @@ def main() -> None:
     for row in result["cpu"]:
         print(f"  CPU {row['threads']} thread(s), {row['prompt']}: {row['median_s']:.2f} s per 10-s clip "
               f"(median of {row['repeats']}, {row['steps']} steps with CFG)")
+    batched = result["cpu_batched"]
+    print(f"  CPU batched ({batched['device']}, batch {batched['batch']}): {batched['clips_per_second']} clips/s")
     if isinstance(result["gpu"], list):
         for row in result["gpu"]:
             print(f"  GPU {row['device']} batch {row['batch']}: {row['clips_per_second']} clips/s")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,6 +47,29 @@ def test_same_seed_same_clip_other_seed_other_clip(backend):
     c = backend.render("a blue star spins", seconds=10, seed=8).frames
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def test_a_clip_is_the_same_alone_or_in_a_batch(backend):
+    """Eval and the GPU benchmark render in batches; a batch mixing steered, plain and cameo prompts must give each
+    clip what it gets alone (up to float rounding of batched matrix products)."""
+    prompts = ["a crimson ball drifting to the right", "a blue star spins", "the person moves left"]
+    references = [None, None, make_face_sprite(1)]
+    batch = backend.render_batch(prompts, seeds=[4, 5, 6], references=references)
+    for i, (prompt, reference) in enumerate(zip(prompts, references, strict=True)):
+        alone = backend.render(prompt, seconds=10, seed=4 + i, reference=reference).frames
+        difference = np.abs(batch[i].astype(int) - alone.astype(int))
+        assert difference.max() <= 2 and difference.mean() < 0.05, (prompt, difference.max(), difference.mean())
+
+
+def test_the_batched_benchmark_runs_the_gpu_code_path_on_the_cpu():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "tiny_model.py"
+    spec = importlib.util.spec_from_file_location("tiny_model_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    row = bench.clips_per_second("cpu", batch=2, repeats=1, threads=1)
+    assert row["batch"] == 2 and row["device"] == "cpu, 1 thread" and 0 < row["clips_per_second"] < 1000
 
 
 def test_reference_changes_the_clip_and_bad_reference_is_refused(backend):
