@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1 (timed clips per setting), got {args.repeats}")
     result = {"cpu_count": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2),
               "cpu": [{"prompt": kind, **cpu_seconds_per_clip(t, args.repeats, prompt)}
                       for kind, prompt in PROMPTS.items() for t in (1, 2)]}
