@@ -54,7 +54,7 @@ wordnet:
 	@test -f /usr/share/wordnet/cntlist.rev || { echo "installing Debian wordnet-base"; $(call apt_install,wordnet-base); }
 
 demo: venv
-	@$(BIN)/python -m sora_lab.demo_runner
+	@$(BIN)/python -m sora_lab.apps.demo_runner
 
 test: venv browser wordnet
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -66,7 +66,7 @@ lint: venv
 	$(BIN)/ruff check sora_lab tests benchmarks dashboards
 
 stop:
-	@$(BIN)/python -m sora_lab.demo_runner --stop
+	@$(BIN)/python -m sora_lab.apps.demo_runner --stop
 
 clean-lab:
 	rm -rf $(SORA_LAB_HOME)

@@ -29,10 +29,10 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sora_lab.feed_rank import WEIGHTS, base_score_sql, cameo_filter_sql, lab_priors  # noqa: E402
-from sora_lab.feed_rebuild import rebuild_feed_tables  # noqa: E402
-from sora_lab.home import save_credential  # noqa: E402
-from sora_lab.ids import new_token, token_hash, utcnow  # noqa: E402
+from sora_lab.core.home import save_credential  # noqa: E402
+from sora_lab.core.ids import new_token, token_hash, utcnow  # noqa: E402
+from sora_lab.feed.rank import WEIGHTS, base_score_sql, cameo_filter_sql, lab_priors  # noqa: E402
+from sora_lab.feed.rebuild import rebuild_feed_tables  # noqa: E402
 from sora_lab.lab import Lab  # noqa: E402
 
 SUBJECTS = """ocean wave|spinning stars|red fox|neon street|ramen bowl|paper boat|hot air balloon|lighthouse|
@@ -315,7 +315,7 @@ def start_server(home: Path, timeout: float = 300) -> tuple[subprocess.Popen, st
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = f"from pathlib import Path; from sora_lab.server import serve; serve(Path({str(home)!r}), port={port})"
+    code = f"from pathlib import Path; from sora_lab.api.server import serve; serve(Path({str(home)!r}), port={port})"
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout

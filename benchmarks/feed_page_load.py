@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sora_lab.demo_runner import stop  # noqa: E402
+from sora_lab.apps.demo_runner import stop  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -70,7 +70,7 @@ def main() -> None:
                         "SORA_LAB_PANEL_PORT": "15006"}
     try:
         t0 = time.monotonic()
-        out = subprocess.run([sys.executable, "-m", "sora_lab.demo_runner", "--json"], cwd=REPO, env=env,
+        out = subprocess.run([sys.executable, "-m", "sora_lab.apps.demo_runner", "--json"], cwd=REPO, env=env,
                              capture_output=True, text=True, check=False)
         if out.returncode != 0:
             sys.exit(f"error: the demo did not start:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")

@@ -5,9 +5,9 @@
     lab = Lab.auto()                      # the server if one runs for this home, else embedded
 
 Both modes expose the same operations, `lab.<area>.<method>(..., as_user="alice")`,
-listed in `sora_lab.rpc.ACCESS`. DuckDB locks its file against every other
-process, so several kernels and apps share one lab only through the server;
-`Lab.auto` picks that path whenever the server is up.
+listed in `sora_lab.api.access.ACCESS`; `sora_lab.client` carries the remote calls.
+DuckDB locks its file against every other process, so several kernels and apps share
+one lab only through the server; `Lab.auto` picks that path whenever the server is up.
 """
 
 from __future__ import annotations
@@ -15,21 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from sora_lab import errors
-from sora_lab.errors import AuthError, InputError, LabError, NotFound
-from sora_lab.home import (
-    load_credentials,
-    media_dir,
-    read_json,
-    resolve_home,
-    save_credential,
-    server_info_path,
-)
-from sora_lab.rpc import ACCESS, dispatch, from_json, to_json
-
-ADMIN_HANDLE = "lab"
+from sora_lab.accounts.service import ADMIN_HANDLE
+from sora_lab.api.access import ACCESS, dispatch, to_json
+from sora_lab.client import LabClient, running_server_url, wait_for_job
+from sora_lab.core.errors import AuthError
+from sora_lab.core.home import load_credentials, media_dir, resolve_home, save_credential
 
 
 class _Area:
@@ -58,22 +48,22 @@ class Lab:
     """Operations on one lab home, embedded or through its server."""
 
     def __init__(self, home: Path, *, services=None, url: str | None = None, tokens: dict | None = None):
-        self.home = home
+        """Use `Lab.open`, `Lab.connect` or `Lab.auto`; `services` is an open `sora_lab.services.Services`
+        (the embedded lab then uses it and closes it), `url` a server's address."""
+        self.home = Path(home)
         self._services = services
-        self.url = url.rstrip("/") if url else None
+        self._client = LabClient(url) if url else None
+        self.url = self._client.url if self._client else None
         self._tokens = dict(tokens or {})
-        self._http = httpx.Client(base_url=self.url, timeout=120) if self.url else None
 
     # --- construction ------------------------------------------------------------
     @classmethod
     def open(cls, home: str | Path | None = None) -> Lab:
         """Embedded: open (create, migrate) the lab's DuckDB file in this process."""
         from sora_lab.services import Services
-        from sora_lab.store.db import DB_FILENAME, Store
 
         home = resolve_home(home)
-        store = Store.open(home / DB_FILENAME)
-        return cls(home, services=Services(store, home))
+        return cls(home, services=Services.open(home))
 
     @classmethod
     def connect(cls, url: str, *, home: str | Path | None = None, tokens: dict | None = None) -> Lab:
@@ -111,15 +101,7 @@ class Lab:
         return result
 
     def _remote_call(self, name: str, as_user: str | None, kwargs: dict) -> Any:
-        headers = {}
-        token = self._token_for(name, as_user)
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        response = self._http.post(f"/api/rpc/{name}", json=to_json(kwargs), headers=headers)
-        body = _json_or_none(response)
-        if response.status_code >= 400:
-            raise _error_from(response.status_code, body)
-        return from_json(body["result"])
+        return self._client.call(name, kwargs, token=self._token_for(name, as_user))
 
     def _token_for(self, name: str, as_user: str | None) -> str | None:
         if as_user is None:
@@ -143,21 +125,13 @@ class Lab:
     def generate(self, prompt: str, *, as_user: str, progress: bool = True, **options: Any) -> dict:
         """Queue a clip and wait for it with a progress bar; options as `sora-lab generate`
         (seconds, seed, cameos, backend, model, draft, remix_of, options)."""
-        from sora_lab.videos import wait_for_job
-
         job = self.videos.submit(as_user=as_user, prompt=prompt, **options)
         return wait_for_job(self, job, as_user=as_user, bar="tqdm" if progress else "none")
 
     def health(self) -> dict:
         if self.embedded:
             return {"ok": True, "mode": "embedded", "home": str(self.home)}
-        try:
-            response = self._http.get("/health", timeout=5)
-        except httpx.HTTPError as exc:
-            raise LabError(
-                f"lab server at {self.url} is not reachable ({exc}); start it with `sora-lab serve`"
-            ) from exc
-        return response.json() | {"mode": "server"}
+        return self._client.health() | {"mode": "server"}
 
     def media_url(self, relative_path: str) -> str:
         """Where a viewer fetches a media file: the server's URL, or a local path when embedded."""
@@ -166,63 +140,13 @@ class Lab:
         return str(media_dir(self.home) / relative_path)
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
+        if self._client is not None:
+            self._client.close()
         if self._services is not None:
-            self._services.store.close()
+            self._services.close()
 
     def __enter__(self) -> Lab:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def running_server_url(home: Path) -> str | None:
-    """The URL in home/server.json if that server answers /health for this home."""
-    info = read_json(server_info_path(home))
-    url = info.get("url")
-    if not url:
-        return None
-    try:
-        response = httpx.get(f"{url}/health", timeout=2)
-        if response.status_code == 200 and response.json().get("home") == str(home):
-            return url
-    except (httpx.HTTPError, ValueError):
-        return None
-    return None
-
-
-_ERRORS_BY_CODE = {
-    cls.code: cls
-    for cls in (
-        errors.InputError,
-        errors.NotFound,
-        errors.Conflict,
-        errors.AuthError,
-        errors.Forbidden,
-        errors.ConsentError,
-        errors.LimitExceeded,
-        errors.SchemaError,
-        errors.ServerBusy,
-    )
-}
-
-
-def _json_or_none(response: httpx.Response) -> dict | None:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _error_from(status: int, body: dict | None) -> LabError:
-    """Rebuild the server's error as the same exception type the embedded lab raises."""
-    detail = (body or {}).get("error") or {}
-    message = detail.get("message") or f"lab server answered HTTP {status}"
-    if detail.get("code") == errors.PolicyViolation.code:
-        return errors.PolicyViolation(message, detail.get("reasons"))
-    cls = _ERRORS_BY_CODE.get(detail.get("code"))
-    if cls is None:
-        cls = NotFound if status == 404 else InputError if status < 500 else LabError
-    return cls(message)

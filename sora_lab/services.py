@@ -1,9 +1,8 @@
-"""All of a lab's services over one Store, built on first use.
+"""The one wiring place: every service of a lab over one Store, each given exactly what it uses.
 
-Heavy services (those that load models) are created lazily so opening a lab
-to like a video does not load a text encoder. The server calls services from
-many threads at once, so each one is built under a lock: exactly one instance
-per lab, even when the first two requests race for it.
+Services are built on first use, so opening a lab to like a video does not load a text
+encoder. The server calls services from many threads at once, so each one is built under a
+lock: exactly one instance per lab, even when the first two requests race for it.
 """
 
 from __future__ import annotations
@@ -11,16 +10,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from sora_lab.accounts import AccountService
-from sora_lab.admin import AdminService
-from sora_lab.engagement import EngagementService
-from sora_lab.store.db import Store
+from sora_lab.store.db import DB_FILENAME, Store
 
 
 class service:  # noqa: N801  (used like functools.cached_property)
     """A cached property whose factory runs once per instance, whatever the thread count."""
 
-    _lock = threading.RLock()  # services build each other (videos -> policy), hence re-entrant
+    _lock = threading.RLock()  # services are built from each other (videos -> policy), hence re-entrant
 
     def __init__(self, factory):
         self.factory = factory
@@ -37,56 +33,69 @@ class service:  # noqa: N801  (used like functools.cached_property)
 
 
 class Services:
+    """A lab's services. `Services.open(home)` owns the DuckDB file until `close()`."""
+
     def __init__(self, store: Store, home: Path):
         self.store = store
-        self.home = home
+        self.home = Path(home)
+
+    @classmethod
+    def open(cls, home: Path) -> Services:
+        """Open (create, migrate) the lab file under `home`; this process then owns it."""
+        home = Path(home)
+        return cls(Store.open(home / DB_FILENAME), home)
+
+    def close(self) -> None:
+        self.store.close()
 
     @service
-    def accounts(self) -> AccountService:
+    def accounts(self):
+        from sora_lab.accounts.service import AccountService
+
         return AccountService(self.store)
 
     @service
-    def engagement(self) -> EngagementService:
+    def engagement(self):
+        from sora_lab.feed.engagement import EngagementService
+
         return EngagementService(self.store)
 
     @service
-    def admin(self) -> AdminService:
-        return AdminService(self.store, self.home)
+    def admin(self):
+        from sora_lab.admin.service import AdminService
 
-    # --- videos (generation pipeline) ---
+        return AdminService(self.store, self.home, accounts=self.accounts, engagement=self.engagement)
+
     @service
     def videos(self):
-        from sora_lab.videos import VideoService
+        from sora_lab.videos.service import VideoService
 
-        return VideoService(self)
+        return VideoService(self.store, self.home, policy=self.policy, cameos=self.cameos)
 
-    # --- cameos and policy ---
     @service
     def cameos(self):
-        from sora_lab.cameo import CameoService
+        from sora_lab.consent.cameos import CameoService
 
         return CameoService(self.store, self.home)
 
     @service
     def policy(self):
-        from sora_lab.policy import PolicyService
+        from sora_lab.policy.service import PolicyService
 
-        return PolicyService(self.store, self.home)
+        return PolicyService(self.store, self.home, rights=self.rights)
 
     @service
     def rights(self):
-        from sora_lab.rights import RightsService
+        from sora_lab.consent.rights import RightsService
 
         return RightsService(self.store, self.home)
 
-    # --- feed ---
     @service
     def feed(self):
-        from sora_lab.feed import FeedService
+        from sora_lab.feed.service import FeedService
 
         return FeedService(self.store, self.home)
 
-    # --- metrics ---
     @service
     def metrics(self):
         from sora_lab.metrics.service import MetricsService

@@ -148,7 +148,7 @@ def insert_video_rows(store, author_id: str, n: int, *, status: str = "published
     """
     import hashlib
 
-    from sora_lab.ids import utcnow
+    from sora_lab.core.ids import utcnow
 
     ids = []
     now = utcnow()

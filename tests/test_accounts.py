@@ -2,7 +2,7 @@
 
 import pytest
 
-from sora_lab.errors import AuthError, Conflict, Forbidden, InputError, NotFound
+from sora_lab.core.errors import AuthError, Conflict, Forbidden, InputError, NotFound
 from sora_lab.lab import Lab
 
 

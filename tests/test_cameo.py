@@ -14,9 +14,9 @@ import pytest
 from consent_world import drawing_png, face_png, no_face_png
 from typer.testing import CliRunner
 
-from sora_lab.cameo import cameo_visibility_sql
-from sora_lab.errors import Conflict, ConsentError, Forbidden, InputError, NotFound
-from sora_lab.ids import utcnow
+from sora_lab.consent.cameos import cameo_visibility_sql
+from sora_lab.core.errors import Conflict, ConsentError, Forbidden, InputError, NotFound
+from sora_lab.core.ids import utcnow
 from sora_lab.lab import Lab
 
 USERS = ["maya", "theo", "priya", "jonas", "lena"]
@@ -330,7 +330,7 @@ def test_cameo_and_policy_over_http(server):
 
 
 def test_cli_cameo_commands(seeded_home, tmp_path):
-    from sora_lab.cli import app
+    from sora_lab.cli.main import app
 
     photo = tmp_path / "me.png"
     photo.write_bytes(face_png())

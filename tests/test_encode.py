@@ -122,7 +122,7 @@ def test_poster_is_a_jpeg_of_the_frame(tmp_path):
 
 
 def test_seconds_out_of_range_is_refused():
-    from sora_lab.errors import InputError
+    from sora_lab.core.errors import InputError
 
     with pytest.raises(InputError, match="seconds"):
         postprocess.timeline_for(0.2)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from test_feed_support import add_many, user_id
 
-from sora_lab import feed_stats
-from sora_lab.errors import InputError, NotFound
-from sora_lab.feed_stats import fold_pending
+from sora_lab.core.errors import InputError, NotFound
+from sora_lab.feed import stats as feed_stats
+from sora_lab.feed.stats import fold_pending
 
 
 def _stats(lab, video_id):
@@ -123,7 +123,7 @@ def test_counts_are_exact_before_and_after_the_fold(lab, monkeypatch):
     """Signals wait in a queue until a fold; what people see adds them, so it never lags."""
     (video,) = add_many(lab, 1)
     monkeypatch.setattr(feed_stats, "FOLD_AT", 4)
-    monkeypatch.setattr("sora_lab.engagement.FOLD_AT", 4)
+    monkeypatch.setattr("sora_lab.feed.engagement.FOLD_AT", 4)
     lab.engagement.record(as_user="maya", events=[{"type": "view", "video_id": video, "watch_ms": 9_900},
                                                   {"type": "like", "video_id": video}])
     assert _waiting(lab) == 2
@@ -145,7 +145,7 @@ def test_counts_are_exact_before_and_after_the_fold(lab, monkeypatch):
 def test_client_ids_are_forgotten_after_the_retention_window(lab):
     from datetime import timedelta
 
-    from sora_lab.ids import utcnow
+    from sora_lab.core.ids import utcnow
 
     (video,) = add_many(lab, 1)
     batch = [{"type": "share", "video_id": video, "client_event_id": "s1"}]
@@ -158,7 +158,7 @@ def test_client_ids_are_forgotten_after_the_retention_window(lab):
 
 
 def test_published_check_from_the_snapshot_matches_the_database(lab):
-    from sora_lab.published_videos import PublishedVideos
+    from sora_lab.feed.published import PublishedVideos
 
     published = add_many(lab, 4)
     store = lab._services.store

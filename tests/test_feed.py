@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from test_feed_support import add_many, add_video, read_all, user_id
 
-from sora_lab.errors import InputError
-from sora_lab.ids import utcnow
+from sora_lab.core.errors import InputError
+from sora_lab.core.ids import utcnow
 
 
 def test_pages_cover_the_feed_once_in_order(lab):
@@ -180,7 +180,7 @@ def test_diversify_never_repeats_an_author_when_it_can_be_avoided():
     import random
     from collections import Counter
 
-    from sora_lab.feed_rank import diversify
+    from sora_lab.feed.rank import diversify
 
     rng = random.Random(3)
     for _ in range(500):
@@ -192,7 +192,7 @@ def test_diversify_never_repeats_an_author_when_it_can_be_avoided():
 
 
 def test_steer_text_parsing():
-    from sora_lab.feed_steer import SteerTopic, parse_steer
+    from sora_lab.feed.steer import SteerTopic, parse_steer
 
     assert parse_steer("more ocean clips, fewer spinning stars") == [
         SteerTopic("ocean", 1), SteerTopic("spinning stars", -1)]

@@ -77,7 +77,7 @@ def test_concurrent_likes_and_retries_lose_nothing(feed_server):
 
 
 def test_widget_kernel_side_pages_likes_and_batches_views(feed_server):
-    from sora_lab.feed_widget import VIEW_BATCH, FeedWidget, viewer_from_query
+    from sora_lab.apps.feed_widget import VIEW_BATCH, FeedWidget, viewer_from_query
 
     assert viewer_from_query("as=theo&x=1") == "theo"
     assert viewer_from_query("as=<script>", default="maya") == "maya"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from sora_lab.ids import utcnow
+from sora_lab.core.ids import utcnow
 from sora_lab.lab import Lab
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.metrics.service import MetricsService
 from sora_lab.store.db import Store
 

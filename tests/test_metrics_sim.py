@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from sora_lab.cli import app
-from sora_lab.errors import AuthError, Forbidden, InputError
+from sora_lab.cli.main import app
+from sora_lab.core.errors import AuthError, Forbidden, InputError
 from sora_lab.lab import Lab
 from sora_lab.metrics.reference import fit_for_display, format_figure
 from sora_lab.metrics.service import MetricsService

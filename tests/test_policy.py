@@ -9,8 +9,8 @@ import pytest
 from consent_world import build_consent_world
 from typer.testing import CliRunner
 
-from sora_lab.errors import InputError, NotFound, PolicyViolation
-from sora_lab.text_match import PhraseIndex, handle_mentions, tokenize
+from sora_lab.core.errors import InputError, NotFound, PolicyViolation
+from sora_lab.policy.text_match import PhraseIndex, handle_mentions, tokenize
 
 REDTEAM = Path(__file__).with_name("redteam_prompts.jsonl")
 
@@ -250,7 +250,7 @@ def test_handle_mentions_fold_lookalikes_but_skip_emails():
 
 
 def test_cli_policy_check_json(tmp_path):
-    from sora_lab.cli import app
+    from sora_lab.cli.main import app
 
     home = tmp_path / "lab"
     build_consent_world(home).close()
@@ -272,7 +272,7 @@ def test_cli_policy_check_json(tmp_path):
 
 
 def test_shipped_registries_are_real_sized_and_clean():
-    from sora_lab.rights import load_registry
+    from sora_lab.consent.rights import load_registry
 
     entries = load_registry(None)
     figures = [e for e in entries if e.kind == "public_figure"]

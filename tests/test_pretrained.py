@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from sora_lab import provenance
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.generate import encode
 from sora_lab.generate.pipeline import render_video
 from sora_lab.generate.pretrained import KINDS, PretrainedBackend, PretrainedOptions, frame_count

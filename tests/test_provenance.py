@@ -14,7 +14,7 @@ import pytest
 from disc_world import bouncing_disc
 
 from sora_lab import provenance
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.generate import audio, encode, postprocess
 
 
@@ -88,8 +88,8 @@ def test_unsigned_and_non_media_files_are_not_valid(unsigned_mp4, tmp_path):
 
 
 def _cli(*args):
-    """The installed `sora-lab` entry point: sora_lab.cli imported as a module, then app()."""
-    command = [sys.executable, "-c", "from sora_lab.cli import app; app()", *args]
+    """The installed `sora-lab` entry point: sora_lab.cli.main imported as a module, then app()."""
+    command = [sys.executable, "-c", "from sora_lab.cli.main import app; app()", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 

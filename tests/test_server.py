@@ -8,7 +8,7 @@ import httpx
 import pytest
 from conftest import ServerProcess, insert_video_rows
 
-from sora_lab.home import load_credentials
+from sora_lab.core.home import load_credentials
 from sora_lab.lab import Lab
 from sora_lab.store.db import DB_FILENAME, Store
 

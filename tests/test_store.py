@@ -7,7 +7,7 @@ import textwrap
 import duckdb
 import pytest
 
-from sora_lab.errors import SchemaError, ServerBusy
+from sora_lab.core.errors import SchemaError, ServerBusy
 from sora_lab.store import schema
 from sora_lab.store.db import DB_FILENAME, Store
 

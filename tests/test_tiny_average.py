@@ -8,10 +8,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from sora_lab.errors import InputError
+from sora_lab.cli.model import model_app
+from sora_lab.core.errors import InputError
 from sora_lab.generate.tiny.average import average_weights, snapshot_dir
 from sora_lab.generate.tiny.card import write_model_card
-from sora_lab.generate.tiny.cli import model_app
 from sora_lab.generate.tiny.model import load_weights
 from sora_lab.generate.tiny.train import TrainSettings, train
 

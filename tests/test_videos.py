@@ -14,10 +14,11 @@ import time
 import pytest
 from disc_world import DiscBackend
 
-from sora_lab import videos as videos_module
-from sora_lab.errors import Forbidden, LimitExceeded, NotFound, PolicyViolation
+from sora_lab.client import wait_for_job
+from sora_lab.core.errors import Forbidden, LimitExceeded, NotFound, PolicyViolation
+from sora_lab.core.home import media_dir
 from sora_lab.generate import encode, pipeline
-from sora_lab.home import media_dir
+from sora_lab.videos import service as videos_module
 
 
 @pytest.fixture
@@ -186,11 +187,11 @@ def test_wait_for_job_raises_the_jobs_error(lab, monkeypatch):
     monkeypatch.setattr(videos_module, "load_backend", lambda name, model=None: disc)
     job = lab.videos.submit(as_user="maya", prompt="a red ball moves right", seed=1)
     with pytest.raises(Exception, match="simulated model crash"):
-        videos_module.wait_for_job(lab, job, as_user="maya", bar="none", poll_s=0.05)
+        wait_for_job(lab, job, as_user="maya", bar="none", poll_s=0.05)
 
 
 def test_bad_arguments_name_the_field(lab, backend):
-    from sora_lab.errors import InputError
+    from sora_lab.core.errors import InputError
 
     for kwargs, field in [
         ({"prompt": "  "}, "prompt"),
@@ -213,7 +214,7 @@ def test_tiny_backend_cli_generate_verify_and_remix(tmp_path):
     env = {**__import__("os").environ, "SORA_LAB_HOME": str(tmp_path / "lab")}
 
     def cli(*args):
-        command = [sys.executable, "-c", "from sora_lab.cli import app; app()", *args]
+        command = [sys.executable, "-c", "from sora_lab.cli.main import app; app()", *args]
         return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
 
     assert cli("init", "--json").returncode == 0
@@ -249,7 +250,7 @@ def test_generate_through_the_server_and_fetch_the_media(server):
 
     with Lab.connect(server.url, home=server.home) as lab:
         job = lab.videos.submit(as_user="theo", prompt="a green square moves right on a black background", seed=2)
-        result = videos_module.wait_for_job(lab, job, as_user="theo", bar="none")
+        result = wait_for_job(lab, job, as_user="theo", bar="none")
         assert result["status"] == "published"
         with pytest.raises(PolicyViolation):
             lab.videos.generate(as_user="theo", prompt="Mickey Mouse dancing")
@@ -263,7 +264,7 @@ def test_generate_through_the_server_and_fetch_the_media(server):
 def test_pretrained_backend_through_the_lab(lab, tmp_path):
     from test_pretrained import build_ltx
 
-    from sora_lab.errors import InputError
+    from sora_lab.core.errors import InputError
 
     folder = build_ltx(tmp_path / "ltx")
     options = {"steps": 2, "width": 32, "height": 64, "max_frames": 9}
@@ -291,7 +292,7 @@ def _character_cameo(lab, owner: str, handle: str, permission: str) -> dict:
     """A character cameo (no face check) drawn here: a purple square on white."""
     import numpy as np
 
-    from sora_lab.faces import encode_png
+    from sora_lab.consent.faces import encode_png
 
     image = np.full((64, 64, 3), 255, np.uint8)
     image[16:48, 16:48] = (150, 55, 205)
@@ -323,7 +324,7 @@ def test_cameo_reference_conditions_the_clip_and_consent_is_rechecked_on_publish
 
 def test_consent_withdrawn_during_rendering_leaves_nothing(lab, home, monkeypatch):
     """Permission changes while the clip renders: the final consent check refuses and everything is undone."""
-    from sora_lab.errors import ConsentError
+    from sora_lab.core.errors import ConsentError
 
     _character_cameo(lab, "maya", "purple_pal", "everyone")
     disc = DiscBackend()

@@ -7,8 +7,8 @@ import time
 
 from fastapi.testclient import TestClient
 
-import sora_lab.embeddings as embeddings
-from sora_lab.server import create_app
+import sora_lab.core.embeddings as embeddings
+from sora_lab.api.server import create_app
 
 
 def test_concurrent_first_uses_wait_for_one_load(monkeypatch):

@@ -341,7 +341,7 @@ class AmbienceModel:
         import torch
         from diffusers import DiffusionPipeline
 
-        from sora_lab.errors import InputError
+        from sora_lab.core.errors import InputError
 
         self.folder = Path(folder).expanduser().resolve()
         index = self.folder / "model_index.json"

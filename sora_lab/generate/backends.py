@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.generate.base import Backend
 
 BACKENDS = ("tiny", "pretrained")

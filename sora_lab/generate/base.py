@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 
 Progress = Callable[[int, int], None]
 """progress(done_steps, total_steps) — called by backends during sampling."""

@@ -21,8 +21,8 @@ import ffmpeg
 import imageio_ffmpeg
 import numpy as np
 
-from sora_lab.errors import LabError
-from sora_lab.home import write_bytes_atomic
+from sora_lab.core.errors import LabError
+from sora_lab.core.home import write_bytes_atomic
 
 
 class EncodeError(LabError):

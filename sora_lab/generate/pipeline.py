@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from sora_lab import provenance
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.generate import audio, encode, postprocess
 from sora_lab.generate.base import Backend, Clip
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 
 OUTPUT_FPS = 24
 DELIVERY_SIZE = (360, 640)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.generate.base import Clip, Progress, check_guidance
 
 

@@ -4,7 +4,7 @@
 - `simulate`    — an agent-based invite-only launch that writes ordinary events.
 - `reference`   — public launch figures (with sources) and the calibration fit.
 - `importer`    — read daily series from CSV/Parquet into `external_series`.
-- `service`     — the `lab.metrics.*` operations; `charts` — Altair charts; `cli`.
+- `service`     — the `lab.metrics.*` operations; `charts` — Altair charts.
 """
 
 from sora_lab.metrics.queries import ACTIVE_TYPES, ACTIVE_USER_DEFINITION

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 
 REQUIRED = ("date", "metric", "value", "source")
 METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -30,7 +30,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.metrics import rollup
 from sora_lab.metrics.rollup import ACTIVE_TYPES
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sora_lab.errors import InputError, NotFound
-from sora_lab.home import read_json, write_json_atomic
+from sora_lab.core.errors import InputError, NotFound
+from sora_lab.core.home import read_json, write_json_atomic
 from sora_lab.metrics import queries
 from sora_lab.metrics.importer import validate_rows
 from sora_lab.metrics.reference import fit, load_reference, reference_points

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from sora_lab.errors import InputError
-from sora_lab.home import read_json, write_json_atomic
+from sora_lab.core.errors import InputError
+from sora_lab.core.home import read_json, write_json_atomic
 from sora_lab.metrics.rollup import build_source
 from sora_lab.store.db import Store
 

@@ -1,0 +1,1 @@
+"""The lab's DuckDB file: schema, migrations, the locked connection and the events log."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from sora_lab.errors import SchemaError, ServerBusy
+from sora_lab.core.errors import SchemaError, ServerBusy
 from sora_lab.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_FILENAME = "lab.duckdb"

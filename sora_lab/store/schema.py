@@ -169,7 +169,7 @@ MIGRATION_1 = [
 ]
 
 # Feed (issue 6): per-video engagement aggregates kept incrementally by
-# sora_lab.engagement, prompt embeddings cached once per distinct prompt,
+# sora_lab.feed.engagement, prompt embeddings cached once per distinct prompt,
 # per-user taste vectors, viewer blocks, and ranked feed sessions that signed
 # cursors page through by position (keyset), so new videos never reorder a scroll.
 MIGRATION_2 = [
@@ -283,7 +283,7 @@ MIGRATION_4 = [
 
 # Feed: "did this viewer like these clips?" on every page. DuckDB answers an IN
 # list from a single-column primary key by index, but scans for the composite
-# key of `likes`; this mirror (user_id:video_id), kept by sora_lab.engagement,
+# key of `likes`; this mirror (user_id:video_id), kept by sora_lab.feed.engagement,
 # turns the check into index lookups at any lab size.
 MIGRATION_5 = [
     "CREATE TABLE feed_like_keys (like_key VARCHAR PRIMARY KEY)",  # user_id || ':' || video_id
@@ -450,7 +450,7 @@ MIGRATION_7 = [
 ]
 
 # Feed: engagement signals waiting to be folded into feed_video_stats and feed_user_taste
-# (sora_lab.feed_stats). Appending here keeps ingest fast; a fold applies them in bulk.
+# (sora_lab.feed.stats). Appending here keeps ingest fast; a fold applies them in bulk.
 MIGRATION_8 = [
     """
     CREATE TABLE feed_pending (

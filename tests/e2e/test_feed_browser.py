@@ -17,7 +17,7 @@ import httpx
 import pytest
 from conftest import CHROMIUM, CHROMIUM_ARGS, REPO, ServerProcess, free_port
 
-from sora_lab.demo_runner import voila_args
+from sora_lab.apps.demo_runner import voila_args
 from sora_lab.lab import Lab
 
 pytestmark = [pytest.mark.browser]

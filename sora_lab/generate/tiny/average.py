@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.generate.tiny.model import load_weights, save_weights
 
 SNAPSHOTS = "snapshots"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.generate.base import Clip, Progress, check_guidance
 from sora_lab.generate.tiny.captions import names_two_objects, unfamiliar_words
 from sora_lab.generate.tiny.color_names import named_color

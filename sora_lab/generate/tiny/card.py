@@ -19,9 +19,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sora_lab.core.home import write_bytes_atomic
 from sora_lab.generate.tiny.reading import READER_FILE, READING_SWITCHES, PromptReader
 from sora_lab.generate.tiny.sampler import READING_GUIDANCE
-from sora_lab.home import write_bytes_atomic
 
 
 def loss_curve_png(history: list[dict], width: int = 640, height: int = 360) -> bytes:

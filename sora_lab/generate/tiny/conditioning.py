@@ -1,6 +1,6 @@
 """Turn a prompt and an optional reference image into the tensors the denoiser reads.
 
-Text goes through the lab's offline MiniLM (sora_lab.embeddings): per-token states,
+Text goes through the lab's offline MiniLM (sora_lab.core.embeddings): per-token states,
 padding set to zero and cut/padded to MAX_TEXT_TOKENS, so the same caption always gives
 the same tensor during training and sampling. The "empty" condition for classifier-free
 guidance is all zeros (text and reference), which training shows the model 10% of the time.
@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import torch
 
-from sora_lab.embeddings import token_states
-from sora_lab.errors import InputError
+from sora_lab.core.embeddings import token_states
+from sora_lab.core.errors import InputError
 from sora_lab.generate.tiny.model import MAX_TEXT_TOKENS, REF_SIZE, TEXT_DIM
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.generate.tiny.measure import measure_clip, reference_error
 from sora_lab.generate.tiny.world import BACKGROUNDS, COLORS, MOTIONS, SHAPES, make_face_sprite
 

@@ -23,8 +23,8 @@ import torch
 from diffusers import WanTransformer3DModel
 from torch import nn
 
+from sora_lab.core.home import write_bytes_atomic
 from sora_lab.generate.tiny.world import FRAMES, HEIGHT, WIDTH
-from sora_lab.home import write_bytes_atomic
 
 TEXT_DIM = 384
 MAX_TEXT_TOKENS = 24

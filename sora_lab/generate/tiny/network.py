@@ -11,7 +11,7 @@ from dataclasses import asdict, replace
 
 import torch
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.generate.tiny.model import MAX_TEXT_TOKENS, REF_SIZE, TEXT_DIM, TinyConfig, TinyVideoDenoiser
 
 SMALL = {"num_layers": 2, "num_heads": 2, "head_dim": 32, "ffn_dim": 256}  # the workshop network

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.generate.tiny.captions import (
     BACKGROUND_WORDS,
     COLOR_WORDS,
@@ -48,7 +48,7 @@ class PromptReader:
             encoder: Encoder | None = None) -> PromptReader:
         """Fit on `n_captions` one-object training captions, as `model probe-text` does (deterministic per seed)."""
         if encoder is None:
-            from sora_lab.embeddings import token_states as encoder
+            from sora_lab.core.embeddings import token_states as encoder
         readouts = fit_readouts(encoder, n_captions=n_captions, seed=seed, p_extra=p_extra)
         return cls(readouts, {"captions": n_captions, "seed": seed, "p_extra": p_extra})
 
@@ -92,7 +92,7 @@ class PromptReader:
     def read(self, prompts: list[str], encoder: Encoder | None = None) -> list[dict[str, str]]:
         """Each prompt's most likely value per attribute (the readouts always name one)."""
         if encoder is None:
-            from sora_lab.embeddings import token_states as encoder
+            from sora_lab.core.embeddings import token_states as encoder
         states, mask = encode_padded(encoder, list(prompts))
         values: list[dict[str, str]] = [{} for _ in prompts]
         for key, (classes, readout) in self.readouts.items():

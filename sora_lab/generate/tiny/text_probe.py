@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
 from sora_lab.generate.tiny.captions import sample_scene
 from sora_lab.generate.tiny.evaluate import ALLOWED, ATTRIBUTES
 from sora_lab.generate.tiny.model import MAX_TEXT_TOKENS
 
-# texts -> (token states (n, L, d) float32, attention mask (n, L)), like sora_lab.embeddings.token_states
+# texts -> (token states (n, L, d) float32, attention mask (n, L)), like sora_lab.core.embeddings.token_states
 Encoder = Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]]
 QUERIES, EPOCHS, BATCH = 4, 15, 128
 
@@ -50,7 +50,7 @@ def local_encoder(folder: Path, layer: int | None = None) -> Encoder:
         raise InputError(f"--encoder: {folder} is not a folder; point it at a saved sentence-transformers model")
     from sentence_transformers import SentenceTransformer
 
-    from sora_lab.embeddings import token_states_of
+    from sora_lab.core.embeddings import token_states_of
 
     try:
         model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
@@ -137,7 +137,7 @@ def probe_text(rows: list[dict], *, encoder: Encoder | None = None, n_captions: 
         raise InputError("--prompts: no line has an \"expect\" object, so there is nothing to read; "
                          "add e.g. {\"color\": \"red\"} to the lines to probe")
     if encoder is None:
-        from sora_lab.embeddings import token_states as encoder
+        from sora_lab.core.embeddings import token_states as encoder
     start = time.perf_counter()
     keys = tuple(key for key in ATTRIBUTES if any(key in row.get("expect", {}) for row in rows))
     readouts = fit_readouts(encoder, n_captions=n_captions, seed=seed, p_extra=p_extra, keys=keys)

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sora_lab.errors import InputError
+from sora_lab.core.errors import InputError
+from sora_lab.core.home import write_bytes_atomic
 from sora_lab.generate.tiny.average import snapshot_dir
 from sora_lab.generate.tiny.captions import sample_scene
 from sora_lab.generate.tiny.conditioning import encode_text, reference_to_tensor
@@ -37,7 +38,6 @@ from sora_lab.generate.tiny.model import (
     save_weights,
 )
 from sora_lab.generate.tiny.world import make_face_sprite, render_world_clip
-from sora_lab.home import write_bytes_atomic
 
 CHECKPOINT = "checkpoint.pt"
 

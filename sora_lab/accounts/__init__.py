@@ -1,0 +1,1 @@
+"""Who people are: accounts, invite codes, bearer tokens and the invite-only access model."""

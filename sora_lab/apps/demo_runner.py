@@ -1,0 +1,207 @@
+"""`make demo`: initialise a lab home, seed it, start the server and the apps, print their URLs.
+
+Re-running is safe: a home that is already seeded is not seeded again, and processes that
+already answer are left running. The seeding happens embedded (this process owns the
+DuckDB file) *before* the server starts, because afterwards only the server may open it.
+`make stop` (``--stop``) ends what this started.
+
+Ports come from SORA_LAB_PORT (8765), SORA_LAB_VOILA_PORT (8866), SORA_LAB_PANEL_PORT (5006).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from sora_lab.admin.demo import seed_demo_world
+from sora_lab.client import running_server_url
+from sora_lab.core.home import load_credentials, read_json, resolve_home, write_json_atomic
+from sora_lab.services import Services
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class App:
+    """One long-running process of the demo: how to start it and where it answers."""
+
+    name: str
+    port: int
+    command: list[str]
+    ready_path: str
+    public_path: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.public_path}"
+
+
+def voila_args(port: int) -> list[str]:
+    """Voilà flags for the feed app (the browser tests use the same ones).
+
+    Pre-heated kernels: Voilà keeps two kernels that have already run the notebook up to
+    `wait_for_request()`, so a viewer's page only runs the last cell instead of starting a
+    kernel (seconds) first.
+    """
+    return [str(REPO / "dashboards" / "feed.ipynb"), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+            "--VoilaConfiguration.show_tracebacks=True", "--VoilaConfiguration.preheat_kernel=True",
+            "--VoilaConfiguration.default_pool_size=2"]
+
+
+def _apps(home: Path) -> list[App]:
+    server_port = int(os.environ.get("SORA_LAB_PORT", "8765"))
+    voila_port = int(os.environ.get("SORA_LAB_VOILA_PORT", "8866"))
+    panel_port = int(os.environ.get("SORA_LAB_PANEL_PORT", "5006"))
+    apps = [
+        App(
+            "server",
+            server_port,
+            [str(BIN / "sora-lab"), "serve", "--home", str(home), "--port", str(server_port)],
+            "/health",
+            "/docs",
+        )
+    ]
+    if (REPO / "dashboards" / "feed.ipynb").exists():
+        apps.append(
+            App(
+                "feed",
+                voila_port,
+                [str(BIN / "voila"), *voila_args(voila_port)],
+                "/api/kernelspecs",  # not "/": every page request takes a pre-heated kernel
+                "/",
+            )
+        )
+    if (REPO / "dashboards" / "growth.py").exists():
+        origin = [f"--allow-websocket-origin={h}:{panel_port}" for h in ("127.0.0.1", "localhost")]
+        apps.append(
+            App(
+                "growth",
+                panel_port,
+                [str(BIN / "panel"), "serve", str(REPO / "dashboards" / "growth.py"), "--port", str(panel_port),
+                 "--address", "127.0.0.1", *origin],
+                "/growth",
+                "/growth",
+            )
+        )
+    return apps
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=3).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def _pid_file(home: Path) -> Path:
+    return home / "run" / "demo.json"
+
+
+def seed(home: Path) -> dict:
+    """Initialise and seed the lab embedded; returns what was done."""
+    services = Services.open(home)
+    try:
+        return seed_demo_world(services, progress=lambda msg: print(f"  {msg}", flush=True))
+    finally:
+        services.close()
+
+
+def start(home: Path) -> list[App]:
+    """Start every app that does not answer yet; wait until all answer."""
+    pids = read_json(_pid_file(home))
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = os.environ | {"SORA_LAB_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    apps = _apps(home)
+    for app in apps:
+        if _answers(f"http://127.0.0.1:{app.port}{app.ready_path}"):
+            continue
+        with open(logs / f"{app.name}.log", "ab") as log:
+            proc = subprocess.Popen(
+                app.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=REPO, env=env, start_new_session=True,
+            )
+        pids[app.name] = proc.pid
+        write_json_atomic(_pid_file(home), pids)
+        if app.name == "server":  # the apps connect to the server: wait for it first
+            _wait(app, logs)
+    for app in apps:
+        _wait(app, logs)
+    return apps
+
+
+def _wait(app: App, logs: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _answers(f"http://127.0.0.1:{app.port}{app.ready_path}"):
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"error: {app.name} did not answer on port {app.port} within {timeout:.0f}s; "
+                     f"see {logs / (app.name + '.log')}")
+
+
+def stop(home: Path) -> list[str]:
+    """Stop the processes recorded by `start` (their whole process groups)."""
+    stopped = []
+    for name, pid in read_json(_pid_file(home)).items():
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            stopped.append(name)
+        except (ProcessLookupError, PermissionError):
+            pass
+    _pid_file(home).unlink(missing_ok=True)
+    return stopped
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", default=None, help="lab home (default $SORA_LAB_HOME or data/lab)")
+    parser.add_argument("--stop", action="store_true", help="stop the demo processes")
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    args = parser.parse_args(argv)
+    home = resolve_home(args.home)
+    if args.stop:
+        stopped = stop(home)
+        print(json.dumps({"stopped": stopped}) if args.json else f"stopped: {', '.join(stopped) or 'nothing'}")
+        return 0
+    t0 = time.monotonic()
+    if running_server_url(home):
+        print(f"lab server already running for {home}; not re-seeding")
+        seeded = {"seeded": False}
+    else:
+        print(f"lab home: {home}")
+        seeded = seed(home)
+    apps = start(home)
+    token = load_credentials(home).get("maya")
+    result = {
+        "home": str(home),
+        "seeded": seeded,
+        "urls": {app.name: app.url for app in apps},
+        "demo_user": "maya",
+        "token": token,
+        "seconds": round(time.monotonic() - t0, 1),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print("\nSora Lab demo is up:")
+        for app in apps:
+            print(f"  {app.name:<7} {app.url}")
+        print(f"\n  demo user @maya, bearer token: {token}")
+        print(f"  try:  curl -s {apps[0].url.removesuffix('/docs')}/health")
+        print("  stop:  make stop")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

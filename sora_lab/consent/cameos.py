@@ -1,0 +1,533 @@
+"""Cameos: a person's likeness (or a character), used only with the owner's current consent.
+
+Registration finds a face in the upload (photos), or runs a liveness challenge
+for videos: the lab issues a random phrase, the clip must arrive after it and
+before it expires, and show a live (moving) face in most frames. Only a cropped
+256x256 reference is kept; the raw upload is decoded in memory and dropped.
+Character cameos (pets, objects, drawings) skip the face check and are flagged.
+
+Owners choose who may use a cameo (see sora_lab.consent.rules), approve and revoke
+people, write restrictions, see and remove every video using it, and read an
+audit trail of every use and decision (cameo_* events).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from sora_lab.accounts.service import clean_handle
+from sora_lab.consent.faces import (
+    crop_reference,
+    decode_image,
+    decode_video,
+    detect_faces,
+    encode_png,
+    frames_vary,
+    read_png,
+)
+from sora_lab.consent.rules import PERMISSIONS, cameo_visibility_sql, parse_restriction, permission_sql
+from sora_lab.core.errors import Conflict, ConsentError, Forbidden, InputError, LabError, NotFound
+from sora_lab.core.home import write_bytes_atomic
+from sora_lab.core.ids import new_id, utcnow
+from sora_lab.store.db import Store
+from sora_lab.store.events import append_event
+
+__all__ = ["CameoService", "cameo_visibility_sql", "PERMISSIONS"]
+
+KINDS = ("person", "character")
+CHALLENGE_TTL = timedelta(minutes=10)
+MIN_FACE_FRACTION = 0.6  # of sampled video frames
+MAX_RESTRICTIONS = 20
+MAX_RESTRICTION_CHARS = 200
+_PHRASE_WORDS = (
+    "amber river falcon maple quiet orbit velvet harbor cobalt meadow lantern summit willow ember canyon "
+    "pepper thistle granite violet comet"
+).split()
+
+_CAMEO_COLUMNS = "cameo_id, owner_id, handle, kind, reference_path, permission, restrictions, created_at, deleted_at"
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else ts.isoformat(timespec="seconds") + "Z"
+
+
+def _pixels_digest(rgb: np.ndarray) -> str:
+    arr = np.ascontiguousarray(rgb, dtype=np.uint8)
+    return hashlib.sha256(str(arr.shape).encode() + arr.tobytes()).hexdigest()
+
+
+class CameoService:
+    """Registration, permissions, restrictions, uses and audit for cameos."""
+
+    def __init__(self, store: Store, home: Path):
+        self.store = store
+        self.home = home
+
+    # --- registration ------------------------------------------------------------------
+    def start_challenge(self, *, actor_id: str) -> dict:
+        """Issue a one-time liveness phrase; record yourself saying it, then upload within 10 minutes."""
+        words = [secrets.choice(_PHRASE_WORDS) for _ in range(2)]
+        digits = [str(secrets.randbelow(10)) for _ in range(4)]
+        phrase = " ".join(words + digits)
+        now = utcnow()
+        challenge_id = new_id("chl")
+        with self.store.write() as cur:
+            cur.execute(
+                "INSERT INTO cameo_challenges VALUES (?, ?, ?, ?, ?, NULL)",
+                [challenge_id, actor_id, phrase, now, now + CHALLENGE_TTL],
+            )
+        return {
+            "challenge_id": challenge_id,
+            "phrase": phrase,
+            "issued_at": _iso(now),
+            "expires_at": _iso(now + CHALLENGE_TTL),
+            "how": "record a 3-10 s clip facing the camera, saying the phrase while turning your head a little; "
+            "upload it with this challenge_id before it expires",
+        }
+
+    def create(
+        self,
+        *,
+        actor_id: str,
+        handle: str | None = None,
+        image: bytes | None = None,
+        video: bytes | None = None,
+        challenge_id: str | None = None,
+        kind: str = "person",
+        permission: str = "only_me",
+        restrictions: list[str] | None = None,
+    ) -> dict:
+        """Register a cameo from a photo (`image`) or a liveness clip (`video` + `challenge_id`)."""
+        if kind not in KINDS:
+            raise InputError(f"kind {kind!r} is not one of {', '.join(KINDS)} (character: pets, objects, drawings)")
+        if (image is None) == (video is None):
+            raise InputError("give exactly one of image (a photo) or video (a liveness clip)")
+        if permission not in PERMISSIONS:
+            raise InputError(f"permission {permission!r} is not one of {', '.join(PERMISSIONS)}")
+        rules = _clean_restrictions(restrictions or [])
+        owner_handle = self._user_handle(actor_id)
+        handle = clean_handle(handle) if handle else self._default_handle(owner_handle, kind)
+        self._check_handle_free(handle)
+        liveness: dict = {}
+        if video is not None:
+            challenge = self._open_challenge(challenge_id, actor_id) if kind == "person" else None
+            reference, liveness = self._reference_from_video(video, kind, challenge)
+        else:
+            reference = self._reference_from_image(image, kind)
+        cameo_id = new_id("cam")
+        rel_path = f"media/cameos/{cameo_id}.png"
+        write_bytes_atomic(self.home / rel_path, encode_png(reference))
+        now = utcnow()
+        try:
+            with self.store.write() as cur:
+                if cur.execute("SELECT 1 FROM cameos WHERE handle = ?", [handle]).fetchone():
+                    raise Conflict(f"cameo handle @{handle} is taken; choose another with handle=")
+                cur.execute(
+                    f"INSERT INTO cameos ({_CAMEO_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    [cameo_id, actor_id, handle, kind, rel_path, permission, rules, now],
+                )
+                if liveness.get("challenge_id"):
+                    cur.execute(
+                        "UPDATE cameo_challenges SET used_at = ? WHERE challenge_id = ?",
+                        [now, liveness["challenge_id"]],
+                    )
+                props = {"kind": kind, "source": "video" if video is not None else "image", "permission": permission}
+                append_event(cur, now, actor_id, "cameo_created", target_id=cameo_id, props=props | liveness)
+        except BaseException:
+            (self.home / rel_path).unlink(missing_ok=True)
+            raise
+        return self._describe(self._row(cameo_id=cameo_id), actor_id) | {"liveness": liveness or None}
+
+    def _reference_from_image(self, image: bytes, kind: str) -> np.ndarray:
+        rgb = decode_image(image)
+        if kind == "character":
+            return crop_reference(rgb, None)
+        faces = detect_faces(rgb)
+        if not faces:
+            raise InputError(
+                "image: no face found; upload a well-lit, front-facing photo of yourself "
+                "(or use kind='character' for a pet, object or drawing)"
+            )
+        if len(faces) > 1 and faces[1][2] * faces[1][3] * 2 > faces[0][2] * faces[0][3]:
+            raise InputError(f"image: found {len(faces)} faces; upload a photo with only you in it")
+        return crop_reference(rgb, faces[0])
+
+    def _reference_from_video(self, video: bytes, kind: str, challenge: dict | None) -> tuple[np.ndarray, dict]:
+        frames, metadata = decode_video(video)
+        if kind == "character":
+            return crop_reference(frames[len(frames) // 2], None), {}
+        assert challenge is not None
+        created = metadata.get("creation_time")
+        if created:
+            try:
+                recorded = datetime.fromisoformat(created.replace("Z", "+00:00")).replace(tzinfo=None)
+            except ValueError:
+                recorded = None
+            if recorded is not None and recorded < challenge["issued_at"] - timedelta(seconds=5):
+                raise InputError(
+                    "video: it was recorded before the liveness challenge was issued; record a new clip "
+                    "saying the current phrase"
+                )
+        found = [(f, detect_faces(f)) for f in frames]
+        with_face = [(f, boxes[0]) for f, boxes in found if boxes]
+        fraction = len(with_face) / len(frames)
+        if fraction < MIN_FACE_FRACTION:
+            raise InputError(
+                f"video: a face was found in {len(with_face)} of {len(frames)} sampled frames; keep your face in view "
+                f"(at least {int(MIN_FACE_FRACTION * 100)}%) and record again"
+            )
+        crops = [crop_reference(f, box) for f, box in with_face]
+        if not frames_vary(crops):
+            raise InputError("video: the face does not move; record yourself live (a still photo is not accepted)")
+        best_frame, best_box = max(with_face, key=lambda fb: fb[1][2] * fb[1][3])
+        liveness = {"challenge_id": challenge["challenge_id"], "face_frames": len(with_face), "frames": len(frames)}
+        return crop_reference(best_frame, best_box), liveness
+
+    def _open_challenge(self, challenge_id: str | None, actor_id: str) -> dict:
+        if not challenge_id:
+            raise InputError("challenge_id is required for a video cameo: call start_challenge first")
+        with self.store.read() as cur:
+            row = cur.execute(
+                "SELECT user_id, phrase, issued_at, expires_at, used_at FROM cameo_challenges WHERE challenge_id = ?",
+                [challenge_id],
+            ).fetchone()
+        if row is None or row[0] != actor_id:
+            raise NotFound(f"no liveness challenge {challenge_id!r} for you; start a new one")
+        if row[4] is not None:
+            raise Conflict("this liveness challenge was already used; start a new one")
+        now = utcnow()
+        if now > row[3]:
+            raise InputError("the liveness challenge expired (10 minutes); start a new one and record again")
+        if now < row[2]:
+            raise InputError("the upload predates the liveness challenge; record after starting it")
+        return {"challenge_id": challenge_id, "phrase": row[1], "issued_at": row[2]}
+
+    # --- permissions and restrictions (owner only) ---------------------------------------
+    def set_permission(self, *, actor_id: str, handle: str, permission: str) -> dict:
+        if permission not in PERMISSIONS:
+            raise InputError(f"permission {permission!r} is not one of {', '.join(PERMISSIONS)}")
+        row = self._owned(handle, actor_id)
+        with self.store.write() as cur:
+            cur.execute("UPDATE cameos SET permission = ? WHERE cameo_id = ?", [permission, row["cameo_id"]])
+            append_event(
+                cur, utcnow(), actor_id, "cameo_permission", target_id=row["cameo_id"],
+                props={"from": row["permission"], "to": permission},
+            )
+        return self._describe(self._row(cameo_id=row["cameo_id"]), actor_id)
+
+    def approve(self, *, actor_id: str, handle: str, user: str) -> dict:
+        """Let one person use the cameo (and lift an earlier revocation of them)."""
+        row = self._owned(handle, actor_id)
+        grantee = self._user_id(user)
+        if grantee == actor_id:
+            raise InputError("you can always use your own cameo; approve someone else")
+        with self.store.write() as cur:
+            cur.execute("INSERT OR IGNORE INTO cameo_grants VALUES (?, ?, ?)", [row["cameo_id"], grantee, utcnow()])
+            cur.execute("DELETE FROM cameo_blocks WHERE cameo_id = ? AND user_id = ?", [row["cameo_id"], grantee])
+            append_event(cur, utcnow(), actor_id, "cameo_grant", target_id=row["cameo_id"],
+                         props={"user": grantee, "handle": clean_handle(user)})
+        return self._describe(self._row(cameo_id=row["cameo_id"]), actor_id)
+
+    def revoke(self, *, actor_id: str, handle: str, user: str) -> dict:
+        """Stop one person using the cameo at every permission level; their videos with it leave feeds."""
+        row = self._owned(handle, actor_id)
+        target = self._user_id(user)
+        if target == actor_id:
+            raise InputError("you cannot revoke yourself; delete the cameo instead")
+        with self.store.write() as cur:
+            cur.execute("DELETE FROM cameo_grants WHERE cameo_id = ? AND grantee_id = ?", [row["cameo_id"], target])
+            cur.execute("INSERT OR IGNORE INTO cameo_blocks VALUES (?, ?, ?)", [row["cameo_id"], target, utcnow()])
+            append_event(cur, utcnow(), actor_id, "cameo_revoke", target_id=row["cameo_id"],
+                         props={"user": target, "handle": clean_handle(user)})
+        return self._describe(self._row(cameo_id=row["cameo_id"]), actor_id)
+
+    def set_restrictions(self, *, actor_id: str, handle: str, restrictions: list[str]) -> dict:
+        """Replace the cameo's rules; the answer shows how each rule was read."""
+        row = self._owned(handle, actor_id)
+        rules = _clean_restrictions(restrictions)
+        with self.store.write() as cur:
+            cur.execute("UPDATE cameos SET restrictions = ? WHERE cameo_id = ?", [rules, row["cameo_id"]])
+            append_event(
+                cur, utcnow(), actor_id, "cameo_permission", target_id=row["cameo_id"], props={"restrictions": rules}
+            )
+        return self._describe(self._row(cameo_id=row["cameo_id"]), actor_id)
+
+    def delete(self, *, actor_id: str, handle: str) -> dict:
+        """Delete a cameo: every video using it leaves the feeds; the reference image is removed."""
+        row = self._owned(handle, actor_id)
+        now = utcnow()
+        with self.store.write() as cur:
+            cur.execute(
+                "UPDATE cameos SET deleted_at = ?, handle = ? WHERE cameo_id = ?",
+                [now, f"{row['handle']}~deleted~{row['cameo_id']}", row["cameo_id"]],
+            )
+            append_event(cur, now, actor_id, "cameo_deleted", target_id=row["cameo_id"])
+        if row["reference_path"]:
+            (self.home / row["reference_path"]).unlink(missing_ok=True)
+        return {"deleted": row["handle"], "cameo_id": row["cameo_id"]}
+
+    # --- views -----------------------------------------------------------------------------
+    def get(self, *, actor_id: str, handle: str) -> dict:
+        return self._describe(self._row(handle=handle), actor_id)
+
+    def mine(self, *, actor_id: str) -> list[dict]:
+        with self.store.read() as cur:
+            ids = [r[0] for r in cur.execute(
+                "SELECT cameo_id FROM cameos WHERE owner_id = ? AND deleted_at IS NULL ORDER BY created_at", [actor_id]
+            ).fetchall()]
+        return [self._describe(self._row(cameo_id=i), actor_id) for i in ids]
+
+    def available(self, *, actor_id: str) -> list[dict]:
+        """Other people's cameos this user may use right now."""
+        with self.store.read() as cur:
+            rows = cur.execute(
+                f"SELECT c.handle, c.kind, u.handle FROM cameos c JOIN users u ON u.user_id = c.owner_id, "
+                f"(SELECT ?::VARCHAR AS uid) me WHERE c.owner_id <> me.uid AND {permission_sql('c', 'me.uid')} "
+                "ORDER BY c.handle",
+                [actor_id],
+            ).fetchall()
+        return [{"handle": r[0], "kind": r[1], "owner": r[2]} for r in rows]
+
+    def uses(self, *, actor_id: str, handle: str) -> list[dict]:
+        """Every video and draft, anyone's, that uses my cameo — and whether feeds show it now."""
+        row = self._owned(handle, actor_id, allow_deleted=True)
+        with self.store.read() as cur:
+            rows = cur.execute(
+                f"""SELECT v.video_id, u.handle, v.status, v.prompt, v.created_at, v.published_at,
+                           EXISTS (SELECT 1 FROM cameo_removed_uses r
+                                   WHERE r.cameo_id = vc.cameo_id AND r.video_id = v.video_id) AS removed,
+                           {cameo_visibility_sql("v")} AS visible
+                    FROM video_cameos vc JOIN videos v ON v.video_id = vc.video_id
+                    LEFT JOIN users u ON u.user_id = v.author_id
+                    WHERE vc.cameo_id = ? ORDER BY v.created_at DESC""",
+                [row["cameo_id"]],
+            ).fetchall()
+        return [
+            {
+                "video_id": r[0],
+                "author": r[1],
+                "status": r[2],
+                "prompt": r[3],
+                "created_at": _iso(r[4]),
+                "published_at": _iso(r[5]),
+                "removed": bool(r[6]),
+                "visible": bool(r[7]) and r[2] == "published",
+            }
+            for r in rows
+        ]
+
+    def remove_use(self, *, actor_id: str, handle: str, video_id: str) -> dict:
+        """Take my cameo out of someone's video: it leaves every feed on the next read."""
+        row = self._owned(handle, actor_id)
+        with self.store.write() as cur:
+            linked = cur.execute(
+                "SELECT 1 FROM video_cameos WHERE cameo_id = ? AND video_id = ?", [row["cameo_id"], video_id]
+            ).fetchone()
+            if not linked:
+                raise NotFound(f"video {video_id!r} does not use @{row['handle']}; see `cameo uses {row['handle']}`")
+            cur.execute(
+                "INSERT OR IGNORE INTO cameo_removed_uses VALUES (?, ?, ?, ?)",
+                [row["cameo_id"], video_id, actor_id, utcnow()],
+            )
+            append_event(cur, utcnow(), actor_id, "cameo_removed_use", video_id=video_id, target_id=row["cameo_id"])
+        return {"removed": True, "video_id": video_id, "cameo": row["handle"]}
+
+    def audit(self, *, actor_id: str, handle: str, limit: int = 200) -> list[dict]:
+        """Every use and decision about my cameo, newest first."""
+        row = self._owned(handle, actor_id, allow_deleted=True)
+        if not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InputError("limit must be an integer from 1 to 10000")
+        with self.store.read() as cur:
+            rows = cur.execute(
+                """SELECT e.ts, e.type, u.handle, e.video_id, e.props FROM events e
+                   LEFT JOIN users u ON u.user_id = e.user_id
+                   WHERE e.target_id = ? AND e.type LIKE 'cameo_%' ORDER BY e.ts DESC LIMIT ?""",
+                [row["cameo_id"], limit],
+            ).fetchall()
+        return [
+            {"ts": _iso(r[0]), "type": r[1], "actor": r[2], "video_id": r[3], "props": json.loads(r[4]) if r[4] else {}}
+            for r in rows
+        ]
+
+    # --- for generation (Python callers, not RPC) ---------------------------------------------
+    def reference_for_generation(self, *, handle: str, actor_id: str) -> tuple[str, np.ndarray]:
+        """(cameo_id, RGB uint8 reference) if `actor_id` may use the cameo now; ConsentError otherwise.
+
+        Logs cameo_use or cameo_refused either way.
+        """
+        key = handle.strip().lstrip("@").lower() if isinstance(handle, str) else ""
+        with self.store.read() as cur:
+            row = cur.execute(
+                f"SELECT c.cameo_id, c.reference_path, {permission_sql('c', 'me.uid')}, u.handle "
+                "FROM cameos c JOIN users u ON u.user_id = c.owner_id, (SELECT ?::VARCHAR AS uid) me "
+                "WHERE c.handle = ? AND c.deleted_at IS NULL",
+                [actor_id, key],
+            ).fetchone()
+        if row is None:
+            raise ConsentError(f"no cameo @{key}; check the handle (sora-lab cameo list)")
+        cameo_id, rel_path, permitted, owner = row
+        now = utcnow()
+        if not permitted:
+            with self.store.write() as cur:
+                append_event(cur, now, actor_id, "cameo_refused", target_id=cameo_id, props={"stage": "reference"})
+            raise ConsentError(f"@{owner} has not allowed you to use the cameo @{key}; ask them to approve you")
+        try:
+            reference = read_png((self.home / rel_path).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise LabError(
+                f"cameo @{key}'s reference image is missing ({exc}); its owner must register it again"
+            ) from exc
+        with self.store.write() as cur:
+            append_event(cur, now, actor_id, "cameo_use", target_id=cameo_id, props={"stage": "reference"})
+        return cameo_id, reference
+
+    def verify_output_references(self, *, actor_id: str, references: list[np.ndarray]) -> list[str]:
+        """Output check: each reference image a backend used must be a cameo this user may use now.
+
+        Returns the matching cameo ids; raises ConsentError for any image that is not one.
+        """
+        with self.store.read() as cur:
+            rows = cur.execute(
+                f"SELECT c.cameo_id, c.reference_path FROM cameos c, (SELECT ?::VARCHAR AS uid) me "
+                f"WHERE {permission_sql('c', 'me.uid')}",
+                [actor_id],
+            ).fetchall()
+        known = {}
+        for cameo_id, rel_path in rows:
+            try:
+                known[_pixels_digest(read_png((self.home / rel_path).read_bytes()))] = cameo_id
+            except (OSError, ValueError):
+                continue
+        out = []
+        for i, ref in enumerate(references):
+            cameo_id = known.get(_pixels_digest(ref))
+            if cameo_id is None:
+                raise ConsentError(
+                    f"references[{i}] is not the reference of a cameo you may use; generation output refused"
+                )
+            out.append(cameo_id)
+        return out
+
+    def record_use(self, *, actor_id: str, video_id: str, cameo_ids: list[str]) -> list[str]:
+        """Link a new video (or draft) to the cameos it uses, after re-checking consent; audited."""
+        if not cameo_ids:
+            return []
+        with self.store.write() as cur:
+            rows = cur.execute(
+                f"SELECT c.cameo_id, {permission_sql('c', 'me.uid')} FROM cameos c, (SELECT ?::VARCHAR AS uid) me "
+                "WHERE c.cameo_id IN (SELECT unnest(?))",
+                [actor_id, list(cameo_ids)],
+            ).fetchall()
+            permitted = {r[0] for r in rows if r[1]}
+            missing = [c for c in cameo_ids if c not in permitted]
+            now = utcnow()
+            if missing:
+                for cameo_id in missing:
+                    if any(r[0] == cameo_id for r in rows):
+                        append_event(cur, now, actor_id, "cameo_refused", video_id=video_id, target_id=cameo_id,
+                                     props={"stage": "record_use"})
+                raise ConsentError(f"cameo {missing[0]} may not be used by you (any more); nothing was linked")
+            for cameo_id in cameo_ids:
+                cur.execute("INSERT OR IGNORE INTO video_cameos VALUES (?, ?)", [video_id, cameo_id])
+                append_event(cur, now, actor_id, "cameo_use", video_id=video_id, target_id=cameo_id,
+                             props={"stage": "video"})
+        return list(cameo_ids)
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _row(self, *, handle: str | None = None, cameo_id: str | None = None, allow_deleted: bool = False) -> dict:
+        with self.store.read() as cur:
+            if cameo_id is not None:
+                r = cur.execute(f"SELECT {_CAMEO_COLUMNS} FROM cameos WHERE cameo_id = ?", [cameo_id]).fetchone()
+            else:
+                key = (handle or "").strip().lstrip("@").lower()
+                r = cur.execute(f"SELECT {_CAMEO_COLUMNS} FROM cameos WHERE handle = ?", [key]).fetchone()
+        if r is None or (r[8] is not None and not allow_deleted):
+            raise NotFound(f"no cameo @{(handle or cameo_id or '').lstrip('@')}; see `sora-lab cameo list`")
+        keys = _CAMEO_COLUMNS.split(", ")
+        return dict(zip(keys, r, strict=True))
+
+    def _owned(self, handle: str, actor_id: str, *, allow_deleted: bool = False) -> dict:
+        row = self._row(handle=handle, allow_deleted=allow_deleted)
+        if row["owner_id"] != actor_id:
+            raise Forbidden(f"@{row['handle']} is not your cameo; only its owner can do this")
+        return row
+
+    def _describe(self, row: dict, actor_id: str) -> dict:
+        with self.store.read() as cur:
+            owner = cur.execute("SELECT handle FROM users WHERE user_id = ?", [row["owner_id"]]).fetchone()[0]
+            can_use = cur.execute(
+                f"SELECT {permission_sql('c', 'me.uid')} FROM cameos c, (SELECT ?::VARCHAR AS uid) me "
+                "WHERE c.cameo_id = ?",
+                [actor_id, row["cameo_id"]],
+            ).fetchone()[0]
+            approved = blocked = None
+            if row["owner_id"] == actor_id:
+                approved = [r[0] for r in cur.execute(
+                    "SELECT u.handle FROM cameo_grants g JOIN users u ON u.user_id = g.grantee_id "
+                    "WHERE g.cameo_id = ? ORDER BY u.handle", [row["cameo_id"]]).fetchall()]
+                blocked = [r[0] for r in cur.execute(
+                    "SELECT u.handle FROM cameo_blocks b JOIN users u ON u.user_id = b.user_id "
+                    "WHERE b.cameo_id = ? ORDER BY u.handle", [row["cameo_id"]]).fetchall()]
+        out = {
+            "cameo_id": row["cameo_id"],
+            "handle": row["handle"],
+            "owner": owner,
+            "kind": row["kind"],
+            "is_character": row["kind"] == "character",
+            "permission": row["permission"],
+            "can_use": bool(can_use),
+            "created_at": _iso(row["created_at"]),
+        }
+        if row["owner_id"] == actor_id:
+            out |= {
+                "reference_path": row["reference_path"],
+                "restrictions": [
+                    {"text": r, "kind": parse_restriction(r).kind} for r in (row["restrictions"] or [])
+                ],
+                "approved": approved,
+                "revoked": blocked,
+            }
+        return out
+
+    def _user_handle(self, user_id: str) -> str:
+        with self.store.read() as cur:
+            r = cur.execute("SELECT handle FROM users WHERE user_id = ?", [user_id]).fetchone()
+        if r is None:
+            raise NotFound(f"user {user_id!r} does not exist")
+        return r[0]
+
+    def _user_id(self, user: str) -> str:
+        cleaned = clean_handle(user)
+        with self.store.read() as cur:
+            r = cur.execute("SELECT user_id FROM users WHERE handle = ?", [cleaned]).fetchone()
+        if r is None:
+            raise NotFound(f"no user @{cleaned}; check the handle")
+        return r[0]
+
+    def _default_handle(self, owner_handle: str, kind: str) -> str:
+        if kind == "person":
+            return owner_handle
+        raise InputError("handle is required for a character cameo, e.g. handle='maya.dog'")
+
+    def _check_handle_free(self, handle: str) -> None:
+        with self.store.read() as cur:
+            if cur.execute("SELECT 1 FROM cameos WHERE handle = ?", [handle]).fetchone():
+                raise Conflict(f"cameo handle @{handle} is taken; choose another with handle=")
+
+
+def _clean_restrictions(restrictions) -> list[str]:
+    if not isinstance(restrictions, list) or not all(isinstance(r, str) for r in restrictions):
+        raise InputError("restrictions must be a list of short rules, e.g. ['no political content']")
+    rules = [" ".join(r.split()) for r in restrictions if r.strip()]
+    if len(rules) > MAX_RESTRICTIONS:
+        raise InputError(f"restrictions: at most {MAX_RESTRICTIONS} rules")
+    too_long = [r for r in rules if len(r) > MAX_RESTRICTION_CHARS]
+    if too_long:
+        raise InputError(f"restriction {too_long[0][:40]!r}... is longer than {MAX_RESTRICTION_CHARS} characters")
+    return rules

@@ -1,0 +1,1 @@
+"""The ranked, cursor-paged feed: sessions, ranking, index, aggregates, steering and engagement writes."""
