@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import datetime
 
 from sora_lab.core.errors import AuthError, Conflict, Forbidden, InputError, NotFound
-from sora_lab.core.ids import new_id, new_invite_code, new_token, normalize_invite_code, token_hash, utcnow
+from sora_lab.core.ids import iso_utc, new_id, new_invite_code, new_token, normalize_invite_code, token_hash, utcnow
 from sora_lab.core.settings import load_settings
 from sora_lab.store.db import Store
 from sora_lab.store.events import append_event as _event
@@ -43,9 +42,6 @@ class User:
 _USER_COLUMNS = "user_id, handle, display_name, region, created_at, redeemed_at, invited_by, invites_left, is_admin"
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds") + "Z"
-
 
 def _user_from_row(row) -> User:
     return User(
@@ -53,8 +49,8 @@ def _user_from_row(row) -> User:
         handle=row[1],
         display_name=row[2],
         region=row[3],
-        created_at=_iso(row[4]),
-        redeemed_at=_iso(row[5]),
+        created_at=iso_utc(row[4]),
+        redeemed_at=iso_utc(row[5]),
         invited_by=row[6],
         invites_left=row[7],
         is_admin=row[8],

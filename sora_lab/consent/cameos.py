@@ -34,7 +34,7 @@ from sora_lab.consent.faces import (
 from sora_lab.consent.rules import PERMISSIONS, cameo_visibility_sql, parse_restriction, permission_sql
 from sora_lab.core.errors import Conflict, ConsentError, Forbidden, InputError, LabError, NotFound
 from sora_lab.core.home import write_bytes_atomic
-from sora_lab.core.ids import new_id, utcnow
+from sora_lab.core.ids import iso_utc, new_id, utcnow
 from sora_lab.store.db import Store
 from sora_lab.store.events import append_event
 
@@ -52,9 +52,6 @@ _PHRASE_WORDS = (
 
 _CAMEO_COLUMNS = "cameo_id, owner_id, handle, kind, reference_path, permission, restrictions, created_at, deleted_at"
 
-
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else ts.isoformat(timespec="seconds") + "Z"
 
 
 def _pixels_digest(rgb: np.ndarray) -> str:
@@ -85,8 +82,8 @@ class CameoService:
         return {
             "challenge_id": challenge_id,
             "phrase": phrase,
-            "issued_at": _iso(now),
-            "expires_at": _iso(now + CHALLENGE_TTL),
+            "issued_at": iso_utc(now),
+            "expires_at": iso_utc(now + CHALLENGE_TTL),
             "how": "record a 3-10 s clip facing the camera, saying the phrase while turning your head a little; "
             "upload it with this challenge_id before it expires",
         }
@@ -314,8 +311,8 @@ class CameoService:
                 "author": r[1],
                 "status": r[2],
                 "prompt": r[3],
-                "created_at": _iso(r[4]),
-                "published_at": _iso(r[5]),
+                "created_at": iso_utc(r[4]),
+                "published_at": iso_utc(r[5]),
                 "removed": bool(r[6]),
                 "visible": bool(r[7]) and r[2] == "published",
             }
@@ -351,7 +348,10 @@ class CameoService:
                 [row["cameo_id"], limit],
             ).fetchall()
         return [
-            {"ts": _iso(r[0]), "type": r[1], "actor": r[2], "video_id": r[3], "props": json.loads(r[4]) if r[4] else {}}
+            {
+                "ts": iso_utc(r[0]), "type": r[1], "actor": r[2], "video_id": r[3],
+                "props": json.loads(r[4]) if r[4] else {},
+            }
             for r in rows
         ]
 
@@ -482,7 +482,7 @@ class CameoService:
             "is_character": row["kind"] == "character",
             "permission": row["permission"],
             "can_use": bool(can_use),
-            "created_at": _iso(row["created_at"]),
+            "created_at": iso_utc(row["created_at"]),
         }
         if row["owner_id"] == actor_id:
             out |= {

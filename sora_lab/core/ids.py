@@ -15,6 +15,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def iso_utc(value: datetime | None) -> str | None:
+    """A stored (naive UTC) timestamp as ISO 8601 to the second with a Z, or None: the one form responses use."""
+    return None if value is None else value.isoformat(timespec="seconds") + "Z"
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 

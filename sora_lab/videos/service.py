@@ -21,13 +21,12 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from sora_lab import provenance
 from sora_lab.core.errors import Forbidden, InputError, LabError, LimitExceeded, NotFound, PolicyViolation
 from sora_lab.core.home import media_dir
-from sora_lab.core.ids import utcnow
+from sora_lab.core.ids import iso_utc, utcnow
 from sora_lab.core.settings import load_settings
 from sora_lab.generate import postprocess
 from sora_lab.generate.backends import BACKENDS, load_backend
@@ -44,9 +43,6 @@ _VIDEO_COLUMNS = (
     "poster_path, provenance, status, parent_id, created_at, published_at"
 )
 
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds") + "Z"
 
 
 @dataclass
@@ -264,8 +260,8 @@ class VideoService:
             "path": str(self._file(record["media_path"])) if record["status"] != "removed" else None,
             "poster": str(self._file(record["poster_path"])) if record["poster_path"] else None,
             "cameo_ids": record["cameo_ids"],
-            "created_at": _iso(record["created_at"]),
-            "published_at": _iso(record["published_at"]),
+            "created_at": iso_utc(record["created_at"]),
+            "published_at": iso_utc(record["published_at"]),
             "provenance": prov,
         }
 
