@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 import psutil
@@ -29,11 +30,14 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from sora_lab.consent.rules import cameo_visibility_sql  # noqa: E402
 from sora_lab.core.home import save_credential  # noqa: E402
 from sora_lab.core.ids import new_token, token_hash, utcnow  # noqa: E402
-from sora_lab.feed.rank import WEIGHTS, base_score_sql, cameo_filter_sql, lab_priors  # noqa: E402
+from sora_lab.feed.rank import WEIGHTS, base_score_sql, lab_priors  # noqa: E402
 from sora_lab.feed.rebuild import rebuild_feed_tables  # noqa: E402
 from sora_lab.lab import Lab  # noqa: E402
+from sora_lab.services import Services  # noqa: E402
+from sora_lab.store.db import Store  # noqa: E402
 
 SUBJECTS = """ocean wave|spinning stars|red fox|neon street|ramen bowl|paper boat|hot air balloon|lighthouse|
 cat on a piano|rainy window|desert dunes|northern lights|coral reef|city skyline|forest path|snowy mountain|
@@ -66,9 +70,10 @@ def timed(fn):
 def build(home: Path, n_videos: int, n_events: int, n_users: int, sample_users: int) -> dict:
     """Bulk-create users, videos, follows, events and likes with SQL, then the feed aggregates."""
     t0 = time.perf_counter()
-    lab = Lab.open(home)
+    services = Services.open(home)
+    lab = Lab(home, services=services)
     lab.admin.seed_demo()
-    store = lab._services.store
+    store = services.store
     now = utcnow()
     tokens: dict[str, str] = {}
     with store.write() as cur:
@@ -115,7 +120,8 @@ def build(home: Path, n_videos: int, n_events: int, n_users: int, sample_users: 
             "FROM videos WHERE status = 'published'"
         )
     built_rows = time.perf_counter() - t0
-    n_pub = store._con.execute("SELECT count(*) FROM bench_vidx").fetchall()[0][0]
+    with store.read() as cur:
+        n_pub = cur.execute("SELECT count(*) FROM bench_vidx").fetchall()[0][0]
     chunk = 5_000_000
     for start in range(0, n_events, chunk):
         stop = min(n_events, start + chunk)
@@ -177,9 +183,8 @@ def measure(lab: Lab, users: list[str], samples: int, pages: int, rng: random.Ra
     return {"first_page": pct(first), "next_page": pct(nxt), "steered_page": pct(steered), "like": pct(likes)}
 
 
-def measure_offset(lab: Lab, user_id: str, pages: int) -> dict:
+def measure_offset(store: Store, user_id: str, pages: int) -> dict:
     """The naive alternative: score every video per request and skip with OFFSET."""
-    store = lab._services.store
     with store.read() as cur:
         priors = lab_priors(cur)
     recency, engagement = base_score_sql(WEIGHTS, priors)
@@ -187,7 +192,7 @@ def measure_offset(lab: Lab, user_id: str, pages: int) -> dict:
         SELECT s.video_id FROM feed_video_stats s JOIN videos v ON v.video_id = s.video_id
         WHERE v.status = 'published' AND s.published_at <= $snap
           AND s.author_id NOT IN (SELECT blocked_id FROM feed_blocks WHERE user_id = $viewer)
-          AND {cameo_filter_sql('v')}
+          AND {cameo_visibility_sql('v')}
         ORDER BY {recency} + {engagement} DESC, s.video_id LIMIT 10 OFFSET $offset"""
     snap = utcnow()
     times = []
@@ -198,7 +203,8 @@ def measure_offset(lab: Lab, user_id: str, pages: int) -> dict:
     return pct(times)
 
 
-def measure_ingest(lab: Lab, users: list[str], video_ids: list[str], batches: int, batch: int, rng) -> dict:
+def measure_ingest(lab: Lab, store: Store, users: list[str], video_ids: list[str], batches: int, batch: int,
+                   rng) -> dict:
     """Batched views (plus some likes and shares) over `video_ids`, popularity ~ 1/rank as in a real feed.
 
     Wall time includes every fold of the queued signals that `record` triggers, the final fold
@@ -226,7 +232,7 @@ def measure_ingest(lab: Lab, users: list[str], video_ids: list[str], batches: in
         elapsed += ms / 1000
         total += batch
     fold_ms, folded = timed(lab.feed.sync)
-    checkpoint_ms = timed(lab._services.store.checkpoint)[0]  # the log merge these writes owe, counted in full
+    checkpoint_ms = timed(store.checkpoint)[0]  # the log merge these writes owe, counted in full
     elapsed += (fold_ms + checkpoint_ms) / 1000
     return {"events": total, "batch": batch, "distinct_videos": len(video_ids), "events_per_s": round(total / elapsed),
             "first_batch_ms": round(first_ms),
@@ -259,7 +265,7 @@ def main() -> None:
             if args.home is None or not (home / "lab.duckdb").exists():
                 sys.exit("error: --reuse needs --home pointing at a lab this script built before")
             report["build"] = "reused"
-            with Lab.open(home) as lab, lab._services.store.read() as cur:  # what is there, not the flags
+            with closing(Services.open(home)) as services, services.store.read() as cur:  # what is there, not the flags
                 report |= dict(zip(("videos", "events", "users"), cur.execute(
                     "SELECT (SELECT count(*) FROM videos), (SELECT count(*) FROM events), "
                     "(SELECT count(*) FROM users)").fetchall()[0], strict=True))
@@ -269,16 +275,18 @@ def main() -> None:
             print(f"  built: {report['build']}", flush=True)
         users = [f"bench{i}" for i in range(args.samples)]
         proc = psutil.Process()
-        lab = Lab.open(home)
+        services = Services.open(home)
+        lab = Lab(home, services=services)
         report["file_bytes_after_build"] = file_size(home)
         lab.feed.page(as_user=users[0], limit=1)  # load the text encoder once
         lab.feed.page(as_user=users[0], limit=1, steer="warm up")
         report["in_process"] = measure(lab, users, args.samples, args.pages, rng)
-        report["in_process"]["offset_naive"] = measure_offset(lab, "bu_0", args.pages * 4)
+        report["in_process"]["offset_naive"] = measure_offset(services.store, "bu_0", args.pages * 4)
         print(f"  in-process: {json.dumps(report['in_process'])}", flush=True)
-        video_ids = [r[0] for r in lab._services.store._con.execute(
-            "SELECT video_id FROM videos WHERE status = 'published' USING SAMPLE 50000").fetchall()]
-        report["ingest"] = measure_ingest(lab, users, video_ids, batches=100, batch=5000, rng=rng)
+        with services.store.read() as cur:
+            video_ids = [r[0] for r in cur.execute(
+                "SELECT video_id FROM videos WHERE status = 'published' USING SAMPLE 50000").fetchall()]
+        report["ingest"] = measure_ingest(lab, services.store, users, video_ids, batches=100, batch=5000, rng=rng)
         report["rss_in_process_mb"] = round(proc.memory_info().rss / 2**20)
         lab.close()
         report["file_bytes"] = file_size(home)

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from sora_lab.metrics import queries
 from sora_lab.metrics.simulate import SimConfig, run_scenario
+from sora_lab.metrics.summary import summarize
 from sora_lab.store.db import Store
 
 EVENTS_PER_UNIT_SCALE = 33_700_000  # default 35-day launch at scale 1.0 (measured from scale 0.01 runs)
@@ -118,7 +119,7 @@ def pandas_summary(df: pd.DataFrame, start: pd.Timestamp, ndays: int) -> dict:
                           "anon": ~has_user[counted]})
     grouped = daily.groupby(["off", "type"]).agg(n=("anon", "size"), anonymous=("anon", "sum")).reset_index()
     rows = [(int(o), t, int(n), int(a)) for o, t, n, a in grouped.itertuples(index=False)]
-    return queries._roll_up(out, rows, blocks, ndays, start.date())
+    return summarize(out, rows, blocks, ndays, start.date())
 
 
 COMPARED = ("daily", "totals", "retention", "funnel", "invites", "regions", "retention_matrix")

@@ -1,7 +1,7 @@
 """Prompt-policy latency: `python benchmarks/policy.py [--rounds 5] [--json]`.
 
 Builds the red-team world (cameos, grants, restrictions, rights registrations; see
-tests/consent_world.py), warms up (registry index, MiniLM, rule vectors), then times
+tests/helpers/consent_world.py), warms up (registry index, MiniLM, rule vectors), then times
 `PolicyService.check` over every red-team prompt, `rounds` times. Target: p95 <= 20 ms.
 
 Prints p50/p95/max overall and split by path: prompts that need a MiniLM forward
@@ -23,7 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from consent_world import build_consent_world  # noqa: E402
+from helpers.consent_world import build_consent_world  # noqa: E402
+
+from sora_lab.lab import Lab  # noqa: E402
+from sora_lab.services import Services  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -39,8 +42,8 @@ def main() -> None:
 
     rows = [json.loads(line) for line in (REPO / "tests/redteam_prompts.jsonl").read_text().splitlines() if line]
     with tempfile.TemporaryDirectory() as tmp:
-        lab = build_consent_world(Path(tmp) / "lab")
-        services = lab._services
+        services = Services.open(Path(tmp) / "lab")
+        lab = build_consent_world(Lab(services.home, services=services))
         ids = {u["handle"]: u["user_id"] for u in lab.accounts.list_users()}
         policy = services.policy
         for r in rows:  # warm-up: index, model, cached rule vectors

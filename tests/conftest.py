@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh lab home per test, and a real server on a free loopback port.
+"""Shared fixtures: a fresh lab home per test, its services and embedded lab, and a real server on a
+free loopback port. Code the tests share that is not a fixture lives in tests/helpers/.
 
 Slow tests run with `--runslow`; GPU tests need CUDA; browser tests need /usr/bin/chromium.
 Each skip says why, so nothing is skipped silently.
@@ -8,25 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+from helpers import REPO
+from helpers.browser import CHROMIUM
+from helpers.processes import ServerProcess
 
 from sora_lab.lab import Lab
-
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-# Three browser windows share two cores in the many-viewers test; without the last three flags Chromium may treat
-# the earliest window as backgrounded or occluded and stall its video (seen once in CI: a clip stuck mid-way for 30 s).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-renderer-backgrounding",
-                 "--disable-backgrounding-occluded-windows", "--disable-background-timer-throttling"]
+from sora_lab.services import Services
 
 
 def pytest_addoption(parser):
@@ -61,59 +52,20 @@ def home(tmp_path) -> Path:
 
 
 @pytest.fixture
-def lab(home) -> Lab:
-    """An embedded lab with the operator (@lab) and demo people seeded (no clips)."""
-    lab = Lab.open(home)
+def services(home) -> Services:
+    """The lab's services over its DuckDB file, owned by this process: for tests that write rows
+    directly or call a service the facade does not expose. Closed at the end of the test."""
+    services = Services.open(home)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def lab(home, services) -> Lab:
+    """An embedded lab over `services`, with the operator (@lab) and demo people seeded (no clips)."""
+    lab = Lab(home, services=services)
     lab.admin.seed_demo()
-    yield lab
-    lab.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ServerProcess:
-    """`sora-lab serve` in a child process on a free loopback port (`warm`: load MiniLM at start,
-    as `make demo` does; off by default so the many short-lived test servers stay light)."""
-
-    def __init__(self, home: Path, *, warm: bool = False):
-        self.home, self.warm = home, warm
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 60) -> ServerProcess:
-        log = open(self.home.parent / f"server-{self.port}.log", "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sora_lab.cli", "serve", "--home", str(self.home), "--port", str(self.port),
-             *([] if self.warm else ["--no-warm"])],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early with {self.proc.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"server did not answer /health within {timeout}s")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    return lab
 
 
 @pytest.fixture
@@ -139,27 +91,3 @@ def output_dir(request) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
-
-
-def insert_video_rows(store, author_id: str, n: int, *, status: str = "published", prefix: str = "") -> list[str]:
-    """Video rows without media, for tests of storage, engagement and ranking logic.
-
-    Ids are 32 hex characters, as real content ids are; no file exists behind them.
-    """
-    import hashlib
-
-    from sora_lab.core.ids import utcnow
-
-    ids = []
-    now = utcnow()
-    with store.write() as cur:
-        for i in range(n):
-            video_id = hashlib.sha256(f"{prefix}{author_id}{i}".encode()).hexdigest()[:32]
-            cur.execute(
-                "INSERT INTO videos (video_id, author_id, prompt, seed, backend, model, duration_ms, width, height, "
-                "media_path, poster_path, provenance, status, parent_id, created_at, published_at) "
-                "VALUES (?, ?, ?, ?, 'test', 'none', 10000, 360, 640, ?, NULL, NULL, ?, NULL, ?, ?)",
-                [video_id, author_id, f"test clip {i}", i, f"videos/{video_id}.mp4", status, now, now],
-            )
-            ids.append(video_id)
-    return ids

@@ -6,12 +6,12 @@ from sora_lab.core.errors import AuthError, Conflict, Forbidden, InputError, Not
 from sora_lab.lab import Lab
 
 
-def _events(lab, type_):
-    with lab._services.store.read() as cur:
+def _events(services, type_):
+    with services.store.read() as cur:
         return cur.execute("SELECT user_id, region, target_id FROM events WHERE type = ?", [type_]).fetchall()
 
 
-def test_invite_then_redeem_gives_access_and_fresh_invites(lab):
+def test_invite_then_redeem_gives_access_and_fresh_invites(lab, services):
     before = lab.accounts.whoami(as_user="maya")["invites_left"]
     code = lab.accounts.invite(as_user="maya")["code"]
     assert lab.accounts.whoami(as_user="maya")["invites_left"] == before - 1
@@ -20,9 +20,9 @@ def test_invite_then_redeem_gives_access_and_fresh_invites(lab):
     assert new["invites_left"] == 4
     assert new["token"].startswith("slt_")
     assert new["invited_by"] == lab.accounts.whoami(as_user="maya")["user_id"]
-    redeemed = _events(lab, "invite_redeemed")
+    redeemed = _events(services, "invite_redeemed")
     assert any(uid == new["user_id"] for uid, _, _ in redeemed)
-    installs = [row for row in _events(lab, "install") if row[0] == new["user_id"]]
+    installs = [row for row in _events(services, "install") if row[0] == new["user_id"]]
     assert installs == [(new["user_id"], "CA", None)]
 
 
@@ -87,9 +87,8 @@ def test_taken_handle(lab):
         lab.accounts.signup(handle="MAYA", region="US")
 
 
-def test_tokens_authenticate_only_their_owner(lab):
+def test_tokens_authenticate_only_their_owner(lab, services):
     token = lab.accounts.signup(handle="tok", region="US")["token"]
-    services = lab._services
     assert services.accounts.authenticate(token).handle == "tok"
     with pytest.raises(AuthError):
         services.accounts.authenticate(token + "x")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from disc_world import bouncing_disc
+from helpers.disc_world import bouncing_disc
+from helpers.media import onset_times
 
 from sora_lab.generate import audio, postprocess
 
@@ -22,7 +23,7 @@ def test_hits_land_on_bounces_within_one_frame():
     assert track.samples.shape == (480_000, 2) and track.samples.dtype == np.float32
     assert np.abs(track.samples).max() <= 1.0
     bounce_s = np.array(world.bounce_frames) / 24
-    onsets = audio.onset_times(track.samples)
+    onsets = onset_times(track.samples)
     # every bounce is heard within one frame ...
     assert _nearest_gaps(onsets, bounce_s).max() <= FRAME
     # ... and every hit belongs to a bounce (no hits while the disc flies straight)
@@ -38,7 +39,7 @@ def test_hits_follow_interpolated_motion_of_few_keyframes():
     # ground truth: the keyframes where the disc touches a wall, at their place on the 24 fps timeline
     truth_s = np.array(keys.bounce_frames) * (timeline.n_frames - 1) / (len(keys.frames) - 1) / 24
     assert len(truth_s) >= 2 and track.events, "a bouncing disc must make hits"
-    onsets = audio.onset_times(track.samples)
+    onsets = onset_times(track.samples)
     event_s = np.array([e.frame for e in track.events]) / 24
     assert _nearest_gaps(onsets, event_s).max() <= FRAME  # the hit sounds where the event is ...
     assert _nearest_gaps(event_s, truth_s).max() <= FRAME  # ... every bounce on screen has its event
@@ -50,7 +51,7 @@ def test_still_picture_makes_no_hits():
     frames[:, 50:70, 30:50] = 250  # a static square
     track = audio.design_sound(frames, fps=24, seed=5)
     assert track.events == []
-    assert len(audio.onset_times(track.samples)) <= 1
+    assert len(onset_times(track.samples)) <= 1
 
 
 def test_same_seed_same_sound_other_seed_different():

@@ -11,10 +11,10 @@ import av
 import cv2
 import numpy as np
 import pytest
-from consent_world import drawing_png, face_png, no_face_png
+from helpers.consent_world import drawing_png, face_png, no_face_png
 from typer.testing import CliRunner
 
-from sora_lab.consent.cameos import cameo_visibility_sql
+from sora_lab.consent.rules import cameo_visibility_sql
 from sora_lab.core.errors import Conflict, ConsentError, Forbidden, InputError, NotFound
 from sora_lab.core.ids import utcnow
 from sora_lab.lab import Lab
@@ -116,7 +116,7 @@ def test_liveness_video_flow(lab):
                           challenge_id=challenge["challenge_id"])
 
 
-def test_liveness_refusals(lab):
+def test_liveness_refusals(lab, services):
     video = clip(moving_face_frames())
     with pytest.raises(InputError, match="challenge_id is required"):
         lab.cameos.create(as_user="maya", video=video)
@@ -125,7 +125,7 @@ def test_liveness_refusals(lab):
         lab.cameos.create(as_user="maya", video=video, challenge_id=other)
 
     expired = lab.cameos.start_challenge(as_user="maya")["challenge_id"]
-    with lab._services.store.write() as cur:
+    with services.store.write() as cur:
         cur.execute("UPDATE cameo_challenges SET expires_at = ? WHERE challenge_id = ?",
                     [utcnow() - timedelta(seconds=1), expired])
     with pytest.raises(InputError, match="expired"):
@@ -161,10 +161,10 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("level", list(EXPECTED))
-def test_permission_matrix(lab, level):
+def test_permission_matrix(lab, services, level):
     lab.cameos.create(as_user="maya", image=face_png(), permission=level)
     lab.cameos.approve(as_user="maya", handle="maya", user="jonas")
-    cameos = lab._services.cameos
+    cameos = services.cameos
     for user in USERS:
         allowed = user in EXPECTED[level]
         assert lab.cameos.get(as_user=user, handle="maya")["can_use"] is allowed, (level, user)
@@ -221,44 +221,44 @@ def test_restrictions_are_read_and_enforced(lab):
 # --- revocation hides videos; uses view with remove ---------------------------------------------------
 
 
-def add_video(lab, author: str, video_id: str, status: str = "published") -> None:
+def add_video(services, author: str, video_id: str, status: str = "published") -> None:
     now = utcnow()
-    with lab._services.store.write() as cur:
+    with services.store.write() as cur:
         cur.execute(
             "INSERT INTO videos (video_id, author_id, prompt, seed, backend, model, duration_ms, width, height, "
             "media_path, status, created_at, published_at) VALUES (?, ?, ?, 0, 'test', 'test', 10000, 576, 1024, "
             "?, ?, ?, ?)",
-            [video_id, uid(lab, author), f"clip {video_id}", f"media/videos/{video_id}.mp4", status, now,
-             now if status == "published" else None],
+            [video_id, services.accounts.by_handle(author).user_id, f"clip {video_id}", f"media/videos/{video_id}.mp4",
+             status, now, now if status == "published" else None],
         )
 
 
-def feed_ids(lab) -> set[str]:
+def feed_ids(services) -> set[str]:
     sql = f"SELECT v.video_id FROM videos v WHERE v.status = 'published' AND {cameo_visibility_sql('v')}"
-    with lab._services.store.read() as cur:
+    with services.store.read() as cur:
         return {r[0] for r in cur.execute(sql).fetchall()}
 
 
-def test_revocation_hides_videos_on_the_next_read(lab):
+def test_revocation_hides_videos_on_the_next_read(lab, services):
     cameo = lab.cameos.create(as_user="maya", image=face_png(), permission="everyone")
-    cameos = lab._services.cameos
-    add_video(lab, "theo", "v_theo")
-    add_video(lab, "jonas", "v_jonas")
-    add_video(lab, "lena", "v_plain")  # no cameo at all
-    add_video(lab, "lena", "v_draft", status="draft")
+    cameos = services.cameos
+    add_video(services, "theo", "v_theo")
+    add_video(services, "jonas", "v_jonas")
+    add_video(services, "lena", "v_plain")  # no cameo at all
+    add_video(services, "lena", "v_draft", status="draft")
     cameos.record_use(actor_id=uid(lab, "theo"), video_id="v_theo", cameo_ids=[cameo["cameo_id"]])
     cameos.record_use(actor_id=uid(lab, "jonas"), video_id="v_jonas", cameo_ids=[cameo["cameo_id"]])
     cameos.record_use(actor_id=uid(lab, "lena"), video_id="v_draft", cameo_ids=[cameo["cameo_id"]])
-    assert feed_ids(lab) == {"v_theo", "v_jonas", "v_plain"}
+    assert feed_ids(services) == {"v_theo", "v_jonas", "v_plain"}
 
     lab.cameos.revoke(as_user="maya", handle="maya", user="theo")
-    assert feed_ids(lab) == {"v_jonas", "v_plain"}
+    assert feed_ids(services) == {"v_jonas", "v_plain"}
     lab.cameos.approve(as_user="maya", handle="maya", user="theo")
-    assert feed_ids(lab) == {"v_theo", "v_jonas", "v_plain"}
+    assert feed_ids(services) == {"v_theo", "v_jonas", "v_plain"}
     lab.cameos.set_permission(as_user="maya", handle="maya", permission="mutuals")  # theo is a mutual, jonas not
-    assert feed_ids(lab) == {"v_theo", "v_plain"}
+    assert feed_ids(services) == {"v_theo", "v_plain"}
     lab.engagement.record(as_user="theo", events=[{"type": "unfollow", "user_id": uid(lab, "maya")}])
-    assert feed_ids(lab) == {"v_theo", "v_plain"}, "theo stays: approved people keep access under mutuals"
+    assert feed_ids(services) == {"v_theo", "v_plain"}, "theo stays: approved people keep access under mutuals"
     lab.cameos.set_permission(as_user="maya", handle="maya", permission="everyone")
 
     uses = {u["video_id"]: u for u in lab.cameos.uses(as_user="maya", handle="maya")}
@@ -267,21 +267,21 @@ def test_revocation_hides_videos_on_the_next_read(lab):
     assert uses["v_jonas"]["visible"] and uses["v_jonas"]["author"] == "jonas"
 
     lab.cameos.remove_use(as_user="maya", handle="maya", video_id="v_jonas")
-    assert feed_ids(lab) == {"v_theo", "v_plain"}
+    assert feed_ids(services) == {"v_theo", "v_plain"}
     assert {u["video_id"]: u["removed"] for u in lab.cameos.uses(as_user="maya", handle="maya")}["v_jonas"]
     with pytest.raises(NotFound):
         lab.cameos.remove_use(as_user="maya", handle="maya", video_id="v_plain")
 
     lab.cameos.delete(as_user="maya", handle="maya")
-    assert feed_ids(lab) == {"v_plain"}
+    assert feed_ids(services) == {"v_plain"}
     with pytest.raises(ValueError):
         cameo_visibility_sql("v; DROP TABLE videos")
 
 
-def test_record_use_and_output_check_enforce_consent(lab):
+def test_record_use_and_output_check_enforce_consent(lab, services):
     cameo = lab.cameos.create(as_user="maya", image=face_png(), permission="only_me")
-    cameos = lab._services.cameos
-    add_video(lab, "theo", "v1", status="draft")
+    cameos = services.cameos
+    add_video(services, "theo", "v1", status="draft")
     with pytest.raises(ConsentError):
         cameos.record_use(actor_id=uid(lab, "theo"), video_id="v1", cameo_ids=[cameo["cameo_id"]])
     assert lab.cameos.uses(as_user="maya", handle="maya") == []
@@ -293,10 +293,10 @@ def test_record_use_and_output_check_enforce_consent(lab):
         cameos.verify_output_references(actor_id=uid(lab, "maya"), references=[np.zeros((256, 256, 3), np.uint8)])
 
 
-def test_audit_log_records_every_use_and_decision(lab):
+def test_audit_log_records_every_use_and_decision(lab, services):
     lab.cameos.create(as_user="maya", image=face_png(), permission="approved")
     lab.cameos.approve(as_user="maya", handle="maya", user="theo")
-    cameos = lab._services.cameos
+    cameos = services.cameos
     cameos.reference_for_generation(handle="maya", actor_id=uid(lab, "theo"))
     with pytest.raises(ConsentError):
         cameos.reference_for_generation(handle="maya", actor_id=uid(lab, "jonas"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from disc_world import bouncing_disc
+from helpers.disc_world import bouncing_disc
+from helpers.media import decode_audio, onset_times, run_ffprobe_like, upscale_stream
 
 from sora_lab.generate import audio, encode, postprocess
 
@@ -17,7 +18,7 @@ def _encode(tmp_path, keyframes: np.ndarray, fps: float, seconds: float, name="c
     working = postprocess.smooth_motion(keyframes, fps, timeline)
     sound = audio.design_sound(working, fps=timeline.fps, seed=0)
     path = tmp_path / name
-    encode.encode_mp4(postprocess.upscale_stream(working), (360, 640), sound.samples, sound.sample_rate, path)
+    encode.encode_mp4(upscale_stream(working), (360, 640), sound.samples, sound.sample_rate, path)
     return path, timeline, sound
 
 
@@ -31,7 +32,7 @@ def test_ten_second_clip_plays_with_exact_duration(tmp_path):
     assert info.audio_duration is not None and abs(info.audio_duration - 10.0) <= FRAME
     assert (info.video_codec, info.pix_fmt, info.audio_codec, info.audio_rate) == ("h264", "yuv420p", "aac", 48000)
     assert info.faststart, "moov must precede mdat (+faststart) so browsers start playing early"
-    assert "Video: h264 (High)" in encode.run_ffprobe_like(path)
+    assert "Video: h264 (High)" in run_ffprobe_like(path)
 
 
 @pytest.mark.parametrize("seconds", [1.0, 3.3, 7.5])
@@ -48,10 +49,10 @@ def test_sound_in_the_file_lines_up_with_bounces(tmp_path):
     world = bouncing_disc(120, width=90, height=160, radius=7)
     sound = audio.design_sound(world.frames, fps=24, seed=4)
     path = tmp_path / "sync.mp4"
-    encode.encode_mp4(postprocess.upscale_stream(world.frames), (360, 640), sound.samples, 48000, path)
-    decoded, rate = encode.decode_audio(path)
+    encode.encode_mp4(upscale_stream(world.frames), (360, 640), sound.samples, 48000, path)
+    decoded, rate = decode_audio(path)
     assert rate == 48000 and decoded.shape[1] == 2
-    onsets = audio.onset_times(decoded, rate)
+    onsets = onset_times(decoded, rate)
     bounces = np.array(world.bounce_frames) / 24
     assert len(bounces) >= 4
     assert max(np.min(np.abs(onsets - b)) for b in bounces) <= FRAME

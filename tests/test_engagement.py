@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 import pytest
-from test_feed_support import add_many, user_id
+from helpers.feed_rows import add_many, user_id
 
 from sora_lab.core.errors import InputError, NotFound
 from sora_lab.feed import stats as feed_stats
 from sora_lab.feed.stats import fold_pending
 
 
-def _stats(lab, video_id):
+def _stats(services, video_id):
     """The folded aggregates (waiting signals applied first)."""
-    with lab._services.store.write() as cur:
+    with services.store.write() as cur:
         fold_pending(cur)
-    with lab._services.store.read() as cur:
+    with services.store.read() as cur:
         return cur.execute(
             "SELECT views, watch_throughs, likes, shares, remixes, comments FROM feed_video_stats WHERE video_id = ?",
             [video_id],
         ).fetchone()
 
 
-def _waiting(lab) -> int:
-    with lab._services.store.read() as cur:
+def _waiting(services) -> int:
+    with services.store.read() as cur:
         return cur.execute("SELECT count(*) FROM feed_pending").fetchall()[0][0]
 
 
-def test_retrying_a_batch_stores_nothing_twice(lab):
-    (video,) = add_many(lab, 1)
+def test_retrying_a_batch_stores_nothing_twice(lab, services):
+    (video,) = add_many(services, 1)
     batch = [
         {"type": "view", "video_id": video, "watch_ms": 9_500, "client_event_id": "e1"},
         {"type": "like", "video_id": video, "client_event_id": "e2"},
@@ -46,8 +46,8 @@ def test_retrying_a_batch_stores_nothing_twice(lab):
     assert lab.engagement.counts(as_user="maya", video_id=video)["shares"] == 2
 
 
-def test_like_unlike_sequences_resolve_in_order(lab):
-    (video,) = add_many(lab, 1)
+def test_like_unlike_sequences_resolve_in_order(lab, services):
+    (video,) = add_many(services, 1)
     lab.engagement.record(as_user="maya", events=[{"type": "like", "video_id": video}] * 3)
     assert lab.engagement.counts(as_user="maya", video_id=video)["likes"] == 1
     lab.engagement.record(as_user="maya", events=[{"type": "unlike", "video_id": video},
@@ -57,11 +57,11 @@ def test_like_unlike_sequences_resolve_in_order(lab):
     assert lab.engagement.liked(as_user="maya", video_ids=[video]) == []
     lab.engagement.record(as_user="theo", events=[{"type": "like", "video_id": video}])
     assert lab.engagement.liked(as_user="theo", video_ids=[video]) == [video]
-    assert _stats(lab, video)[2] == 1
+    assert _stats(services, video)[2] == 1
 
 
-def test_bad_event_stores_nothing_and_names_the_field(lab):
-    (video,) = add_many(lab, 1)
+def test_bad_event_stores_nothing_and_names_the_field(lab, services):
+    (video,) = add_many(services, 1)
     good = {"type": "like", "video_id": video}
     with pytest.raises(InputError, match=r"events\[1\]\.watch_ms"):
         lab.engagement.record(as_user="maya", events=[good, {"type": "view", "video_id": video, "watch_ms": -1}])
@@ -70,27 +70,29 @@ def test_bad_event_stores_nothing_and_names_the_field(lab):
     with pytest.raises(InputError, match=r"events\[0\]\.type"):
         lab.engagement.record(as_user="maya", events=[{"type": "explode", "video_id": video}])
     assert lab.engagement.counts(as_user="maya", video_id=video)["likes"] == 0
-    assert lab._services.store._con.execute("SELECT count(*) FROM events WHERE type = 'like'").fetchall()[0][0] == 0
+    with services.store.read() as cur:
+        assert cur.execute("SELECT count(*) FROM events WHERE type = 'like'").fetchall()[0][0] == 0
 
 
-def test_follow_unfollow_and_comments(lab):
-    (video,) = add_many(lab, 1)
-    jonas = user_id(lab, "jonas")
-    con = lab._services.store._con
-    followers = con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchall()[0][0]
-    lab.engagement.record(as_user="lena", events=[{"type": "follow", "user_id": jonas},
-                                                  {"type": "comment", "video_id": video, "text": " nice "}])
-    assert con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchall()[0][0] == followers + 1
-    assert con.execute("SELECT text FROM comments").fetchall() == [("nice",)]
-    lab.engagement.record(as_user="lena", events=[{"type": "unfollow", "user_id": jonas}])
-    assert con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchall()[0][0] == followers
+def test_follow_unfollow_and_comments(lab, services):
+    (video,) = add_many(services, 1)
+    jonas = user_id(services, "jonas")
+    with services.store.read() as con:
+        followers = con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchall()[0][0]
+        lab.engagement.record(as_user="lena", events=[{"type": "follow", "user_id": jonas},
+                                                      {"type": "comment", "video_id": video, "text": " nice "}])
+        assert con.execute("SELECT count(*) FROM follows WHERE followee_id = ?",
+                           [jonas]).fetchall()[0][0] == followers + 1
+        assert con.execute("SELECT text FROM comments").fetchall() == [("nice",)]
+        lab.engagement.record(as_user="lena", events=[{"type": "unfollow", "user_id": jonas}])
+        assert con.execute("SELECT count(*) FROM follows WHERE followee_id = ?", [jonas]).fetchall()[0][0] == followers
     assert lab.engagement.counts(as_user="lena", video_id=video)["comments"] == 1
 
 
 @pytest.mark.parametrize("few_videos", [200, 0], ids=["by-key", "by-join"])
-def test_incremental_aggregates_match_a_rebuild_from_the_log(lab, monkeypatch, few_videos):
+def test_incremental_aggregates_match_a_rebuild_from_the_log(lab, services, monkeypatch, few_videos):
     monkeypatch.setattr(feed_stats, "FEW_VIDEOS", few_videos)  # both fold paths
-    ids = add_many(lab, 6)
+    ids = add_many(services, 6)
     lab.feed.page(as_user="maya", limit=1)  # prompts embedded, so taste vectors can form
     for n, handle in enumerate(["maya", "theo", "priya", "jonas", "lena"]):
         events = []
@@ -105,12 +107,12 @@ def test_incremental_aggregates_match_a_rebuild_from_the_log(lab, monkeypatch, f
             lab.feed.sync()  # one fold mid-way: folds must add up, not overwrite
     lab.engagement.record(as_user="theo", events=[{"type": "unlike", "video_id": ids[0]}])
     assert lab.feed.sync()["signals_folded"] > 0
-    con = lab._services.store._con
-    before = con.execute("SELECT * FROM feed_video_stats ORDER BY video_id").fetchall()
-    taste_before = con.execute("SELECT user_id, weight, vec FROM feed_user_taste ORDER BY user_id").fetchall()
-    lab.feed.rebuild()
-    after = con.execute("SELECT * FROM feed_video_stats ORDER BY video_id").fetchall()
-    taste_after = con.execute("SELECT user_id, weight, vec FROM feed_user_taste ORDER BY user_id").fetchall()
+    with services.store.read() as con:
+        before = con.execute("SELECT * FROM feed_video_stats ORDER BY video_id").fetchall()
+        taste_before = con.execute("SELECT user_id, weight, vec FROM feed_user_taste ORDER BY user_id").fetchall()
+        lab.feed.rebuild()
+        after = con.execute("SELECT * FROM feed_video_stats ORDER BY video_id").fetchall()
+        taste_after = con.execute("SELECT user_id, weight, vec FROM feed_user_taste ORDER BY user_id").fetchall()
     assert before == after
     assert [r[0] for r in taste_before] == [r[0] for r in taste_after]
     for (_, wa, a), (_, wb, b) in zip(taste_before, taste_after, strict=True):
@@ -119,62 +121,62 @@ def test_incremental_aggregates_match_a_rebuild_from_the_log(lab, monkeypatch, f
     assert sum(r[6] for r in after) == 30  # views
 
 
-def test_counts_are_exact_before_and_after_the_fold(lab, monkeypatch):
+def test_counts_are_exact_before_and_after_the_fold(lab, services, monkeypatch):
     """Signals wait in a queue until a fold; what people see adds them, so it never lags."""
-    (video,) = add_many(lab, 1)
+    (video,) = add_many(services, 1)
     monkeypatch.setattr(feed_stats, "FOLD_AT", 4)
     monkeypatch.setattr("sora_lab.feed.engagement.FOLD_AT", 4)
     lab.engagement.record(as_user="maya", events=[{"type": "view", "video_id": video, "watch_ms": 9_900},
                                                   {"type": "like", "video_id": video}])
-    assert _waiting(lab) == 2
+    assert _waiting(services) == 2
     assert lab.engagement.counts(as_user="maya", video_id=video)["likes"] == 1
     page = lab.feed.page(as_user="theo", limit=5)  # a new session folds first
-    assert _waiting(lab) == 0
+    assert _waiting(services) == 0
     assert [i["counts"]["likes"] for i in page["items"] if i["video_id"] == video] in ([1], [])
     lab.engagement.record(as_user="theo", events=[{"type": "view", "video_id": video, "watch_ms": 100},
                                                   {"type": "share", "video_id": video}])
-    assert _waiting(lab) == 2
+    assert _waiting(services) == 2
     lab.engagement.record(as_user="lena", events=[{"type": "view", "video_id": video, "watch_ms": 100},
                                                   {"type": "share", "video_id": video}])
-    assert _waiting(lab) == 0  # reached FOLD_AT: folded
-    assert _stats(lab, video)[:4] == (3, 1, 1, 2)  # views, watch-throughs, likes, shares
+    assert _waiting(services) == 0  # reached FOLD_AT: folded
+    assert _stats(services, video)[:4] == (3, 1, 1, 2)  # views, watch-throughs, likes, shares
     counts = lab.engagement.counts(as_user="maya", video_id=video)
     assert (counts["views"], counts["likes"], counts["shares"]) == (3, 1, 2)
 
 
-def test_client_ids_are_forgotten_after_the_retention_window(lab):
+def test_client_ids_are_forgotten_after_the_retention_window(lab, services):
     from datetime import timedelta
 
     from sora_lab.core.ids import utcnow
 
-    (video,) = add_many(lab, 1)
+    (video,) = add_many(services, 1)
     batch = [{"type": "share", "video_id": video, "client_event_id": "s1"}]
     assert lab.engagement.record(as_user="maya", events=batch)["stored"] == 1
-    service = lab._services.engagement
+    service = services.engagement
     assert service.forget_client_ids(before=utcnow() - timedelta(days=1)) == 0  # still inside the window
     assert lab.engagement.record(as_user="maya", events=batch)["duplicates"] == 1
     assert service.forget_client_ids(before=utcnow() + timedelta(seconds=1)) == 1
     assert lab.engagement.record(as_user="maya", events=batch)["stored"] == 1  # a late retry counts again
 
 
-def test_published_check_from_the_snapshot_matches_the_database(lab):
+def test_published_check_from_the_snapshot_matches_the_database(lab, services):
     from sora_lab.feed.published import PublishedVideos
 
-    published = add_many(lab, 4)
-    store = lab._services.store
+    published = add_many(services, 4)
+    store = services.store
     with store.write() as cur:
         cur.execute("UPDATE videos SET status = 'draft' WHERE video_id = ?", [published[0]])
     checker = PublishedVideos(snapshot_at=0)  # the first batch loads the snapshot
     with store.read() as cur:
         assert checker.missing(cur, {*published, "v_nope"}) == sorted([published[0], "v_nope"])
     assert checker._hashes is not None and len(checker._hashes) == 3
-    later = add_many(lab, 1)[0]  # published after the snapshot: asked of the database, then remembered
+    later = add_many(services, 1)[0]  # published after the snapshot: asked of the database, then remembered
     with store.read() as cur:
         assert checker.missing(cur, {later, published[1]}) == []
     assert later in checker._remembered
     # Through the service: a batch naming one unpublished clip stores nothing.
-    lab._services.engagement._published = PublishedVideos(snapshot_at=0)
+    services.engagement._published = PublishedVideos(snapshot_at=0)
     with pytest.raises(NotFound, match=published[0]):
         lab.engagement.record(as_user="maya", events=[{"type": "view", "video_id": v, "watch_ms": 10}
                                                       for v in published])
-    assert _waiting(lab) == 0
+    assert _waiting(services) == 0

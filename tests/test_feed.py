@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from test_feed_support import add_many, add_video, read_all, user_id
+from helpers.feed_rows import add_many, add_video, read_all, user_id
 
 from sora_lab.core.errors import InputError
 from sora_lab.core.ids import utcnow
 
 
-def test_pages_cover_the_feed_once_in_order(lab):
-    ids = add_many(lab, 23)
+def test_pages_cover_the_feed_once_in_order(lab, services):
+    ids = add_many(services, 23)
     items = read_all(lab, "maya", limit=5)
     seen = [i["video_id"] for i in items]
     assert sorted(seen) == sorted(ids)  # every published video once, none twice
@@ -23,10 +23,10 @@ def test_pages_cover_the_feed_once_in_order(lab):
     assert all(set(i["counts"]) == {"views", "likes", "shares", "remixes", "comments"} for i in items)
 
 
-def test_new_videos_do_not_disturb_a_session(lab):
-    add_many(lab, 12)
+def test_new_videos_do_not_disturb_a_session(lab, services):
+    add_many(services, 12)
     first = lab.feed.page(as_user="maya", limit=4)
-    fresh = add_video(lab, "theo", "a brand new clip of a lighthouse")
+    fresh = add_video(services, "theo", "a brand new clip of a lighthouse")
     rest = read_all_from(lab, "maya", first["next_cursor"])
     seen = [i["video_id"] for i in first["items"] + rest]
     assert fresh not in seen
@@ -44,8 +44,8 @@ def read_all_from(lab, handle, cursor):
     return out
 
 
-def test_cursor_is_signed_and_personal(lab):
-    add_many(lab, 6)
+def test_cursor_is_signed_and_personal(lab, services):
+    add_many(services, 6)
     page = lab.feed.page(as_user="maya", limit=2)
     cursor = page["next_cursor"]
     body, sig = cursor.split(".")
@@ -60,32 +60,32 @@ def test_cursor_is_signed_and_personal(lab):
     assert secret.stat().st_mode & 0o777 == 0o600
 
 
-def test_hard_filters_apply_on_the_next_read(lab):
-    ids = add_many(lab, 10)
-    draft = add_video(lab, "theo", "a secret draft", status="draft")
+def test_hard_filters_apply_on_the_next_read(lab, services):
+    ids = add_many(services, 10)
+    draft = add_video(services, "theo", "a secret draft", status="draft")
     page = lab.feed.page(as_user="maya", limit=2)
     assert draft not in [i["video_id"] for i in page["items"]]
     shown = {i["video_id"] for i in page["items"]}
     removed = next(v for v in ids if v not in shown)
-    store = lab._services.store
+    store = services.store
     with store.write() as cur:
         cur.execute("UPDATE videos SET status = 'removed' WHERE video_id = ?", [removed])
     lab.feed.block(as_user="maya", handle="@jonas")
     with pytest.raises(InputError, match="yourself"):
-        lab.feed.block(as_user="maya", user_id=user_id(lab, "maya"))
+        lab.feed.block(as_user="maya", user_id=user_id(services, "maya"))
     rest = read_all_from(lab, "maya", page["next_cursor"])
     assert removed not in [i["video_id"] for i in rest]
     assert all(i["author"] != "jonas" for i in rest)
     assert draft not in [i["video_id"] for i in rest]
 
 
-def test_revoked_cameo_hides_the_video_on_the_next_page(lab):
-    ids = add_many(lab, 8)
-    store = lab._services.store
+def test_revoked_cameo_hides_the_video_on_the_next_page(lab, services):
+    ids = add_many(services, 8)
+    store = services.store
     cameo_video = ids[0]  # oldest: not on the first page
-    author = lab._services.store._con.execute("SELECT author_id FROM videos WHERE video_id = ?",
-                                              [cameo_video]).fetchall()[0][0]
-    owner = user_id(lab, "priya") if author != user_id(lab, "priya") else user_id(lab, "maya")
+    with store.read() as cur:
+        author = cur.execute("SELECT author_id FROM videos WHERE video_id = ?", [cameo_video]).fetchall()[0][0]
+    owner = user_id(services, "priya") if author != user_id(services, "priya") else user_id(services, "maya")
     with store.write() as cur:
         cur.execute(
             "INSERT INTO cameos (cameo_id, owner_id, handle, kind, permission, created_at) "
@@ -106,8 +106,8 @@ def _rank_of(items, word):
     return [n for n, i in enumerate(items) if word in i["prompt"]]
 
 
-def test_steering_moves_topics_up_and_down(lab):
-    add_many(lab, 25)
+def test_steering_moves_topics_up_and_down(lab, services):
+    add_many(services, 25)
     plain = read_all(lab, "jonas", limit=25)
     steered = read_all(lab, "jonas", limit=25, steer="more ocean clips, fewer spinning stars")
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
@@ -116,8 +116,8 @@ def test_steering_moves_topics_up_and_down(lab):
     assert any("steer: more 'ocean'" in r for r in steered[0]["reasons"])
 
 
-def test_changing_the_steer_mid_scroll_never_repeats(lab):
-    add_many(lab, 20)
+def test_changing_the_steer_mid_scroll_never_repeats(lab, services):
+    add_many(services, 20)
     first = lab.feed.page(as_user="maya", limit=6)
     steered = lab.feed.page(as_user="maya", cursor=first["next_cursor"], limit=6, steer="more foxes in snow")
     rest = read_all_from(lab, "maya", steered["next_cursor"])
@@ -126,8 +126,8 @@ def test_changing_the_steer_mid_scroll_never_repeats(lab):
     assert "fox" in steered["items"][0]["prompt"]
 
 
-def test_steering_keeps_clips_delivered_ahead_but_not_watched(lab):
-    add_many(lab, 12)
+def test_steering_keeps_clips_delivered_ahead_but_not_watched(lab, services):
+    add_many(services, 12)
     first = lab.feed.page(as_user="maya", limit=6)
     watched, ahead = first["items"][:2], first["items"][2:]
     steered = lab.feed.page(as_user="maya", cursor=first["next_cursor"], limit=4, steer="more foxes in snow",
@@ -141,11 +141,11 @@ def test_steering_keeps_clips_delivered_ahead_but_not_watched(lab):
         lab.feed.page(as_user="maya", cursor=steered["next_cursor"], steer="more cats", seen_through=999)
 
 
-def test_a_new_video_is_not_buried_by_a_poorly_watched_older_one(lab):
-    old = add_video(lab, "theo", "an old clip nobody finishes", published_at=utcnow() - timedelta(hours=3))
+def test_a_new_video_is_not_buried_by_a_poorly_watched_older_one(lab, services):
+    old = add_video(services, "theo", "an old clip nobody finishes", published_at=utcnow() - timedelta(hours=3))
     events = [{"type": "view", "video_id": old, "watch_ms": 500} for _ in range(30)]
     lab.engagement.record(as_user="jonas", events=events)
-    new = add_video(lab, "priya", "a brand new clip", published_at=utcnow() - timedelta(hours=3))
+    new = add_video(services, "priya", "a brand new clip", published_at=utcnow() - timedelta(hours=3))
     items = lab.feed.page(as_user="lena", limit=10)["items"]
     order = [i["video_id"] for i in items]
     assert order.index(new) < order.index(old)
@@ -153,8 +153,8 @@ def test_a_new_video_is_not_buried_by_a_poorly_watched_older_one(lab):
     assert any(r.startswith("new: only 0 views") for r in new_item["reasons"])
 
 
-def test_taste_follows_what_was_watched_through(lab):
-    ids = add_many(lab, 25)
+def test_taste_follows_what_was_watched_through(lab, services):
+    ids = add_many(services, 25)
     lab.feed.page(as_user="jonas", limit=1)  # embeds the prompts
     foxes = [v for v, n in zip(ids, range(25), strict=True) if n % 5 == 2]
     lab.engagement.record(
@@ -167,10 +167,10 @@ def test_taste_follows_what_was_watched_through(lab):
     assert any("watched through" in r for r in others[fox_ranks[0]]["reasons"])
 
 
-def test_remix_of_a_liked_video_is_a_candidate_with_a_reason(lab):
-    ids = add_many(lab, 10)
+def test_remix_of_a_liked_video_is_a_candidate_with_a_reason(lab, services):
+    ids = add_many(services, 10)
     lab.engagement.record(as_user="lena", events=[{"type": "like", "video_id": ids[0]}])
-    remix = add_video(lab, "jonas", "a remix with extra sparkle", parent_id=ids[0])
+    remix = add_video(services, "jonas", "a remix with extra sparkle", parent_id=ids[0])
     item = next(i for i in read_all(lab, "lena") if i["video_id"] == remix)
     assert "a remix of a video you liked" in item["reasons"]
     assert lab.engagement.counts(as_user="lena", video_id=ids[0])["remixes"] == 1

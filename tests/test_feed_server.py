@@ -6,20 +6,23 @@ import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 
 import pytest
-from conftest import REPO, ServerProcess
-from test_feed_support import add_many
+from helpers import REPO
+from helpers.feed_rows import add_many
+from helpers.processes import ServerProcess
 
 from sora_lab.lab import Lab
+from sora_lab.services import Services
 
 HANDLES = ["maya", "theo", "priya", "jonas", "lena"]
 
 
 @pytest.fixture
 def feed_server(seeded_home):
-    with Lab.open(seeded_home) as lab:
-        ids = add_many(lab, 24)
+    with closing(Services.open(seeded_home)) as services:
+        ids = add_many(services, 24)
     proc = ServerProcess(seeded_home).start()
     proc.video_ids = ids
     yield proc

@@ -6,20 +6,28 @@ import json
 from pathlib import Path
 
 import pytest
-from consent_world import build_consent_world
+from helpers.consent_world import build_consent_world
 from typer.testing import CliRunner
 
 from sora_lab.core.errors import InputError, NotFound, PolicyViolation
+from sora_lab.lab import Lab
 from sora_lab.policy.text_match import PhraseIndex, handle_mentions, tokenize
+from sora_lab.services import Services
 
 REDTEAM = Path(__file__).with_name("redteam_prompts.jsonl")
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    lab = build_consent_world(tmp_path_factory.mktemp("consent") / "lab")
-    yield lab
-    lab.close()
+def world_services(tmp_path_factory):
+    """The consent world's services, shared by the module (building the world takes seconds)."""
+    services = Services.open(tmp_path_factory.mktemp("consent") / "lab")
+    yield services
+    services.close()
+
+
+@pytest.fixture(scope="module")
+def world(world_services):
+    return build_consent_world(Lab(world_services.home, services=world_services))
 
 
 def check(lab, prompt, as_user="jonas", cameos=None):
@@ -171,9 +179,9 @@ def test_content_rules_do_not_over_block(world, prompt):
     assert check(world, prompt, "maya")["allowed"]
 
 
-def test_enforce_raises_with_reasons(world):
+def test_enforce_raises_with_reasons(world, world_services):
     with pytest.raises(PolicyViolation) as exc:
-        world._services.policy.enforce(prompt="Mickey Mouse", actor_id=world.accounts.whoami(as_user="maya")["user_id"])
+        world_services.policy.enforce(prompt="Mickey Mouse", actor_id=world.accounts.whoami(as_user="maya")["user_id"])
     assert exc.value.reasons[0]["code"] == "rights_unregistered"
     assert "rights_unregistered" in str(exc.value)
 
@@ -253,7 +261,7 @@ def test_cli_policy_check_json(tmp_path):
     from sora_lab.cli.main import app
 
     home = tmp_path / "lab"
-    build_consent_world(home).close()
+    build_consent_world(Lab.open(home)).close()
     runner = CliRunner()
     out = runner.invoke(app, ["policy", "check", "@maya with Mickey Mouse", "--as", "theo", "--home", str(home),
                               "--json"])

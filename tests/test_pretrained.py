@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers.media import decode_audio
 
 from sora_lab import provenance
 from sora_lab.core.errors import InputError
@@ -291,8 +292,8 @@ def test_audio_model_bed_is_mixed_under_the_motion_sound(tmp_path):
     options = PretrainedOptions(steps=2, width=32, height=64, max_frames=9, audio_model=str(folder), audio_steps=2)
     with_bed = PretrainedBackend(build_ltx(tmp_path / "ltx"), options)
     plain = PretrainedBackend(tmp_path / "ltx", OPTIONS)
-    a, rate = encode.decode_audio(_render(with_bed, tmp_path / "a").mp4_path)
-    b, _ = encode.decode_audio(_render(plain, tmp_path / "b").mp4_path)
+    a, rate = decode_audio(_render(with_bed, tmp_path / "a").mp4_path)
+    b, _ = decode_audio(_render(plain, tmp_path / "b").mp4_path)
     assert rate == 48000 and a.shape == b.shape and not np.allclose(a, b, atol=1e-3)
     with pytest.raises(InputError, match="audio pipeline"):
         AmbienceModel(str(tmp_path / "ltx"))

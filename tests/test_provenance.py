@@ -11,11 +11,12 @@ import sys
 
 import numpy as np
 import pytest
-from disc_world import bouncing_disc
+from helpers.disc_world import bouncing_disc
+from helpers.media import upscale_stream
 
 from sora_lab import provenance
 from sora_lab.core.errors import InputError
-from sora_lab.generate import audio, encode, postprocess
+from sora_lab.generate import audio, encode
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def unsigned_mp4(tmp_path_factory):
     world = bouncing_disc(48, width=90, height=160, radius=7)
     sound = audio.design_sound(world.frames, fps=24, seed=0)
     path = folder / "unsigned.mp4"
-    encode.encode_mp4(postprocess.upscale_stream(world.frames), (360, 640), sound.samples, 48000, path)
+    encode.encode_mp4(upscale_stream(world.frames), (360, 640), sound.samples, 48000, path)
     return path
 
 

@@ -3,13 +3,16 @@
 import json
 import signal
 import threading
+from contextlib import closing
 
 import httpx
 import pytest
-from conftest import ServerProcess, insert_video_rows
+from helpers.feed_rows import add_many
+from helpers.processes import ServerProcess
 
 from sora_lab.core.home import load_credentials
 from sora_lab.lab import Lab
+from sora_lab.services import Services
 from sora_lab.store.db import DB_FILENAME, Store
 
 
@@ -119,6 +122,12 @@ def test_media_is_served_with_ranges_and_no_traversal(seeded_home):
         proc.stop()
 
 
+def _videos_by_maya(home, n) -> list[str]:
+    """n published rows by @maya, written before the server takes the file."""
+    with closing(Services.open(home)) as services:
+        return add_many(services, n, authors=("maya",))
+
+
 def _redeem_users(url, admin_token, n):
     tokens = []
     for i in range(n):
@@ -129,11 +138,7 @@ def _redeem_users(url, admin_token, n):
 
 
 def test_concurrent_writes_lose_nothing(seeded_home):
-    store = Store.open(seeded_home / DB_FILENAME)
-    with store.read() as cur:
-        author = cur.execute("SELECT user_id FROM users WHERE handle = 'maya'").fetchone()[0]
-    videos = insert_video_rows(store, author, 100)
-    store.close()
+    videos = _videos_by_maya(seeded_home, 100)
     proc = ServerProcess(seeded_home).start()
     try:
         tokens = _redeem_users(proc.url, load_credentials(seeded_home)["lab"], 8)
@@ -165,11 +170,7 @@ def test_concurrent_writes_lose_nothing(seeded_home):
 
 
 def test_sigkill_mid_write_keeps_every_acknowledged_write(seeded_home):
-    store = Store.open(seeded_home / DB_FILENAME)
-    with store.read() as cur:
-        author = cur.execute("SELECT user_id FROM users WHERE handle = 'maya'").fetchone()[0]
-    videos = insert_video_rows(store, author, 50)
-    store.close()
+    videos = _videos_by_maya(seeded_home, 50)
     proc = ServerProcess(seeded_home).start()
     token = load_credentials(seeded_home)["theo"]
     acknowledged = []

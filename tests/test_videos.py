@@ -1,6 +1,6 @@
 """VideoService: generate, drafts, publish, remix, delete, limits, queue, and failure atomicity.
 
-The frames come from tests/disc_world.DiscBackend (a bouncing disc at model resolution); the
+The frames come from tests/helpers/disc_world.DiscBackend (a bouncing disc at model resolution); the
 rest of the pipeline — interpolation, sound, watermark, encode, C2PA, files, rows, events —
 is the real one. tests/test_videos.py::test_tiny_backend_* runs the shipped model.
 """
@@ -12,19 +12,19 @@ import json
 import time
 
 import pytest
-from disc_world import DiscBackend
+from helpers.disc_world import DiscBackend
 
 from sora_lab.client import wait_for_job
 from sora_lab.core.errors import Forbidden, LimitExceeded, NotFound, PolicyViolation
 from sora_lab.core.home import media_dir
 from sora_lab.generate import encode, pipeline
-from sora_lab.videos import service as videos_module
+from sora_lab.videos import runner
 
 
 @pytest.fixture
 def backend(monkeypatch):
     disc = DiscBackend()
-    monkeypatch.setattr(videos_module, "load_backend", lambda name, model=None: disc)
+    monkeypatch.setattr(runner, "load_backend", lambda name, model=None: disc)
     return disc
 
 
@@ -33,14 +33,14 @@ def _media_files(home):
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
-def _events(lab, type_):
-    with lab._services.store.read() as cur:
+def _events(services, type_):
+    with services.store.read() as cur:
         return cur.execute(
             "SELECT user_id, video_id, target_id, props FROM events WHERE type = ? ORDER BY ts", [type_]
         ).fetchall()
 
 
-def test_generate_writes_a_signed_content_addressed_clip(lab, home, backend):
+def test_generate_writes_a_signed_content_addressed_clip(lab, services, home, backend):
     result = lab.videos.generate(as_user="maya", prompt="a yellow ball bounces on a navy background", seed=7)
     path = media_dir(home) / result["media_path"]
     assert result["path"] == str(path) and path.is_file()
@@ -60,9 +60,9 @@ def test_generate_writes_a_signed_content_addressed_clip(lab, home, backend):
     assert report["creator"] == "@maya" and report["generator"] == "test-disc-world"
     assert _media_files(home) == sorted([result["media_path"], result["poster_path"]])
     maya = lab.accounts.whoami(as_user="maya")["user_id"]
-    (generated,) = _events(lab, "generate")
+    (generated,) = _events(services, "generate")
     assert generated[:2] == (maya, result["video_id"]) and json.loads(generated[3])["seed"] == 7
-    assert [e[1] for e in _events(lab, "publish")] == [result["video_id"]]
+    assert [e[1] for e in _events(services, "publish")] == [result["video_id"]]
     assert result["sound_events"] >= 1  # the disc bounces: there is something to hear
 
 
@@ -81,18 +81,18 @@ def test_drafts_are_private_until_published(lab, backend):
     assert lab.videos.unpublish(as_user="maya", video_id=draft["video_id"])["status"] == "draft"
 
 
-def test_remix_keeps_lineage_in_row_events_and_manifest(lab, backend):
+def test_remix_keeps_lineage_in_row_events_and_manifest(lab, services, backend):
     parent = lab.videos.generate(as_user="maya", prompt="a red circle falls on a gray background", seed=3)
     child = lab.videos.remix(as_user="theo", video_id=parent["video_id"], prompt="a green circle falls", seed=4)
     assert child["parent_id"] == parent["video_id"] and child["author"] == "theo"
     assert child["duration"] == parent["duration"]
     report = lab.videos.verify(video_id=child["video_id"])
     assert report["parent_video_id"] == parent["video_id"] and report["creator"] == "@theo"
-    ((user, video, target, _),) = _events(lab, "remix")
+    ((user, video, target, _),) = _events(services, "remix")
     assert (video, target) == (child["video_id"], parent["video_id"])
 
 
-def test_delete_removes_files_and_hides_the_video(lab, home, backend):
+def test_delete_removes_files_and_hides_the_video(lab, services, home, backend):
     video = lab.videos.generate(as_user="maya", prompt="a white star spins on black", seed=2)
     with pytest.raises(Forbidden):
         lab.videos.delete(as_user="theo", video_id=video["video_id"])
@@ -104,7 +104,7 @@ def test_delete_removes_files_and_hides_the_video(lab, home, backend):
     with pytest.raises(NotFound):
         lab.videos.get(as_user="maya", video_id=video["video_id"])
     assert lab.videos.list_mine(as_user="maya") == []
-    assert [e[1] for e in _events(lab, "delete")] == [video["video_id"]]
+    assert [e[1] for e in _events(services, "delete")] == [video["video_id"]]
 
 
 def test_daily_limit_is_enforced_and_configurable(lab, home, backend):
@@ -127,11 +127,11 @@ def test_daily_limit_is_enforced_and_configurable(lab, home, backend):
     ("prompt", "code"),
     [("Mickey Mouse dancing", "rights_unregistered"), ("a graphic beheading with blood", "graphic_violence")],
 )
-def test_policy_refusal_renders_nothing(lab, home, backend, prompt, code):
+def test_policy_refusal_renders_nothing(lab, services, home, backend, prompt, code):
     with pytest.raises(PolicyViolation) as refused:
         lab.videos.generate(as_user="maya", prompt=prompt)
     assert code in [r["code"] for r in refused.value.reasons]
-    assert backend.calls == 0 and _media_files(home) == [] and _events(lab, "generate") == []
+    assert backend.calls == 0 and _media_files(home) == [] and _events(services, "generate") == []
 
 
 def test_unknown_cameo_is_refused(lab, backend):
@@ -141,9 +141,9 @@ def test_unknown_cameo_is_refused(lab, backend):
 
 
 @pytest.mark.parametrize("stage", ["model", "encode", "sign", "insert"])
-def test_failure_at_any_stage_leaves_no_row_and_no_file(lab, home, monkeypatch, stage):
+def test_failure_at_any_stage_leaves_no_row_and_no_file(lab, services, home, monkeypatch, stage):
     disc = DiscBackend(fail_at="model" if stage == "model" else None)
-    monkeypatch.setattr(videos_module, "load_backend", lambda name, model=None: disc)
+    monkeypatch.setattr(runner, "load_backend", lambda name, model=None: disc)
     if stage == "encode":
 
         def broken_encode(frames, *args, **kwargs):
@@ -156,12 +156,12 @@ def test_failure_at_any_stage_leaves_no_row_and_no_file(lab, home, monkeypatch, 
             pipeline.provenance, "sign_mp4", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full"))
         )
     if stage == "insert":
-        service = lab._services.videos
-        monkeypatch.setattr(service, "_insert", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("db gone")))
+        service = services.videos
+        monkeypatch.setattr(service.records, "insert", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("db gone")))
     with pytest.raises((RuntimeError, KeyboardInterrupt, OSError)):
         lab.videos.generate(as_user="maya", prompt="a red ball moves right", seed=5)
     assert _media_files(home) == []
-    assert lab.videos.list_mine(as_user="maya") == [] and _events(lab, "generate") == []
+    assert lab.videos.list_mine(as_user="maya") == [] and _events(services, "generate") == []
 
 
 def test_queue_reports_progress_and_result(lab, backend):
@@ -184,7 +184,7 @@ def test_queue_reports_progress_and_result(lab, backend):
 
 def test_wait_for_job_raises_the_jobs_error(lab, monkeypatch):
     disc = DiscBackend(fail_at="model")
-    monkeypatch.setattr(videos_module, "load_backend", lambda name, model=None: disc)
+    monkeypatch.setattr(runner, "load_backend", lambda name, model=None: disc)
     job = lab.videos.submit(as_user="maya", prompt="a red ball moves right", seed=1)
     with pytest.raises(Exception, match="simulated model crash"):
         wait_for_job(lab, job, as_user="maya", bar="none", poll_s=0.05)
@@ -301,12 +301,12 @@ def _character_cameo(lab, owner: str, handle: str, permission: str) -> dict:
     )
 
 
-def test_cameo_reference_conditions_the_clip_and_consent_is_rechecked_on_publish(lab, backend):
+def test_cameo_reference_conditions_the_clip_and_consent_is_rechecked_on_publish(lab, services, backend):
     cameo = _character_cameo(lab, "maya", "purple_pal", "everyone")
     draft = lab.videos.generate(as_user="theo", prompt="my friend moves right", cameos=["purple_pal"], draft=True)
     assert backend.last_reference is not None and backend.last_reference.shape[2] == 3
     assert draft["cameo_ids"] == [cameo["cameo_id"]]
-    with lab._services.store.read() as cur:
+    with services.store.read() as cur:
         linked = cur.execute("SELECT cameo_id FROM video_cameos WHERE video_id = ?", [draft["video_id"]]).fetchall()
     assert linked == [(cameo["cameo_id"],)]
     # an @mention in the prompt is a cameo too
@@ -322,7 +322,7 @@ def test_cameo_reference_conditions_the_clip_and_consent_is_rechecked_on_publish
     assert backend.calls == calls
 
 
-def test_consent_withdrawn_during_rendering_leaves_nothing(lab, home, monkeypatch):
+def test_consent_withdrawn_during_rendering_leaves_nothing(lab, services, home, monkeypatch):
     """Permission changes while the clip renders: the final consent check refuses and everything is undone."""
     from sora_lab.core.errors import ConsentError
 
@@ -336,11 +336,11 @@ def test_consent_withdrawn_during_rendering_leaves_nothing(lab, home, monkeypatc
         return clip
 
     disc.render = render_then_revoke
-    monkeypatch.setattr(videos_module, "load_backend", lambda name, model=None: disc)
+    monkeypatch.setattr(runner, "load_backend", lambda name, model=None: disc)
     with pytest.raises(ConsentError):
         lab.videos.generate(as_user="theo", prompt="my friend moves right", cameos=["purple_pal"])
     assert [f for f in _media_files(home) if not f.startswith("cameos/")] == []
-    assert lab.videos.list_mine(as_user="theo") == [] and _events(lab, "generate") == []
+    assert lab.videos.list_mine(as_user="theo") == [] and _events(services, "generate") == []
 
 
 def test_parallel_requests_cannot_overshoot_the_daily_limit(lab, backend):

@@ -42,7 +42,6 @@ class User:
 _USER_COLUMNS = "user_id, handle, display_name, region, created_at, redeemed_at, invited_by, invites_left, is_admin"
 
 
-
 def _user_from_row(row) -> User:
     return User(
         user_id=row[0],
@@ -55,6 +54,15 @@ def _user_from_row(row) -> User:
         invites_left=row[7],
         is_admin=row[8],
     )
+
+
+def handle_of(store: Store, user_id: str) -> str:
+    """The handle of `user_id`; NotFound when no such account exists."""
+    with store.read() as cur:
+        row = cur.execute("SELECT handle FROM users WHERE user_id = ?", [user_id]).fetchone()
+    if row is None:
+        raise NotFound(f"user {user_id!r} does not exist")
+    return row[0]
 
 
 def clean_handle(handle: str) -> str:
@@ -84,27 +92,30 @@ class AccountService:
 
     # --- lookups -----------------------------------------------------------
     def get(self, *, user_id: str) -> User:
-        with self.store.read() as cur:
-            row = cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", [user_id]).fetchone()
-        if row is None:
+        user = self._find("user_id", user_id)
+        if user is None:
             raise NotFound(f"user {user_id!r} does not exist")
-        return _user_from_row(row)
+        return user
 
     def by_handle(self, handle: str) -> User:
         cleaned = clean_handle(handle)
-        with self.store.read() as cur:
-            row = cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE handle = ?", [cleaned]).fetchone()
-        if row is None:
+        user = self._find("handle", cleaned)
+        if user is None:
             raise NotFound(f"no user @{cleaned}; check the handle or redeem an invite first")
-        return _user_from_row(row)
+        return user
 
     def authenticate(self, token: str) -> User:
         """The user a bearer token belongs to (server side)."""
-        with self.store.read() as cur:
-            row = cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE token_hash = ?", [token_hash(token)]).fetchone()
-        if row is None:
+        user = self._find("token_hash", token_hash(token))
+        if user is None:
             raise AuthError("unknown bearer token: redeem an invite (sora-lab redeem) to get one")
-        return _user_from_row(row)
+        return user
+
+    def _find(self, column: str, value: str) -> User | None:
+        """The user whose `column` (user_id, handle or token_hash: each unique) equals `value`."""
+        with self.store.read() as cur:
+            row = cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE {column} = ?", [value]).fetchone()
+        return _user_from_row(row) if row is not None else None
 
     def require_access(self, user: User) -> User:
         if not user.has_access:
@@ -115,7 +126,8 @@ class AccountService:
 
     # --- RPC methods (keyword-only, JSON in/out) ------------------------------
     def whoami(self, *, actor_id: str) -> dict:
-        return asdict(self.get(user_id=actor_id)) | {"has_access": self.get(user_id=actor_id).has_access}
+        user = self.get(user_id=actor_id)
+        return asdict(user) | {"has_access": user.has_access}
 
     def create_admin(self, *, handle: str = ADMIN_HANDLE, region: str = "US") -> dict:
         """The lab operator's account: full access, unlimited invites. Only `admin.bootstrap` calls it."""
@@ -170,7 +182,8 @@ class AccountService:
                 raise InputError("handle and region are required to redeem a code without an account")
             region = clean_region(region)
             self._check_region(region, settings.allowed_regions)
-            self._check_code_usable(code)
+            with self.store.read() as cur:
+                _usable_code_inviter(cur, code)  # before creating an account for it
             created = self.signup(handle=handle, region=region, display_name=display_name)
             actor_id = created["user_id"]
         user = self.get(user_id=actor_id)
@@ -179,12 +192,7 @@ class AccountService:
             raise Conflict(f"@{user.handle} already has access; keep the code {code} for someone else")
         now = utcnow()
         with self.store.write() as cur:
-            row = cur.execute("SELECT inviter_id, redeemed_by FROM invites WHERE code = ?", [code]).fetchone()
-            if row is None:
-                raise NotFound(f"invite code {code} does not exist; check for typos")
-            if row[1] is not None:
-                raise Conflict(f"invite code {code} was already used; ask your inviter for a new one")
-            inviter_id = row[0]
+            inviter_id = _usable_code_inviter(cur, code)
             cur.execute("UPDATE invites SET redeemed_by = ?, redeemed_at = ? WHERE code = ?", [actor_id, now, code])
             cur.execute(
                 "UPDATE users SET redeemed_at = ?, invited_by = ?, invites_left = ? WHERE user_id = ?",
@@ -225,10 +233,12 @@ class AccountService:
                 f"region {region} is not open yet (open: {', '.join(allowed)}); join the waitlist with `signup`"
             )
 
-    def _check_code_usable(self, code: str) -> None:
-        with self.store.read() as cur:
-            row = cur.execute("SELECT redeemed_by FROM invites WHERE code = ?", [code]).fetchone()
-        if row is None:
-            raise NotFound(f"invite code {code} does not exist; check for typos")
-        if row[0] is not None:
-            raise Conflict(f"invite code {code} was already used; ask your inviter for a new one")
+
+def _usable_code_inviter(cur, code: str) -> str:
+    """Who minted an invite code that exists and is unused; NotFound or Conflict otherwise."""
+    row = cur.execute("SELECT inviter_id, redeemed_by FROM invites WHERE code = ?", [code]).fetchone()
+    if row is None:
+        raise NotFound(f"invite code {code} does not exist; check for typos")
+    if row[1] is not None:
+        raise Conflict(f"invite code {code} was already used; ask your inviter for a new one")
+    return row[0]

@@ -91,10 +91,6 @@ ACCESS: dict[str, str] = {
 }
 
 
-def needs_actor(name: str) -> bool:
-    return ACCESS[name] in {"user", "member"}
-
-
 def dispatch(services, name: str, kwargs: dict, actor, *, trusted: bool) -> Any:
     """Check access, then call `services.<area>.<method>(**kwargs)`.
 

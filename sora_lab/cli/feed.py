@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from sora_lab.cli.common import AsOpt, HomeOpt, JsonOpt, ServerOpt, emit, fails_cleanly, open_lab
+from sora_lab.cli.common import AsOpt, Cli, lab_command
 
 feed_app = typer.Typer(help="The ranked feed: pages with signed cursors, steering, engagement.", no_args_is_help=True)
+
+VideoArg = Annotated[str, typer.Argument(help="The video id.")]
 
 
 def _page_text(result: dict) -> str:
@@ -26,87 +27,70 @@ def _page_text(result: dict) -> str:
     return "\n".join(lines)
 
 
+def _engage(cli: Cli, as_user: str, event: dict) -> dict:
+    """Record one engagement event (with a fresh idempotency id) and return it with the video's new counts."""
+    event = {"client_event_id": f"cli-{uuid.uuid4().hex}"} | event
+    stored = cli.lab.engagement.record(as_user=as_user, events=[event])
+    return stored | {"counts": cli.lab.engagement.counts(as_user=as_user, video_id=event["video_id"])}
+
+
 @feed_app.command("page")
-@fails_cleanly
+@lab_command
 def page(
+    cli: Cli,
     as_user: AsOpt,
     cursor: Annotated[str | None, typer.Option(help="next_cursor from the previous page; omit to start.")] = None,
     limit: Annotated[int, typer.Option(help="Videos per page (1-50).")] = 10,
     steer: Annotated[str | None, typer.Option(help="e.g. 'more ocean clips, fewer spinning stars'.")] = None,
-    home: HomeOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """One page of USER's feed, with reasons for every video."""
-    with open_lab(home, server) as lab:
-        result = lab.feed.page(as_user=as_user, cursor=cursor, limit=limit, steer=steer)
-    emit(result, as_json, _page_text(result))
-
-
-def _engage(home: Path | None, server: str | None, as_user: str, event: dict) -> dict:
-    event = {"client_event_id": f"cli-{uuid.uuid4().hex}"} | event
-    with open_lab(home, server) as lab:
-        stored = lab.engagement.record(as_user=as_user, events=[event])
-        if event.get("video_id"):
-            stored |= {"counts": lab.engagement.counts(as_user=as_user, video_id=event["video_id"])}
-    return stored
-
-
-VideoArg = Annotated[str, typer.Argument(help="The video id.")]
+    result = cli.lab.feed.page(as_user=as_user, cursor=cursor, limit=limit, steer=steer)
+    cli.emit(result, _page_text(result))
 
 
 @feed_app.command("like")
-@fails_cleanly
-def like(video_id: VideoArg, as_user: AsOpt, undo: Annotated[bool, typer.Option(help="Unlike instead.")] = False,
-         home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+@lab_command
+def like(cli: Cli, video_id: VideoArg, as_user: AsOpt,
+         undo: Annotated[bool, typer.Option(help="Unlike instead.")] = False) -> None:
     """Like (or --undo: unlike) a video."""
-    result = _engage(home, server, as_user, {"type": "unlike" if undo else "like", "video_id": video_id})
-    emit(result, as_json, f"{'unliked' if undo else 'liked'} {video_id}: {result['counts']['likes']} likes")
+    result = _engage(cli, as_user, {"type": "unlike" if undo else "like", "video_id": video_id})
+    cli.emit(result, f"{'unliked' if undo else 'liked'} {video_id}: {result['counts']['likes']} likes")
 
 
 @feed_app.command("view")
-@fails_cleanly
-def view(video_id: VideoArg, as_user: AsOpt,
-         watch_ms: Annotated[int, typer.Option(help="How long it was watched, in milliseconds.")],
-         home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+@lab_command
+def view(cli: Cli, video_id: VideoArg, as_user: AsOpt,
+         watch_ms: Annotated[int, typer.Option(help="How long it was watched, in milliseconds.")]) -> None:
     """Record that USER watched a video for WATCH_MS milliseconds."""
-    result = _engage(home, server, as_user, {"type": "view", "video_id": video_id, "watch_ms": watch_ms})
-    emit(result, as_json, f"view recorded: {result['counts']['views']} views")
+    result = _engage(cli, as_user, {"type": "view", "video_id": video_id, "watch_ms": watch_ms})
+    cli.emit(result, f"view recorded: {result['counts']['views']} views")
 
 
 @feed_app.command("share")
-@fails_cleanly
-def share(video_id: VideoArg, as_user: AsOpt, home: HomeOpt = None, server: ServerOpt = None,
-          as_json: JsonOpt = False) -> None:
+@lab_command
+def share(cli: Cli, video_id: VideoArg, as_user: AsOpt) -> None:
     """Record a share of a video."""
-    result = _engage(home, server, as_user, {"type": "share", "video_id": video_id})
-    emit(result, as_json, f"share recorded: {result['counts']['shares']} shares")
+    result = _engage(cli, as_user, {"type": "share", "video_id": video_id})
+    cli.emit(result, f"share recorded: {result['counts']['shares']} shares")
 
 
 @feed_app.command("block")
-@fails_cleanly
-def block(handle: Annotated[str, typer.Argument(help="The author to hide, e.g. theo.")], as_user: AsOpt,
-          undo: Annotated[bool, typer.Option(help="Unblock instead.")] = False,
-          home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+@lab_command
+def block(cli: Cli, handle: Annotated[str, typer.Argument(help="The author to hide, e.g. theo.")], as_user: AsOpt,
+          undo: Annotated[bool, typer.Option(help="Unblock instead.")] = False) -> None:
     """Hide (or --undo: show again) an author's videos in USER's feed."""
-    with open_lab(home, server) as lab:
-        result = (lab.feed.unblock if undo else lab.feed.block)(as_user=as_user, handle=handle)
-    emit(result, as_json)
+    cli.emit((cli.lab.feed.unblock if undo else cli.lab.feed.block)(as_user=as_user, handle=handle))
 
 
 @feed_app.command("sync")
-@fails_cleanly
-def sync(home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+@lab_command
+def sync(cli: Cli) -> None:
     """Mirror new videos, embed their prompts and fold waiting engagement into the ranking (operator)."""
-    with open_lab(home, server) as lab:
-        result = lab.feed.sync()
-    emit(result, as_json)
+    cli.emit(cli.lab.feed.sync())
 
 
 @feed_app.command("rebuild")
-@fails_cleanly
-def rebuild(home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+@lab_command
+def rebuild(cli: Cli) -> None:
     """Recompute feed aggregates and taste vectors from the event log (operator)."""
-    with open_lab(home, server) as lab:
-        result = lab.feed.rebuild()
-    emit(result, as_json)
+    cli.emit(cli.lab.feed.rebuild())

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sora_lab.cli.common import HomeOpt, JsonOpt, ServerOpt, emit, fails_cleanly, open_lab
+from sora_lab.cli.common import Cli, lab_command
 from sora_lab.metrics.importer import read_series_file
 from sora_lab.metrics.reference import fit_for_display
 
@@ -29,14 +29,13 @@ def _pct(value) -> str:
 
 
 @metrics_app.command("summary")
-@fails_cleanly
+@lab_command
 def summary(
+    cli: Cli,
     source: SourceOpt = None, start: StartOpt = None, end: EndOpt = None, region: RegionOpt = None,
-    home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Every growth metric: downloads, DAU/WAU/MAU, funnel, retention, invites, regions."""
-    with open_lab(home, server) as lab:
-        result = lab.metrics.summary(sources=source, start=start, end=end, regions=region)
+    result = cli.lab.metrics.summary(sources=source, start=start, end=end, regions=region)
     t, r = result["totals"], result["retention"]
     if not t:
         human = f"no events for sources {', '.join(result['filters']['sources'])}"
@@ -51,26 +50,26 @@ def summary(
             f"K-factor {result['invites'].get('k_factor')}  invite-tree depth {result['invites'].get('max_depth')}\n"
             f"{result['definition']}"
         )
-    emit(result, as_json, human)
+    cli.emit(result, human)
 
 
 @metrics_app.command("series")
-@fails_cleanly
+@lab_command
 def series(
+    cli: Cli,
     name: Annotated[str, typer.Argument(help="downloads, cumulative_downloads, reinstalls, dau, wau, mau, "
                                              "stickiness, generations, generations_per_dau")],
     source: SourceOpt = None, start: StartOpt = None, end: EndOpt = None, region: RegionOpt = None,
-    home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """One daily series as (day, value) rows."""
-    with open_lab(home, server) as lab:
-        result = lab.metrics.series(metric=name, sources=source, start=start, end=end, regions=region)
-    emit(result, as_json, "\n".join(f"{row['day']}  {row['value']}" for row in result["rows"]))
+    result = cli.lab.metrics.series(metric=name, sources=source, start=start, end=end, regions=region)
+    cli.emit(result, "\n".join(f"{row['day']}  {row['value']}" for row in result["rows"]))
 
 
 @metrics_app.command("simulate")
-@fails_cleanly
+@lab_command
 def simulate(
+    cli: Cli,
     days: Annotated[int, typer.Option(help="Days to simulate from launch.")] = 35,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same events.")] = 7,
     name: Annotated[str, typer.Option(help="Scenario name; events get source sim:<name>.")] = "default",
@@ -78,21 +77,19 @@ def simulate(
     invites_per_user: Annotated[int | None, typer.Option(help="Invite codes per member.")] = None,
     open_day: Annotated[int | None, typer.Option(help="Day the invite requirement is lifted (-1: never).")] = None,
     generation_limit: Annotated[int | None, typer.Option(help="Daily generations per user.")] = None,
-    home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Simulate an invite-only launch and write its events (replaces the scenario's earlier events)."""
-    with open_lab(home, server) as lab:
-        result = lab.metrics.simulate(
-            scenario=name, days=days, seed=seed, scale=scale, invites_per_user=invites_per_user, open_day=open_day,
-            daily_generation_limit=generation_limit,
-        )
+    result = cli.lab.metrics.simulate(
+        scenario=name, days=days, seed=seed, scale=scale, invites_per_user=invites_per_user, open_day=open_day,
+        daily_generation_limit=generation_limit,
+    )
     lines = [
         f"sim:{name}: {result['events']:,} events, {result['people']:,} people "
         f"(simulated {result['simulate_s']} s, ingest {result['ingest_s']} s = {result['ingest_events_per_s']:,}/s)",
         "fit against public figures (counts scaled to full size):",
     ]
     lines += _fit_lines(result["fit"])
-    emit(result, as_json, "\n".join(lines))
+    cli.emit(result, "\n".join(lines))
 
 
 def _fit_lines(fit_rows: list[dict]) -> list[str]:
@@ -101,37 +98,30 @@ def _fit_lines(fit_rows: list[dict]) -> list[str]:
 
 
 @metrics_app.command("fit")
-@fails_cleanly
-def fit(
-    scenario: Annotated[str, typer.Option(help="Stored scenario name.")] = "default",
-    home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False,
-) -> None:
+@lab_command
+def fit(cli: Cli, scenario: Annotated[str, typer.Option(help="Stored scenario name.")] = "default") -> None:
     """How a stored scenario compares with each public launch figure."""
-    with open_lab(home, server) as lab:
-        result = lab.metrics.fit(scenario=scenario)
-    emit(result, as_json, "\n".join([f"sim:{scenario} against public figures (counts scaled to full size):",
-                                      *_fit_lines(result["fit"])]))
+    result = cli.lab.metrics.fit(scenario=scenario)
+    cli.emit(result, "\n".join([f"sim:{scenario} against public figures (counts scaled to full size):",
+                                 *_fit_lines(result["fit"])]))
 
 
 @metrics_app.command("import")
-@fails_cleanly
+@lab_command
 def import_(
+    cli: Cli,
     file: Annotated[Path, typer.Argument(help="CSV or Parquet with columns date, metric, value, source [, app].")],
     app_name: Annotated[str, typer.Option("--app", help="App name for rows without an app column.")] = "Sora",
-    home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Import daily series (published or your own figures) to compare with the simulation."""
     rows = read_series_file(file)
-    with open_lab(home, server) as lab:
-        result = lab.metrics.import_series(rows=rows, app=app_name)
-    emit(result, as_json, f"stored {result['stored']} rows ({', '.join(result['metrics'])}) "
-                          f"{result['first']} .. {result['last']}")
+    result = cli.lab.metrics.import_series(rows=rows, app=app_name)
+    cli.emit(result, f"stored {result['stored']} rows ({', '.join(result['metrics'])}) "
+                     f"{result['first']} .. {result['last']}")
 
 
 @metrics_app.command("sources")
-@fails_cleanly
-def sources(home: HomeOpt = None, server: ServerOpt = None, as_json: JsonOpt = False) -> None:
+@lab_command
+def sources(cli: Cli) -> None:
     """Event sources (live, sim:<scenario>, import), imported series and stored scenarios."""
-    with open_lab(home, server) as lab:
-        result = lab.metrics.sources()
-    emit(result, as_json)
+    cli.emit(cli.lab.metrics.sources())

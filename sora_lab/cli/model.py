@@ -1,44 +1,22 @@
-"""`sora-lab model …`: train, evaluate and describe the tiny text-to-video model.
-
-Like every lab command: --json prints one JSON object on stdout; a failure prints one line
-`error: …` on stderr and exits 1. (The error wrapper is local rather than imported from
-sora_lab.cli.main, because sora_lab.cli.main imports this module.)
-"""
+"""`sora-lab model …`: train, evaluate and describe the tiny text-to-video model."""
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from sora_lab.core.errors import InputError, LabError
+from sora_lab.cli.common import Cli, json_command
+from sora_lab.core.errors import InputError
 
 model_app = typer.Typer(
     help="The shipped tiny text-to-video model: train, eval, probe-text, fit-reader, average, info.",
     no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 WeightsOpt = Annotated[Path | None, typer.Option("--weights", help="Weights folder (default: the shipped model).")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, cuda or auto (cuda when available).")]
-
-
-def _fails_cleanly(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (LabError, FileNotFoundError) as exc:
-            code = getattr(exc, "code", "not_found")
-            if kwargs.get("as_json"):
-                print(json.dumps({"error": {"code": code, "message": str(exc)}}))
-            print(f"error: {exc}", file=sys.stderr)
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 def _check_share(extra_wording: float) -> None:
@@ -60,8 +38,9 @@ def _device(device: str) -> str:
 
 
 @model_app.command()
-@_fails_cleanly
+@json_command
 def train(
+    cli: Cli,
     run_dir: Annotated[Path, typer.Option("--run-dir", help="Checkpoint folder (resumed if it has one).")] = Path(
         "data/lab/tiny_run"),
     steps: Annotated[int, typer.Option("--steps", help="Total steps to reach (a resume continues).")] = 4000,
@@ -97,7 +76,6 @@ def train(
         "--init-from", help="Start a new run from these weights (e.g. the shipped model's folder) instead of noise; "
         "network, settings and step count carry on.")] = None,
     device: DeviceOpt = "auto",
-    as_json: JsonOpt = False,
 ) -> None:
     """Train (or resume training) on freshly rendered world clips; checkpoints are atomic."""
     from tqdm import tqdm
@@ -141,13 +119,14 @@ def train(
         bar.close()
     result["history"] = result["history"][-20:]
     stopped = f" (time limit; run it again to go on to {steps})" if result["stopped_at_time_limit"] else ""
-    _emit(result, as_json, f"trained to step {result['step']}{stopped} (loss {result['loss']}); "
-                           f"weights in {result['weights']}")
+    cli.emit(result, f"trained to step {result['step']}{stopped} (loss {result['loss']}); "
+                     f"weights in {result['weights']}")
 
 
 @model_app.command("eval")
-@_fails_cleanly
+@json_command
 def eval_(
+    cli: Cli,
     prompts: Annotated[Path, typer.Option("--prompts", help="JSONL: {\"prompt\": ..., \"expect\": {...}} per line.")],
     weights: WeightsOpt = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Sampling steps (default: tuned value).")] = None,
@@ -177,7 +156,6 @@ def eval_(
         help="Let training words a prompt uses (\"blue\", \"left\") overrule the prompt reader "
              "(--no-trained-words: the readouts decide).")] = True,
     device: DeviceOpt = "auto",
-    as_json: JsonOpt = False,
 ) -> None:
     """Generate every prompt and measure adherence from the pixels (per attribute and overall, with 95% intervals)."""
     from sora_lab.generate.tiny.backend import TinyBackend
@@ -211,12 +189,13 @@ def eval_(
         lines.append(f"  reference  identification {ref['identification']:.3f} (chance {ref['chance']:.3f}), "
                      f"mean RGB error {ref['mean_rgb_error']}")
     lines.append(f"  {result['seconds_per_clip']:.2f} s per clip")
-    _emit(result, as_json, "\n".join(lines))
+    cli.emit(result, "\n".join(lines))
 
 
 @model_app.command("probe-text")
-@_fails_cleanly
+@json_command
 def probe_text_(
+    cli: Cli,
     prompts: Annotated[Path, typer.Option("--prompts", help="JSONL eval file, as for `model eval`.")],
     encoder: Annotated[Path | None, typer.Option(
         "--encoder", help="Local sentence-transformers folder (default: the lab's MiniLM).")] = None,
@@ -227,7 +206,6 @@ def probe_text_(
         "--extra-wording", help="Share of training-only words in those captions, as in training.")] = 0.5,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     items: Annotated[bool, typer.Option("--items", help="Include what was read from each prompt.")] = False,
-    as_json: JsonOpt = False,
 ) -> None:
     """How much of each attribute the text encoder alone carries for these prompts (no video is generated)."""
     from sora_lab.generate.tiny.evaluate import load_prompts
@@ -249,18 +227,18 @@ def probe_text_(
              f"{captions} training captions)"]
     for key, acc in result["per_attribute"].items():
         lines.append(f"  {key:<10} {acc['accuracy']:.3f}  (n={acc['n']}, chance {acc['chance']:.3f})")
-    _emit(result, as_json, "\n".join(lines))
+    cli.emit(result, "\n".join(lines))
 
 
 @model_app.command("fit-reader")
-@_fails_cleanly
+@json_command
 def fit_reader(
+    cli: Cli,
     weights: WeightsOpt = None,
     captions: Annotated[int, typer.Option("--captions", help="Training captions the readouts learn from.")] = 4000,
     extra_wording: Annotated[float, typer.Option(
         "--extra-wording", help="Share of training-only words in those captions.")] = 0.5,
     seed: Annotated[int, typer.Option("--seed")] = 0,
-    as_json: JsonOpt = False,
 ) -> None:
     """Fit the prompt reader (readouts of MiniLM on training captions); writes reader.safetensors by the weights."""
     from sora_lab.generate.tiny.backend import WEIGHTS_DIR
@@ -272,17 +250,17 @@ def fit_reader(
         raise InputError(f"--weights: {folder} holds no model.safetensors; give the folder of the weights to read for")
     PromptReader.fit(n_captions=captions, seed=seed, p_extra=extra_wording).save(folder / READER_FILE)
     result = {"reader": str(folder / READER_FILE), "captions": captions, "extra_wording": extra_wording, "seed": seed}
-    _emit(result, as_json, f"wrote {result['reader']} ({captions} training captions, seed {seed})")
+    cli.emit(result, f"wrote {result['reader']} ({captions} training captions, seed {seed})")
 
 
 @model_app.command()
-@_fails_cleanly
+@json_command
 def average(
+    cli: Cli,
     folders: Annotated[list[Path], typer.Argument(help="Weights folders of one run, e.g. RUN_DIR/snapshots/*.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the averaged weights (not one of the inputs).")],
     guidance: Annotated[float | None, typer.Option(
         "--guidance", help="Record this CFG scale as the sampling default (default: the newest snapshot's).")] = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Average snapshots of one run into one weights folder (a model soup along the training path)."""
     from sora_lab.generate.base import check_guidance
@@ -293,20 +271,16 @@ def average(
     meta = average_weights(folders, out, {"guidance": guidance} if guidance is not None else None)
     result = {"out": str(out), "averaged_from": meta["averaged_from"], "sampling": meta["sampling"]}
     steps = ", ".join(str(a["trained_steps"]) for a in meta["averaged_from"])
-    _emit(result, as_json, f"averaged {len(folders)} snapshots (steps {steps}) into {out}")
+    cli.emit(result, f"averaged {len(folders)} snapshots (steps {steps}) into {out}")
 
 
 @model_app.command()
-@_fails_cleanly
-def info(weights: WeightsOpt = None, device: DeviceOpt = "cpu", as_json: JsonOpt = False) -> None:
+@json_command
+def info(cli: Cli, weights: WeightsOpt = None, device: DeviceOpt = "cpu") -> None:
     """Describe the model: size, training steps, sampling defaults, where the weights are."""
     from sora_lab.generate.tiny.backend import TinyBackend
 
     data = TinyBackend(weights, device=_device(device)).info()
     card = Path(data["weights"]) / "MODEL_CARD.md"
     data["model_card"] = str(card) if card.exists() else None
-    _emit(data, as_json, "\n".join(f"{k}: {v}" for k, v in data.items()))
-
-
-def _emit(result: dict, as_json: bool, human: str) -> None:
-    print(json.dumps(result, default=str) if as_json else human)
+    cli.emit(data, "\n".join(f"{k}: {v}" for k, v in data.items()))

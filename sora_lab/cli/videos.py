@@ -1,10 +1,4 @@
-"""`sora-lab generate | remix | publish | unpublish | delete | verify | videos`.
-
-Registered on the main typer app by sora_lab.cli.main. This module does not import sora_lab.cli.main
-(that would be circular when run as `python -m sora_lab.cli`), so it carries its own two
-small helpers with the same contract: --json prints one object, errors print one line on
-stderr and exit 1.
-"""
+"""`sora-lab generate | remix | publish | unpublish | delete | verify | videos`: make and manage clips."""
 
 from __future__ import annotations
 
@@ -14,12 +8,16 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 
-from sora_lab.cli.common import HomeOpt, JsonOpt, ServerOpt, emit, fails_cleanly, open_lab
+from sora_lab.cli.common import Cli, json_command, lab_command
 from sora_lab.core.home import atomic_writer
 
+videos_app = typer.Typer()
+
 AsOpt = Annotated[str, typer.Option("--as", help="Act as this user (handle); default the operator @lab.")]
+YourVideoArg = Annotated[str, typer.Argument(help="Your video's id.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (default: random, reported).")]
 DraftOpt = Annotated[bool, typer.Option("--draft", help="Keep it in your drafts instead of publishing.")]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Also copy the finished MP4 to this file.")]
@@ -29,6 +27,8 @@ OptOpt = Annotated[
     list[str] | None,
     typer.Option("--opt", help="Pretrained option KEY=VALUE (steps=30, cpu_offload=true, audio_model=PATH, ...)."),
 ]
+VERIFY_KEYS = ("c2pa_valid", "ai_generated", "generator", "creator", "tampered", "signed", "prompt_sha256",
+               "parent_video_id", "validation_state", "detail")
 
 
 def _options(pairs: list[str] | None) -> dict:
@@ -53,7 +53,7 @@ def _copy_out(lab, result: dict, out: Path) -> str:
             with open(result["path"], "rb") as src:
                 shutil.copyfileobj(src, dst)
         else:
-            with lab._http.stream("GET", f"/media/{result['media_path']}") as response:
+            with httpx.stream("GET", lab.media_url(result["media_path"]), timeout=120) as response:
                 response.raise_for_status()
                 for chunk in response.iter_bytes():
                     dst.write(chunk)
@@ -99,14 +99,20 @@ def _human(result: dict) -> str:
     return "\n".join(lines)
 
 
-def _run_job(lab, job: dict, as_user: str, quiet: bool) -> dict:
+def _finish(cli: Cli, job: dict, as_user: str, quiet: bool, out: Path | None) -> None:
+    """Wait for a generation job (with a progress bar unless --quiet or --json), copy it --out, print it."""
     from sora_lab.client import wait_for_job
 
-    return wait_for_job(lab, job, as_user=as_user, bar="none" if quiet else "rich")
+    result = wait_for_job(cli.lab, job, as_user=as_user, bar="none" if quiet or cli.as_json else "rich")
+    if out:
+        result["out"] = _copy_out(cli.lab, result, out)
+    cli.emit(_summary(result), _human(result))
 
 
-@fails_cleanly
+@videos_app.command()
+@lab_command
 def generate(
+    cli: Cli,
     prompt: Annotated[str, typer.Argument(help="What happens in the clip.")],
     seconds: Annotated[float, typer.Option("--seconds", help="Clip length in seconds (1-60).")] = 10.0,
     seed: SeedOpt = None,
@@ -122,31 +128,27 @@ def generate(
     out: OutOpt = None,
     opt: OptOpt = None,
     quiet: QuietOpt = False,
-    home: HomeOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Generate a vertical clip with sound, watermark and C2PA; publish it (or keep a --draft)."""
-    with open_lab(home, server) as lab:
-        job = lab.videos.submit(
-            as_user=as_user,
-            prompt=prompt,
-            seconds=seconds,
-            seed=seed,
-            cameos=list(cameo or []),
-            backend=backend,
-            model=str(model.expanduser().resolve()) if model else None,
-            draft=draft,
-            options=_options(opt),
-        )
-        result = _run_job(lab, job, as_user, quiet or as_json)
-        if out:
-            result["out"] = _copy_out(lab, result, out)
-    emit(_summary(result), as_json, _human(result))
+    options = _options(opt)  # a malformed --opt fails before the lab opens
+    job = cli.lab.videos.submit(
+        as_user=as_user,
+        prompt=prompt,
+        seconds=seconds,
+        seed=seed,
+        cameos=list(cameo or []),
+        backend=backend,
+        model=str(model.expanduser().resolve()) if model else None,
+        draft=draft,
+        options=options,
+    )
+    _finish(cli, job, as_user, quiet, out)
 
 
-@fails_cleanly
+@videos_app.command()
+@lab_command
 def remix(
+    cli: Cli,
     video_id: Annotated[str, typer.Argument(help="The video to remix.")],
     prompt: Annotated[str, typer.Argument(help="The new prompt.")],
     seed: SeedOpt = None,
@@ -155,78 +157,47 @@ def remix(
     draft: DraftOpt = False,
     out: OutOpt = None,
     quiet: QuietOpt = False,
-    home: HomeOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """A new clip from a new prompt that keeps the original as its parent (remix lineage)."""
-    with open_lab(home, server) as lab:
-        job = lab.videos.submit(
-            as_user=as_user, prompt=prompt, seed=seed, cameos=list(cameo or []), draft=draft, remix_of=video_id
-        )
-        result = _run_job(lab, job, as_user, quiet or as_json)
-        if out:
-            result["out"] = _copy_out(lab, result, out)
-    emit(_summary(result), as_json, _human(result))
+    job = cli.lab.videos.submit(
+        as_user=as_user, prompt=prompt, seed=seed, cameos=list(cameo or []), draft=draft, remix_of=video_id
+    )
+    _finish(cli, job, as_user, quiet, out)
 
 
-@fails_cleanly
-def publish(
-    video_id: Annotated[str, typer.Argument(help="Your draft's id.")],
-    as_user: AsOpt = "lab",
-    home: HomeOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@videos_app.command()
+@lab_command
+def publish(cli: Cli, video_id: Annotated[str, typer.Argument(help="Your draft's id.")],
+            as_user: AsOpt = "lab") -> None:
     """Publish a draft to the feed (the prompt policy and cameo consent are checked again)."""
-    with open_lab(home, server) as lab:
-        result = lab.videos.publish(as_user=as_user, video_id=video_id)
-    emit(result, as_json, f"published {result['video_id']}")
+    result = cli.lab.videos.publish(as_user=as_user, video_id=video_id)
+    cli.emit(result, f"published {result['video_id']}")
 
 
-@fails_cleanly
-def unpublish(
-    video_id: Annotated[str, typer.Argument(help="Your video's id.")],
-    as_user: AsOpt = "lab",
-    home: HomeOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@videos_app.command()
+@lab_command
+def unpublish(cli: Cli, video_id: YourVideoArg, as_user: AsOpt = "lab") -> None:
     """Take a video out of the feed, back to your drafts."""
-    with open_lab(home, server) as lab:
-        result = lab.videos.unpublish(as_user=as_user, video_id=video_id)
-    emit(result, as_json, f"{result['video_id']} is a draft again")
+    result = cli.lab.videos.unpublish(as_user=as_user, video_id=video_id)
+    cli.emit(result, f"{result['video_id']} is a draft again")
 
 
-@fails_cleanly
-def delete(
-    video_id: Annotated[str, typer.Argument(help="Your video's id.")],
-    as_user: AsOpt = "lab",
-    home: HomeOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@videos_app.command()
+@lab_command
+def delete(cli: Cli, video_id: YourVideoArg, as_user: AsOpt = "lab") -> None:
     """Delete a video: its files go, its id stays for remix lineage."""
-    with open_lab(home, server) as lab:
-        result = lab.videos.delete(as_user=as_user, video_id=video_id)
-    emit(result, as_json, f"deleted {result['video_id']}")
+    result = cli.lab.videos.delete(as_user=as_user, video_id=video_id)
+    cli.emit(result, f"deleted {result['video_id']}")
 
 
-VERIFY_KEYS = ("c2pa_valid", "ai_generated", "generator", "creator", "tampered")
-
-
-@fails_cleanly
-def verify(
-    file: Annotated[Path, typer.Argument(help="An MP4 to check.")],
-    as_json: JsonOpt = False,
-) -> None:
+@videos_app.command()
+@json_command
+def verify(cli: Cli, file: Annotated[Path, typer.Argument(help="An MP4 to check.")]) -> None:
     """Check a file's C2PA manifest; exits 1 when it is tampered or unsigned."""
     from sora_lab.provenance import verify as verify_file
 
     report = verify_file(file)
-    result = {k: report[k] for k in VERIFY_KEYS} | {
-        k: report[k] for k in ("signed", "prompt_sha256", "parent_video_id", "validation_state", "detail")
-    }
+    result = {k: report[k] for k in VERIFY_KEYS}
     ok = report["c2pa_valid"] and not report["tampered"]
     if ok:
         human = (
@@ -235,35 +206,24 @@ def verify(
         )
     else:
         human = f"NOT VALID: {'tampered' if report['tampered'] else 'unsigned'} ({report['detail']})"
-    emit(result, as_json, human)
+    cli.emit(result, human)
     if not ok:
-        if not as_json:
+        if not cli.as_json:
             print(f"error: {file} is {'tampered' if report['tampered'] else 'unsigned'}", file=sys.stderr)
         raise typer.Exit(1)
 
 
-@fails_cleanly
+@videos_app.command()
+@lab_command
 def videos(
+    cli: Cli,
     as_user: AsOpt = "lab",
     status: Annotated[str | None, typer.Option("--status", help="draft or published (default both).")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
-    home: HomeOpt = None,
-    server: ServerOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """List your videos (drafts and published)."""
-    with open_lab(home, server) as lab:
-        rows = lab.videos.list_mine(as_user=as_user, status=status, limit=limit)
-        quota = lab.videos.limits(as_user=as_user)
+    rows = cli.lab.videos.list_mine(as_user=as_user, status=status, limit=limit)
+    quota = cli.lab.videos.limits(as_user=as_user)
     lines = [f"{r['video_id']}  {r['status']:<9} {r['duration']:>5.1f}s  {r['prompt'][:60]}" for r in rows]
     lines.append(f"{quota['used_today']}/{quota['daily_limit']} generations today")
-    emit({"videos": rows, "limits": quota}, as_json, "\n".join(lines))
-
-
-COMMANDS = [generate, remix, publish, unpublish, delete, verify, videos]
-
-
-def register(app: typer.Typer) -> None:
-    """Add the video commands to the main `sora-lab` app."""
-    for command in COMMANDS:
-        app.command(command.__name__)(command)
+    cli.emit({"videos": rows, "limits": quota}, "\n".join(lines))

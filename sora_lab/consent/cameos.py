@@ -1,9 +1,7 @@
 """Cameos: a person's likeness (or a character), used only with the owner's current consent.
 
-Registration finds a face in the upload (photos), or runs a liveness challenge
-for videos: the lab issues a random phrase, the clip must arrive after it and
-before it expires, and show a live (moving) face in most frames. Only a cropped
-256x256 reference is kept; the raw upload is decoded in memory and dropped.
+Registration keeps one reference crop: from a photo with one face, or from a clip
+that passes the liveness challenge (sora_lab.consent.references, .liveness).
 Character cameos (pets, objects, drawings) skip the face check and are flagged.
 
 Owners choose who may use a cameo (see sora_lab.consent.rules), approve and revoke
@@ -13,24 +11,15 @@ audit trail of every use and decision (cameo_* events).
 
 from __future__ import annotations
 
-import hashlib
 import json
-import secrets
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from sora_lab.accounts.service import clean_handle
-from sora_lab.consent.faces import (
-    crop_reference,
-    decode_image,
-    decode_video,
-    detect_faces,
-    encode_png,
-    frames_vary,
-    read_png,
-)
+from sora_lab.accounts.service import clean_handle, handle_of
+from sora_lab.consent.faces import encode_png, read_png
+from sora_lab.consent.liveness import issue_challenge, open_challenge
+from sora_lab.consent.references import pixels_digest, reference_from_image, reference_from_video
 from sora_lab.consent.rules import PERMISSIONS, cameo_visibility_sql, parse_restriction, permission_sql
 from sora_lab.core.errors import Conflict, ConsentError, Forbidden, InputError, LabError, NotFound
 from sora_lab.core.home import write_bytes_atomic
@@ -38,25 +27,10 @@ from sora_lab.core.ids import iso_utc, new_id, utcnow
 from sora_lab.store.db import Store
 from sora_lab.store.events import append_event
 
-__all__ = ["CameoService", "cameo_visibility_sql", "PERMISSIONS"]
-
 KINDS = ("person", "character")
-CHALLENGE_TTL = timedelta(minutes=10)
-MIN_FACE_FRACTION = 0.6  # of sampled video frames
 MAX_RESTRICTIONS = 20
 MAX_RESTRICTION_CHARS = 200
-_PHRASE_WORDS = (
-    "amber river falcon maple quiet orbit velvet harbor cobalt meadow lantern summit willow ember canyon "
-    "pepper thistle granite violet comet"
-).split()
-
 _CAMEO_COLUMNS = "cameo_id, owner_id, handle, kind, reference_path, permission, restrictions, created_at, deleted_at"
-
-
-
-def _pixels_digest(rgb: np.ndarray) -> str:
-    arr = np.ascontiguousarray(rgb, dtype=np.uint8)
-    return hashlib.sha256(str(arr.shape).encode() + arr.tobytes()).hexdigest()
 
 
 class CameoService:
@@ -69,24 +43,7 @@ class CameoService:
     # --- registration ------------------------------------------------------------------
     def start_challenge(self, *, actor_id: str) -> dict:
         """Issue a one-time liveness phrase; record yourself saying it, then upload within 10 minutes."""
-        words = [secrets.choice(_PHRASE_WORDS) for _ in range(2)]
-        digits = [str(secrets.randbelow(10)) for _ in range(4)]
-        phrase = " ".join(words + digits)
-        now = utcnow()
-        challenge_id = new_id("chl")
-        with self.store.write() as cur:
-            cur.execute(
-                "INSERT INTO cameo_challenges VALUES (?, ?, ?, ?, ?, NULL)",
-                [challenge_id, actor_id, phrase, now, now + CHALLENGE_TTL],
-            )
-        return {
-            "challenge_id": challenge_id,
-            "phrase": phrase,
-            "issued_at": iso_utc(now),
-            "expires_at": iso_utc(now + CHALLENGE_TTL),
-            "how": "record a 3-10 s clip facing the camera, saying the phrase while turning your head a little; "
-            "upload it with this challenge_id before it expires",
-        }
+        return issue_challenge(self.store, actor_id)
 
     def create(
         self,
@@ -105,26 +62,25 @@ class CameoService:
             raise InputError(f"kind {kind!r} is not one of {', '.join(KINDS)} (character: pets, objects, drawings)")
         if (image is None) == (video is None):
             raise InputError("give exactly one of image (a photo) or video (a liveness clip)")
-        if permission not in PERMISSIONS:
-            raise InputError(f"permission {permission!r} is not one of {', '.join(PERMISSIONS)}")
+        _check_permission(permission)
         rules = _clean_restrictions(restrictions or [])
-        owner_handle = self._user_handle(actor_id)
+        owner_handle = handle_of(self.store, actor_id)
         handle = clean_handle(handle) if handle else self._default_handle(owner_handle, kind)
-        self._check_handle_free(handle)
+        with self.store.read() as cur:
+            _check_handle_free(cur, handle)  # before decoding the upload
         liveness: dict = {}
         if video is not None:
-            challenge = self._open_challenge(challenge_id, actor_id) if kind == "person" else None
-            reference, liveness = self._reference_from_video(video, kind, challenge)
+            challenge = open_challenge(self.store, challenge_id, actor_id) if kind == "person" else None
+            reference, liveness = reference_from_video(video, kind, challenge)
         else:
-            reference = self._reference_from_image(image, kind)
+            reference = reference_from_image(image, kind)
         cameo_id = new_id("cam")
         rel_path = f"media/cameos/{cameo_id}.png"
         write_bytes_atomic(self.home / rel_path, encode_png(reference))
         now = utcnow()
         try:
             with self.store.write() as cur:
-                if cur.execute("SELECT 1 FROM cameos WHERE handle = ?", [handle]).fetchone():
-                    raise Conflict(f"cameo handle @{handle} is taken; choose another with handle=")
+                _check_handle_free(cur, handle)  # again inside the write: another upload may have taken it
                 cur.execute(
                     f"INSERT INTO cameos ({_CAMEO_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                     [cameo_id, actor_id, handle, kind, rel_path, permission, rules, now],
@@ -141,74 +97,9 @@ class CameoService:
             raise
         return self._describe(self._row(cameo_id=cameo_id), actor_id) | {"liveness": liveness or None}
 
-    def _reference_from_image(self, image: bytes, kind: str) -> np.ndarray:
-        rgb = decode_image(image)
-        if kind == "character":
-            return crop_reference(rgb, None)
-        faces = detect_faces(rgb)
-        if not faces:
-            raise InputError(
-                "image: no face found; upload a well-lit, front-facing photo of yourself "
-                "(or use kind='character' for a pet, object or drawing)"
-            )
-        if len(faces) > 1 and faces[1][2] * faces[1][3] * 2 > faces[0][2] * faces[0][3]:
-            raise InputError(f"image: found {len(faces)} faces; upload a photo with only you in it")
-        return crop_reference(rgb, faces[0])
-
-    def _reference_from_video(self, video: bytes, kind: str, challenge: dict | None) -> tuple[np.ndarray, dict]:
-        frames, metadata = decode_video(video)
-        if kind == "character":
-            return crop_reference(frames[len(frames) // 2], None), {}
-        assert challenge is not None
-        created = metadata.get("creation_time")
-        if created:
-            try:
-                recorded = datetime.fromisoformat(created.replace("Z", "+00:00")).replace(tzinfo=None)
-            except ValueError:
-                recorded = None
-            if recorded is not None and recorded < challenge["issued_at"] - timedelta(seconds=5):
-                raise InputError(
-                    "video: it was recorded before the liveness challenge was issued; record a new clip "
-                    "saying the current phrase"
-                )
-        found = [(f, detect_faces(f)) for f in frames]
-        with_face = [(f, boxes[0]) for f, boxes in found if boxes]
-        fraction = len(with_face) / len(frames)
-        if fraction < MIN_FACE_FRACTION:
-            raise InputError(
-                f"video: a face was found in {len(with_face)} of {len(frames)} sampled frames; keep your face in view "
-                f"(at least {int(MIN_FACE_FRACTION * 100)}%) and record again"
-            )
-        crops = [crop_reference(f, box) for f, box in with_face]
-        if not frames_vary(crops):
-            raise InputError("video: the face does not move; record yourself live (a still photo is not accepted)")
-        best_frame, best_box = max(with_face, key=lambda fb: fb[1][2] * fb[1][3])
-        liveness = {"challenge_id": challenge["challenge_id"], "face_frames": len(with_face), "frames": len(frames)}
-        return crop_reference(best_frame, best_box), liveness
-
-    def _open_challenge(self, challenge_id: str | None, actor_id: str) -> dict:
-        if not challenge_id:
-            raise InputError("challenge_id is required for a video cameo: call start_challenge first")
-        with self.store.read() as cur:
-            row = cur.execute(
-                "SELECT user_id, phrase, issued_at, expires_at, used_at FROM cameo_challenges WHERE challenge_id = ?",
-                [challenge_id],
-            ).fetchone()
-        if row is None or row[0] != actor_id:
-            raise NotFound(f"no liveness challenge {challenge_id!r} for you; start a new one")
-        if row[4] is not None:
-            raise Conflict("this liveness challenge was already used; start a new one")
-        now = utcnow()
-        if now > row[3]:
-            raise InputError("the liveness challenge expired (10 minutes); start a new one and record again")
-        if now < row[2]:
-            raise InputError("the upload predates the liveness challenge; record after starting it")
-        return {"challenge_id": challenge_id, "phrase": row[1], "issued_at": row[2]}
-
     # --- permissions and restrictions (owner only) ---------------------------------------
     def set_permission(self, *, actor_id: str, handle: str, permission: str) -> dict:
-        if permission not in PERMISSIONS:
-            raise InputError(f"permission {permission!r} is not one of {', '.join(PERMISSIONS)}")
+        _check_permission(permission)
         row = self._owned(handle, actor_id)
         with self.store.write() as cur:
             cur.execute("UPDATE cameos SET permission = ? WHERE cameo_id = ?", [permission, row["cameo_id"]])
@@ -401,12 +292,12 @@ class CameoService:
         known = {}
         for cameo_id, rel_path in rows:
             try:
-                known[_pixels_digest(read_png((self.home / rel_path).read_bytes()))] = cameo_id
+                known[pixels_digest(read_png((self.home / rel_path).read_bytes()))] = cameo_id
             except (OSError, ValueError):
                 continue
         out = []
         for i, ref in enumerate(references):
-            cameo_id = known.get(_pixels_digest(ref))
+            cameo_id = known.get(pixels_digest(ref))
             if cameo_id is None:
                 raise ConsentError(
                     f"references[{i}] is not the reference of a cameo you may use; generation output refused"
@@ -495,13 +386,6 @@ class CameoService:
             }
         return out
 
-    def _user_handle(self, user_id: str) -> str:
-        with self.store.read() as cur:
-            r = cur.execute("SELECT handle FROM users WHERE user_id = ?", [user_id]).fetchone()
-        if r is None:
-            raise NotFound(f"user {user_id!r} does not exist")
-        return r[0]
-
     def _user_id(self, user: str) -> str:
         cleaned = clean_handle(user)
         with self.store.read() as cur:
@@ -515,11 +399,6 @@ class CameoService:
             return owner_handle
         raise InputError("handle is required for a character cameo, e.g. handle='maya.dog'")
 
-    def _check_handle_free(self, handle: str) -> None:
-        with self.store.read() as cur:
-            if cur.execute("SELECT 1 FROM cameos WHERE handle = ?", [handle]).fetchone():
-                raise Conflict(f"cameo handle @{handle} is taken; choose another with handle=")
-
 
 def _clean_restrictions(restrictions) -> list[str]:
     if not isinstance(restrictions, list) or not all(isinstance(r, str) for r in restrictions):
@@ -531,3 +410,13 @@ def _clean_restrictions(restrictions) -> list[str]:
     if too_long:
         raise InputError(f"restriction {too_long[0][:40]!r}... is longer than {MAX_RESTRICTION_CHARS} characters")
     return rules
+
+
+def _check_permission(permission: str) -> None:
+    if permission not in PERMISSIONS:
+        raise InputError(f"permission {permission!r} is not one of {', '.join(PERMISSIONS)}")
+
+
+def _check_handle_free(cur, handle: str) -> None:
+    if cur.execute("SELECT 1 FROM cameos WHERE handle = ?", [handle]).fetchone():
+        raise Conflict(f"cameo handle @{handle} is taken; choose another with handle=")

@@ -75,27 +75,28 @@ def load_registry(home: Path | None) -> list[RegistryEntry]:
     entries: list[RegistryEntry] = []
     folders = [REPO_DATA] + ([registry_dir(home)] if home is not None else [])
     for folder in folders:
-        for row in _read_csv(folder / FIGURES_FILE):
-            entries.append(
-                RegistryEntry(
-                    kind="public_figure",
-                    name=row["name"].strip(),
-                    aliases=tuple(_split(row.get("aliases"))),
-                    ambiguous=frozenset(a.casefold() for a in _split(row.get("ambiguous_aliases"))),
-                )
+        entries += [_entry("public_figure", row) for row in _read_csv(folder / FIGURES_FILE)]
+        entries += [
+            _entry(
+                "character",
+                row,
+                holder=(row.get("rights_holder") or "").strip() or None,
+                status=(row.get("status") or "protected").strip() or "protected",
             )
-        for row in _read_csv(folder / CHARACTERS_FILE):
-            entries.append(
-                RegistryEntry(
-                    kind="character",
-                    name=row["name"].strip(),
-                    aliases=tuple(_split(row.get("aliases"))),
-                    ambiguous=frozenset(a.casefold() for a in _split(row.get("ambiguous_aliases"))),
-                    holder=(row.get("rights_holder") or "").strip() or None,
-                    status=(row.get("status") or "protected").strip() or "protected",
-                )
-            )
+            for row in _read_csv(folder / CHARACTERS_FILE)
+        ]
     return entries
+
+
+def _entry(kind: str, row: dict, **extra) -> RegistryEntry:
+    """A registry CSV row: name, aliases and ambiguous_aliases (';'-separated) are common to both files."""
+    return RegistryEntry(
+        kind=kind,
+        name=row["name"].strip(),
+        aliases=tuple(_split(row.get("aliases"))),
+        ambiguous=frozenset(a.casefold() for a in _split(row.get("ambiguous_aliases"))),
+        **extra,
+    )
 
 
 def registry_signature(home: Path | None) -> tuple:

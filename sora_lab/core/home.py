@@ -29,13 +29,14 @@ def atomic_writer(path: Path, *, mode: int = 0o644, text: bool = False) -> Itera
 
     Temp file beside the target (same filesystem, so the rename is atomic), permissions set
     before the first byte, fsync, rename: readers see the old file or the whole new one.
+    Binary files open read-write, for writers that seek back over what they wrote (C2PA signing).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "w" if text else "wb", **({"encoding": "utf-8"} if text else {})) as f:
+        with os.fdopen(fd, "w" if text else "w+b", **({"encoding": "utf-8"} if text else {})) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

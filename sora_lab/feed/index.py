@@ -1,6 +1,6 @@
 """Feed bookkeeping that ranking reads: per-video aggregates and prompt embeddings.
 
-`sync_videos` copies newly published videos into `feed_video_stats` (and counts
+`VideoSync` copies newly published videos into `feed_video_stats` (and counts
 remixes on their parents); `ensure_embeddings` embeds each distinct prompt once
 (MiniLM) into `feed_prompt_embeddings`; `EmbeddingIndex` keeps those vectors in
 memory as one matrix so similarity against taste or a steer text is one matmul.
@@ -72,6 +72,7 @@ class VideoSync:
             if newest is not None and (self._watermark is None or newest > self._watermark):
                 self._watermark = newest
         return prompts
+
 
 def insert_stats_rows(cur, where: str, params: list) -> list[tuple]:
     """Inside a write: add stats rows for the videos `v` matching `where`, and count them as remixes

@@ -20,6 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
+from sora_lab.consent.rules import cameo_visibility_sql
 from sora_lab.feed.index import EmbeddingIndex, arrow
 from sora_lab.feed.steer import SteerTopic
 
@@ -41,31 +42,6 @@ class RankWeights:
 
 
 WEIGHTS = RankWeights()
-
-
-def cameo_filter_sql(alias: str = "v") -> str:
-    """The cameo engineer's contract if present: true iff all the video's cameos permit its author now."""
-    try:
-        from sora_lab.consent.cameos import cameo_visibility_sql
-    except ImportError:
-        return _fallback_cameo_sql(alias)
-    return cameo_visibility_sql(alias)
-
-
-def _fallback_cameo_sql(v: str) -> str:
-    """Same rule read straight from the cameo tables, used until sora_lab.consent.cameos exists."""
-    return f"""NOT EXISTS (
-        SELECT 1 FROM video_cameos vc JOIN cameos c ON c.cameo_id = vc.cameo_id
-        WHERE vc.video_id = {v}.video_id AND NOT (
-            c.deleted_at IS NULL AND (
-                c.owner_id = {v}.author_id OR c.permission = 'everyone'
-                OR (c.permission = 'approved' AND EXISTS (
-                    SELECT 1 FROM cameo_grants g WHERE g.cameo_id = c.cameo_id AND g.grantee_id = {v}.author_id))
-                OR (c.permission = 'mutuals'
-                    AND EXISTS (SELECT 1 FROM follows a
-                                WHERE a.follower_id = c.owner_id AND a.followee_id = {v}.author_id)
-                    AND EXISTS (SELECT 1 FROM follows b
-                                WHERE b.follower_id = {v}.author_id AND b.followee_id = c.owner_id)))))"""
 
 
 @dataclass(frozen=True)
@@ -168,7 +144,7 @@ def rank_candidates(
           AND s.author_id NOT IN (SELECT blocked_id FROM feed_blocks WHERE user_id = $viewer)
           AND NOT EXISTS (SELECT 1 FROM feed_session_items i
                           WHERE i.session_no = $session AND i.video_id = cand.video_id)
-          AND {cameo_filter_sql('v')}
+          AND {cameo_visibility_sql('v')}
         """,
         {"viewer": viewer.user_id, "snap": snapshot_at, "near": near_keys, "session": session_no},
     )

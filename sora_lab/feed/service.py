@@ -16,25 +16,25 @@ checked on every page read, so a revocation takes effect on the next read.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from sora_lab.consent.rules import cameo_visibility_sql
 from sora_lab.core.errors import InputError, NotFound
 from sora_lab.core.ids import utcnow
 from sora_lab.feed.cursor import Cursor, decode_cursor, encode_cursor, load_or_create_secret
 from sora_lab.feed.engagement import liked_by
 from sora_lab.feed.index import EmbeddingIndex, VideoSync, ensure_embeddings
-from sora_lab.feed.rank import WEIGHTS, RankWeights, Viewer, cameo_filter_sql, rank_candidates, taste_unit
+from sora_lab.feed.rank import WEIGHTS, RankWeights, Viewer, rank_candidates, taste_unit
+from sora_lab.feed.sql import id_list
 from sora_lab.feed.stats import fold_pending, pending_counts
 from sora_lab.feed.steer import parse_steer
 from sora_lab.store.db import Store
 
 MAX_LIMIT = 50
 CHUNK = 500  # videos ranked per session extension (50 pages of 10 before the next ranking)
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
 class FeedService:
@@ -54,7 +54,7 @@ class FeedService:
             self._secret = load_or_create_secret(self.home)
         return self._secret
 
-    # --- operations (see rpc.ACCESS) ---------------------------------------------------
+    # --- operations (see sora_lab.api.access.ACCESS) -------------------------------------
     def page(self, *, actor_id: str, cursor: str | None = None, limit: int = 10, steer: str | None = None,
              seen_through: int | None = None) -> dict:
         """One page of the viewer's feed and the cursor for the next (None at the end).
@@ -172,7 +172,7 @@ class FeedService:
 
     def _extend(self, session: dict, topics) -> int:
         """Rank the next chunk of this session (same snapshot, excluding what it already holds)."""
-        viewer = self._viewer(session["user_id"], topics)
+        viewer = self.viewer(session["user_id"], topics)
         self.index.refresh()
         with self.store.read() as cur:
             ranked = rank_candidates(
@@ -215,7 +215,9 @@ class FeedService:
             )
         return len(ranked)
 
-    def _viewer(self, user_id: str, topics) -> Viewer:
+    def viewer(self, user_id: str, topics) -> Viewer:
+        """What ranking knows of one person: their taste vector and the embedded steering topics
+        (`parse_steer` output). Public so notebooks can score with `rank_candidates` directly."""
         with self.store.read() as cur:
             row = cur.execute("SELECT weight, vec FROM feed_user_taste WHERE user_id = ?", [user_id]).fetchone()
         taste = taste_unit(row[0], row[1]) if row else None
@@ -267,20 +269,20 @@ class FeedService:
         """
         cards = {r[1]: json.loads(r[4]) for r in rows if r[4]}
         ids = [r[1] for r in rows]
-        id_list = ", ".join(_quote(v) for v in ids)
+        listed = id_list(ids)
         # Each query filters on a single-column primary key only: any other predicate in the
         # WHERE clause makes DuckDB scan instead of using the index, so the rest is done here.
         with self.store.read() as cur:
             status = {
                 r[0]: (r[1], r[2])
-                for r in cur.execute(f"SELECT video_id, author_id, status FROM videos WHERE video_id IN ({id_list})")
+                for r in cur.execute(f"SELECT video_id, author_id, status FROM videos WHERE video_id IN ({listed})")
                 .fetchall()
             }
             counts = {
                 r[0]: r[1:]
                 for r in cur.execute(
                     f"SELECT video_id, views, likes, shares, remixes, comments FROM feed_video_stats "
-                    f"WHERE video_id IN ({id_list})"
+                    f"WHERE video_id IN ({listed})"
                 ).fetchall()
             }
             blocked = {r[0] for r in cur.execute("SELECT blocked_id FROM feed_blocks WHERE user_id = ?",
@@ -294,7 +296,7 @@ class FeedService:
                     r[0]
                     for r in cur.execute(
                         f"SELECT v.video_id FROM videos v WHERE v.video_id IN "
-                        f"({', '.join(_quote(x) for x in with_cameos)}) AND {cameo_filter_sql('v')}"
+                        f"({id_list(with_cameos)}) AND {cameo_visibility_sql('v')}"
                     ).fetchall()
                 }
                 live = {v: c for v, c in live.items() if v not in with_cameos or v in allowed}
@@ -367,12 +369,6 @@ def _resolve_user(cur, user_id: str | None, handle: str | None) -> str:
     if not cur.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():
         raise NotFound(f"user_id {user_id!r} does not exist")
     return user_id
-
-
-def _quote(value: str) -> str:
-    if not _SAFE_ID.match(value):
-        raise InputError(f"video_id {value!r} has characters ids never have")
-    return f"'{value}'"
 
 
 def _media_relative(path: str | None) -> str | None:

@@ -16,8 +16,7 @@ _SAFE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
 def id_list(ids: list[str]) -> str:
-    """SQL literal list of ids. DuckDB uses a single-column primary key index for `IN (literals)`
-    with no other predicate; a parameter list or an extra condition makes it scan the table."""
+    """SQL literal list of video ids, e.g. `'a', 'b'`; an id of the wrong shape cannot exist (NotFound)."""
     bad = [i for i in ids if not isinstance(i, str) or not _SAFE.match(i)]
     if bad:
         raise NotFound(f"video_id {bad[0]!r} does not exist (ids are letters, digits, '_', '-', '.', ':')")
@@ -25,7 +24,7 @@ def id_list(ids: list[str]) -> str:
 
 
 def like_key_list(user_id: str, video_ids: list[str]) -> str:
-    """SQL literal list of feed_like_keys keys; literals (not parameters) let DuckDB use the index."""
+    """SQL literal list of the viewer's feed_like_keys keys (`user_id:video_id`)."""
     keys = [f"{user_id}:{v}" for v in video_ids]
     bad = [k for k in keys if not _SAFE.match(k)]
     if bad:

@@ -299,29 +299,6 @@ def design_sound(
     return Soundtrack(samples=samples, sample_rate=sample_rate, events=events, n_tracks=len(tracks))
 
 
-def onset_times(
-    samples: np.ndarray, sample_rate: int = SAMPLE_RATE, hop_s: float = 0.004, min_rise: float = 0.02
-) -> np.ndarray:
-    """Seconds where loudness jumps (spectral-flux-like on a high-passed mono mix): hits, not hums.
-
-    Used by tests and by anyone checking that sound lines up with motion.
-    """
-    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
-    high = np.diff(mono, prepend=mono[:1])  # first difference: emphasises clicks over low tones
-    hop = max(1, round(hop_s * sample_rate))
-    n = len(high) // hop
-    energy = np.sqrt((high[: n * hop].reshape(n, hop) ** 2).mean(axis=1))
-    rise = np.diff(energy, prepend=energy[:1])
-    # relative to the loudest jump, but never below a floor that steady ambience cannot reach
-    threshold = max(4 * np.median(np.abs(rise)), 0.25 * rise.max(), min_rise)
-    peaks = [i for i in range(1, n - 1) if rise[i] > threshold and rise[i] >= rise[i - 1] and rise[i] >= rise[i + 1]]
-    merged: list[int] = []
-    for i in peaks:  # one onset per hit: ignore peaks within 30 ms of the previous one
-        if not merged or (i - merged[-1]) * hop_s > 0.03:
-            merged.append(i)
-    return np.array(merged) * hop / sample_rate
-
-
 # --------------------------------------------------------------------------- optional model-made ambience
 
 AUDIO_PIPELINES = ("StableAudioPipeline", "AudioLDMPipeline", "AudioLDM2Pipeline")

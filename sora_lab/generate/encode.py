@@ -9,7 +9,6 @@ ends), constant 24 fps. Durations are exact because both inputs are cut to n_fra
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -187,27 +186,3 @@ def probe(path: Path) -> MediaInfo:
             faststart=_moov_before_mdat(Path(path)),
         )
     return info
-
-
-def decode_audio(path: Path) -> tuple[np.ndarray, int]:
-    """The audio track as float32 (N, channels) and its sample rate (for sync checks)."""
-    import av
-
-    chunks = []
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        rate = stream.codec_context.sample_rate
-        for frame in container.decode(audio=0):
-            data = frame.to_ndarray()
-            if frame.format.is_planar:
-                data = data.T
-            else:
-                data = data.reshape(-1, frame.layout.nb_channels if hasattr(frame.layout, "nb_channels") else 2)
-            chunks.append(data.astype(np.float32))
-    return np.concatenate(chunks), rate
-
-
-def run_ffprobe_like(path: Path) -> str:
-    """ffmpeg's own reading of the file (stream summary), for humans in reports."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
-    return "\n".join(line for line in result.stderr.splitlines() if "Stream" in line or "Duration" in line)

@@ -1,16 +1,15 @@
-"""One clip, end to end: backend -> motion -> sound -> upscale + watermark -> encode -> C2PA -> content id.
+"""One clip, end to end: check inputs -> backend -> motion -> sound -> upscale + watermark -> encode -> C2PA -> poster.
 
-The stages are plain function calls in order, each timed, so `make bench` can print where the
-seconds go. Everything is written inside `staging` (a folder on the same filesystem as the
-media folder); the caller renames the finished files into place, so a crash never leaves a
-half-written file where the feed looks.
+`render_video` is the recipe: one input check, then numbered stages, each a plain call timed by a
+`StageTimer`, so `make bench` can print where the seconds go. Everything is written inside
+`staging` (a folder on the same filesystem as the media folder); the caller renames the finished
+files into place, so a crash never leaves a half-written file where the feed looks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from sora_lab import provenance
 from sora_lab.core.errors import InputError
+from sora_lab.core.timing import StageTimer
 from sora_lab.generate import audio, encode, postprocess
 from sora_lab.generate.base import Backend, Clip
 
@@ -51,19 +51,12 @@ class RenderedVideo:
 
 
 def content_id(path: Path) -> str:
+    """The file's sha256, shortened: identical bytes get the same id, so a clip is stored once."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()[:CONTENT_ID_HEX]
-
-
-def _validate_clip(clip: Clip) -> None:
-    frames = clip.frames
-    if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise InputError(f"backend returned frames {getattr(frames, 'shape', None)}; expected uint8 (T, H, W, 3)")
-    if frames.shape[0] < 1 or clip.fps <= 0:
-        raise InputError(f"backend returned {frames.shape[0]} frames at {clip.fps} fps; expected at least 1 frame")
 
 
 def render_video(
@@ -86,92 +79,88 @@ def render_video(
 
     motion: how sound finds movement — 'objects' (tiny world) or 'flow' (any footage);
     default: 'objects' for the tiny backend, 'flow' otherwise.
+    on_stage: called with ('model' | 'motion' | 'audio' | 'encode' | 'sign' | 'done', fraction).
     """
-    if size_wh[0] < 360 or size_wh[1] < 640 or size_wh[0] * 16 != size_wh[1] * 9:
-        raise InputError(f"size: {size_wh[0]}x{size_wh[1]} must be 9:16 and at least 360x640 (e.g. 720x1280)")
-    timeline = postprocess.timeline_for(seconds)
-    timings: dict[str, float] = {}
+    timeline = _check_inputs(seconds, size_wh)
     report = on_stage or (lambda stage, fraction: None)
     staging.mkdir(parents=True, exist_ok=True)
+    timer = StageTimer()
 
-    started = time.perf_counter()
-    report("model", 0.0)
-    clip = backend.render(
-        prompt,
-        seconds=timeline.seconds,
-        seed=seed,
-        reference=reference,
-        progress=lambda done, total: report("model", done / max(1, total)),
-    )
-    _validate_clip(clip)
-    timings["model"] = time.perf_counter() - started
+    # 1. Model: the backend's own frames, at its own size and frame rate.
+    with timer.stage("model"):
+        report("model", 0.0)
+        clip = backend.render(
+            prompt,
+            seconds=timeline.seconds,
+            seed=seed,
+            reference=reference,
+            progress=lambda done, total: report("model", done / max(1, total)),
+        )
+        _check_clip(clip)
 
-    t = time.perf_counter()
-    report("motion", 0.0)
-    working = postprocess.smooth_motion(clip.frames, clip.fps, timeline)
-    timings["motion"] = time.perf_counter() - t
+    # 2. Motion: retimed to the output frame rate, with smooth in-between frames.
+    with timer.stage("motion"):
+        report("motion", 0.0)
+        working = postprocess.smooth_motion(clip.frames, clip.fps, timeline)
 
-    t = time.perf_counter()
-    report("audio", 0.0)
-    motion = motion or ("objects" if backend.name == "tiny" else "flow")
-    soundtrack = audio.design_sound(working, fps=timeline.fps, seed=seed, motion=motion)
-    ambience = getattr(backend, "ambience", None)  # optional text-to-audio model (pretrained backends)
-    if ambience is not None:
-        bed = ambience.render(prompt, seconds=timeline.seconds, seed=seed, sample_rate=soundtrack.sample_rate)
-        soundtrack = audio.with_bed(soundtrack, bed)
-    timings["audio"] = time.perf_counter() - t
+    # 3. Audio: effects synced to what moves, over the backend's ambience when it has an audio model.
+    with timer.stage("audio"):
+        report("audio", 0.0)
+        motion = motion or ("objects" if backend.name == "tiny" else "flow")
+        soundtrack = audio.design_sound(working, fps=timeline.fps, seed=seed, motion=motion)
+        ambience = getattr(backend, "ambience", None)  # optional text-to-audio model (pretrained backends)
+        if ambience is not None:
+            bed = ambience.render(prompt, seconds=timeline.seconds, seed=seed, sample_rate=soundtrack.sample_rate)
+            soundtrack = audio.with_bed(soundtrack, bed)
 
-    t = time.perf_counter()
-    report("encode", 0.0)
     mark = provenance.Watermark(size_wh, timeline.fps, timeline.n_frames, creator)
-    finish_time = [0.0]
-    poster_frame: list[np.ndarray] = []
-    poster_index = timeline.n_frames // 3
 
-    def finished_frames() -> Iterator[np.ndarray]:
-        for i, frame in enumerate(working):
-            t0 = time.perf_counter()
-            out = mark.apply(postprocess.upscale_frame(frame, size_wh, clip.frames.shape[1]), i)
-            if i == poster_index:
-                poster_frame.append(out.copy())
-            finish_time[0] += time.perf_counter() - t0
-            if i % 24 == 0:
-                report("encode", i / timeline.n_frames)
-            yield out
+    def finished(index: int) -> np.ndarray:
+        """Frame `index` at the delivery size with the visible watermark burned in."""
+        return mark.apply(postprocess.upscale_frame(working[index], size_wh, clip.frames.shape[1]), index)
+
+    def frames_for_the_encoder() -> Iterator[np.ndarray]:
+        """Finished one by one as the encoder pulls them, so a full-size clip never sits in memory."""
+        for index in range(len(working)):
+            with timer.stage("upscale_watermark"):
+                frame = finished(index)
+            if index % 24 == 0:
+                report("encode", index / timeline.n_frames)
+            yield frame
 
     unsigned = staging / f".unsigned-{os.getpid()}-{seed}.mp4"
+    signed = staging / f".signed-{os.getpid()}-{seed}.mp4"
     try:
-        encode.encode_mp4(
-            finished_frames(), size_wh, soundtrack.samples, soundtrack.sample_rate, unsigned, encode_settings
-        )
-        timings["upscale_watermark"] = finish_time[0]
-        timings["encode"] = time.perf_counter() - t - finish_time[0]
+        # 4. Upscale + watermark + encode: H.264 and AAC in a fast-start MP4.
+        with timer.stage("encode"):
+            report("encode", 0.0)
+            encode.encode_mp4(
+                frames_for_the_encoder(), size_wh, soundtrack.samples, soundtrack.sample_rate, unsigned, encode_settings
+            )
+        timer.seconds["encode"] -= timer.seconds["upscale_watermark"]  # frames finished inside it count once
 
-        t = time.perf_counter()
-        report("sign", 0.0)
-        facts = provenance.GenerationFacts(
-            creator=creator,
-            prompt_sha256=provenance.prompt_sha256(prompt),
-            model_id=backend.model_id,
-            parent_video_id=parent_video_id,
-        )
-        signed = staging / f".signed-{os.getpid()}-{seed}.mp4"
-        provenance.sign_mp4(unsigned, signed, identity, facts)
+        # 5. Sign: a C2PA manifest (AI-generated, by whom, with which model); its hash names the file.
+        with timer.stage("sign"):
+            report("sign", 0.0)
+            facts = provenance.GenerationFacts(
+                creator=creator,
+                prompt_sha256=provenance.prompt_sha256(prompt),
+                model_id=backend.model_id,
+                parent_video_id=parent_video_id,
+            )
+            provenance.sign_mp4(unsigned, signed, identity, facts)
+            video_id = content_id(signed)
+            mp4_path = staging / f"{video_id}.mp4"
+            os.replace(signed, mp4_path)
     finally:
-        unsigned.unlink(missing_ok=True)
-    try:
-        video_id = content_id(signed)
-        mp4_path = staging / f"{video_id}.mp4"
-        os.replace(signed, mp4_path)
-    except BaseException:
+        unsigned.unlink(missing_ok=True)  # scratch files; `signed` is gone already when all went well
         signed.unlink(missing_ok=True)
-        raise
-    timings["sign"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    poster_path = encode.write_poster(poster_frame[0], staging / f"{video_id}.jpg")
-    timings["poster"] = time.perf_counter() - t
-    timings["total"] = time.perf_counter() - started
+    # 6. Poster: the frame a third of the way in, finished like the video's frames.
+    with timer.stage("poster"):
+        poster_path = encode.write_poster(finished(timeline.n_frames // 3), staging / f"{video_id}.jpg")
+
+    timings = timer.finish()
     report("done", 1.0)
     return RenderedVideo(
         video_id=video_id,
@@ -185,8 +174,24 @@ def render_video(
         backend=backend.name,
         model_id=backend.model_id,
         seed=seed,
-        timings={k: round(v, 4) for k, v in timings.items()},
+        timings=timings,
         sound_events=len(soundtrack.events),
         sound_tracks=soundtrack.n_tracks,
         clip_meta=dict(clip.meta),
     )
+
+
+def _check_inputs(seconds: float, size_wh: tuple[int, int]) -> postprocess.Timeline:
+    """Refuse a size or a length the pipeline cannot deliver; the timeline says how many frames at what rate."""
+    if size_wh[0] < 360 or size_wh[1] < 640 or size_wh[0] * 16 != size_wh[1] * 9:
+        raise InputError(f"size: {size_wh[0]}x{size_wh[1]} must be 9:16 and at least 360x640 (e.g. 720x1280)")
+    return postprocess.timeline_for(seconds)
+
+
+def _check_clip(clip: Clip) -> None:
+    """A backend's output must be uint8 RGB frames, at least one, at a positive frame rate."""
+    frames = clip.frames
+    if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise InputError(f"backend returned frames {getattr(frames, 'shape', None)}; expected uint8 (T, H, W, 3)")
+    if frames.shape[0] < 1 or clip.fps <= 0:
+        raise InputError(f"backend returned {frames.shape[0]} frames at {clip.fps} fps; expected at least 1 frame")

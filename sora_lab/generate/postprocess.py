@@ -24,7 +24,6 @@ Two steps turn that into smooth, sharp video:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -269,14 +268,6 @@ def upscale_frame(frame: np.ndarray, size_wh: tuple[int, int], source_height: in
     up = cv2.GaussianBlur(up, (0, 0), sigmaX=max(0.5, source_px / 4))  # round off linear-resize facets
     snapped = _snap_edges(up, 2 * int(round(source_px)) + 1)  # window spans a whole edge ramp
     return cv2.resize(snapped, size_wh, interpolation=cv2.INTER_CUBIC)
-
-
-def upscale_stream(
-    frames: np.ndarray, size_wh: tuple[int, int] = DELIVERY_SIZE, source_height: int | None = None
-) -> Iterator[np.ndarray]:
-    """Yield delivery-size frames one by one (keeps memory flat while ffmpeg encodes)."""
-    for frame in frames:
-        yield upscale_frame(frame, size_wh, source_height)
 
 
 def to_working(frames: np.ndarray, delivery: tuple[int, int] = DELIVERY_SIZE) -> np.ndarray:

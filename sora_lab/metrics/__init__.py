@@ -1,6 +1,9 @@
 """Growth metrics over the `events` table: downloads are not users.
 
-- `queries`     — the metric definitions (SQL over DuckDB, small numpy roll-ups).
+- `queries`     — which events count (filters) and the summary from raw events or the rollup.
+- `summary`     — daily series, totals, funnel and regions; `retention`, `invites` and `bitmasks`
+                  hold cohort retention, the invite tree and the per-user day bitmasks they share.
+- `rollup`      — per-user rollup tables of bulk-written (simulated) sources.
 - `simulate`    — an agent-based invite-only launch that writes ordinary events.
 - `reference`   — public launch figures (with sources) and the calibration fit.
 - `importer`    — read daily series from CSV/Parquet into `external_series`.

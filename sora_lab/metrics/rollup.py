@@ -5,7 +5,7 @@ written in bulk — `sim:<scenario>`, always replaced whole by `simulate.write_e
 built in the same transaction; a summary over such sources reads it and turns day bitmasks back into
 exactly the per-user facts the raw-event query computes (first install/redeem/view/generate/cameo day
 in range, active days, region, inviter). 'live' events are written one at a time by many services and
-some are deleted again (videos.py), so live stays on the raw-event path: a summary that touches any
+some are deleted again (sora_lab.videos), so live stays on the raw-event path: a summary that touches any
 source without a rollup reads raw events, and so does a date range that would split a user's invite
 redemptions (the rollup keeps only the first inviter).
 
@@ -46,8 +46,8 @@ _NO_TIME = np.iinfo(np.int64).max
 
 
 def users_sql(relation: str) -> str:
-    """metric_users rows from `relation` (source, ukey, ts, type, region, inviter); the same text runs in
-    migration 7's backfill, so bulk ingest and backfill cannot drift apart (a test compares them)."""
+    """metric_users rows from `relation` (source, ukey, ts, type, region, inviter). Migration 7's backfill
+    runs a frozen copy of this text (sora_lab.store.schema); a test checks both build the same rows."""
     aggs = ",\n".join(
         f"bit_or(bit) FILTER (WHERE {pred} AND hi = {w}) AS {kind}{w}" for kind, pred in KINDS.items() for w in (0, 1)
     )
@@ -243,7 +243,7 @@ def _region_code(region: str | None) -> int:
 
 
 def load_users(cur, filters, info: dict, start: date, ndays: int, whole: bool) -> dict | None:
-    """The per-user columns `queries._roll_up` takes, from metric_users; None when the range splits
+    """The per-user columns `summary.summarize` takes, from metric_users; None when the range splits
     some user's invite redemptions (then only raw events can say which inviter came first in range).
 
     `whole`: the range holds every selected event, so the stored first-install/redeem days and flags

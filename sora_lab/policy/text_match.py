@@ -76,7 +76,6 @@ class Token:
     start: int  # span in the original prompt, [start, end)
     end: int
     hard_break_before: bool  # a comma/full stop/newline separates it from the previous token
-    raw: str  # original characters, folded but not leet-decoded ("4" stays "4")
 
 
 def _decode_leet(word: str) -> str:
@@ -88,10 +87,8 @@ def _decode_leet(word: str) -> str:
 
 def tokenize(prompt: str) -> list[Token]:
     """Split into word tokens with spans, undoing in-word punctuation and spaced-out letters."""
-    folded: list[tuple[str, int]] = []  # (folded char, original index)
-    for i, ch in enumerate(prompt):
-        for c in fold_char(ch):
-            folded.append((c, i))
+    chars, where = fold_text(prompt)
+    folded = list(zip(chars, where, strict=True))  # (folded char, original index)
     words: list[tuple[str, int, int, bool]] = []
     cur: list[str] = []
     cur_start = cur_end = 0
@@ -140,15 +137,15 @@ def tokenize(prompt: str) -> list[Token]:
         if c in ",;:!?()[]{}\n\"/" or (c == "." and not nxt.isalnum() and not abbreviation):
             pending_hard = True
     flush()
-    words = _merge_spaced_letters(words, prompt)
+    words = _merge_spaced_letters(words)
     tokens = []
     for raw, start, end, brk in words:
         text = _decode_leet(raw)
-        tokens.append(Token(text=text, skel=skeleton(text), start=start, end=end, hard_break_before=brk, raw=raw))
+        tokens.append(Token(text=text, skel=skeleton(text), start=start, end=end, hard_break_before=brk))
     return tokens
 
 
-def _merge_spaced_letters(words, prompt: str):
+def _merge_spaced_letters(words):
     """'t a y l o r' -> 'taylor': runs of 3+ single-character tokens become one word."""
     merged = []
     i = 0
@@ -299,19 +296,6 @@ def _drop_padded(hits: list[Hit]) -> list[Hit]:
     return keep
 
 
-def stem_match(tokens: list[Token], stems: list[str]) -> list[tuple[str, Token]]:
-    """Tokens that start with one of `stems` (already folded), e.g. 'decapitat' in 'decapitated'."""
-    out = []
-    for tok in tokens:
-        for stem in stems:
-            if tok.text.startswith(stem):
-                out.append((stem, tok))
-                break
-    return out
-
-
-
-
 def fold_text(prompt: str) -> tuple[str, list[int]]:
     """The folded prompt and, per folded character, the index of the original character."""
     chars: list[str] = []
@@ -335,3 +319,11 @@ def handle_mentions(prompt: str) -> list[tuple[str, int, int]]:
         end = m.start(1) + len(handle)
         out.append((handle, where[m.start()], where[end - 1] + 1))
     return out
+
+
+def without_mentions(prompt: str) -> str:
+    """The prompt with each @handle replaced by 'someone': a handle says who, not what the clip is about."""
+    text = prompt
+    for _, start, end in sorted(handle_mentions(prompt), key=lambda m: -m[1]):
+        text = text[:start] + "someone" + text[end:]
+    return text

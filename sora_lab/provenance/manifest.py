@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import c2pa
 
 from sora_lab.core.errors import InputError
+from sora_lab.core.home import atomic_writer
 from sora_lab.provenance.signing import SigningIdentity
 from sora_lab.provenance.watermark import LAB_NAME
 
@@ -83,22 +82,13 @@ def sign_mp4(src: Path, dst: Path, identity: SigningIdentity, facts: GenerationF
 
     `dst` may equal `src`. The signed bytes go to a temp file beside `dst` first.
     """
-    dst = Path(dst)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".signing")
-    try:
-        with (
-            c2pa.Builder(_manifest_definition(facts)) as builder,
-            identity.signer() as signer,
-            open(src, "rb") as source,
-            os.fdopen(fd, "w+b") as dest,
-        ):
-            builder.sign(signer, "video/mp4", source, dest)
-            dest.flush()
-            os.fsync(dest.fileno())
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with (
+        c2pa.Builder(_manifest_definition(facts)) as builder,
+        identity.signer() as signer,
+        open(src, "rb") as source,
+        atomic_writer(dst) as dest,
+    ):
+        builder.sign(signer, "video/mp4", source, dest)
 
 
 # --- verification ---

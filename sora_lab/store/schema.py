@@ -290,19 +290,26 @@ MIGRATION_5 = [
     "INSERT INTO feed_like_keys SELECT user_id || ':' || video_id FROM likes",
 ]
 
+# metric_users' day-bit columns as migrations 6 and 7 build them (frozen; the live copy is sora_lab.metrics.rollup).
+_FROZEN_KINDS = {
+    "all": "TRUE", "act": "type IN ('session_start', 'view', 'like', 'share', 'remix', 'comment', 'generate')",
+    "ins": "type = 'install'", "red": "type = 'invite_redeemed'", "vw": "type = 'view'", "gen": "type = 'generate'",
+    "cam": "type = 'cameo_created'",
+}
+_FROZEN_DAY_BITS = ",\n".join(
+    f"bit_or(bit) FILTER (WHERE {pred} AND hi = {w}) AS {kind}{w}"
+    for kind, pred in _FROZEN_KINDS.items()
+    for w in (0, 1)
+)
+
+
 def _m6_users_select(relation: str) -> str:
     """Migration 6's per-user rollup query (frozen here; sora_lab.metrics.rollup.users_sql is the live copy)."""
-    active = "type IN ('session_start', 'view', 'like', 'share', 'remix', 'comment', 'generate')"
-    kinds = {"all": "TRUE", "act": active, "ins": "type = 'install'", "red": "type = 'invite_redeemed'",
-             "vw": "type = 'view'", "gen": "type = 'generate'", "cam": "type = 'cameo_created'"}
-    aggs = ",\n".join(
-        f"bit_or(bit) FILTER (WHERE {pred} AND hi = {w}) AS {kind}{w}" for kind, pred in kinds.items() for w in (0, 1)
-    )
     return f"""
         SELECT source, region, ukey,
                min(us) FILTER (WHERE type = 'invite_redeemed' AND inviter IS NOT NULL) AS inviter_us,
                arg_min(inviter, us) FILTER (WHERE type = 'invite_redeemed' AND inviter IS NOT NULL) AS inviter,
-               {aggs}
+               {_FROZEN_DAY_BITS}
         FROM (
             SELECT r.source, r.region, r.ukey, r.type, r.inviter, epoch_us(r.ts) AS us,
                    CAST(1 AS UBIGINT) << CAST((CAST(r.ts AS DATE) - DATE '1970-01-01' - s.base_day) % 64 AS UBIGINT)
@@ -392,14 +399,9 @@ MIGRATION_6 = [
     f"INSERT INTO metric_users {_m6_users_select(_M6_EVENTS)}",
 ]
 
+
 def _m7_users_select(relation: str) -> str:
     """Migration 7's per-user rollup query (frozen here; sora_lab.metrics.rollup.users_sql is the live copy)."""
-    active = "type IN ('session_start', 'view', 'like', 'share', 'remix', 'comment', 'generate')"
-    kinds = {"all": "TRUE", "act": active, "ins": "type = 'install'", "red": "type = 'invite_redeemed'",
-             "vw": "type = 'view'", "gen": "type = 'generate'", "cam": "type = 'cameo_created'"}
-    aggs = ",\n".join(
-        f"bit_or(bit) FILTER (WHERE {pred} AND hi = {w}) AS {kind}{w}" for kind, pred in kinds.items() for w in (0, 1)
-    )
     return f"""
         SELECT source, region, ukey,
                min(us) FILTER (WHERE type = 'invite_redeemed' AND inviter IS NOT NULL) AS inviter_us,
@@ -408,7 +410,7 @@ def _m7_users_select(relation: str) -> str:
                CAST(min(off) FILTER (WHERE type = 'invite_redeemed') AS SMALLINT) AS first_red,
                CAST(bit_or(CASE type WHEN 'view' THEN 1 WHEN 'generate' THEN 2 WHEN 'cameo_created' THEN 4 ELSE 0 END)
                     AS UTINYINT) AS flags,
-               {aggs}
+               {_FROZEN_DAY_BITS}
         FROM (
             SELECT *, CAST(1 AS UBIGINT) << CAST(off % 64 AS UBIGINT) AS bit, off // 64 AS hi
             FROM (

@@ -1,1 +1,1 @@
-"""Videos after generation: request checks, the job queue and its worker, lifecycle and reads."""
+"""Videos: checked requests, the job queue and daily limit, one generation end to end, rows, and the operations."""

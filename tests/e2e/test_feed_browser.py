@@ -6,112 +6,14 @@ Needs real clips (the tiny generator), the lab server, Voilà and Debian's chrom
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-import httpx
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, REPO, ServerProcess, free_port
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, PAGE_SIZE, open_feed, visible_clip, visible_index, wait_playing
 
-from sora_lab.apps.demo_runner import voila_args
 from sora_lab.lab import Lab
 
 pytestmark = [pytest.mark.browser]
-
-PAGE_SIZE = 3
-PROMPTS = [
-    ("theo", "a calm ocean wave rolling onto a beach at sunset"),
-    ("priya", "spinning stars in a purple night sky"),
-    ("lena", "a red fox running through fresh snow"),
-    ("jonas", "neon city street in the rain at night"),
-    ("theo", "a bowl of ramen steaming on a wooden table"),
-    ("priya", "a paper boat drifting on a pond"),
-    ("lena", "a hot air balloon rising over green hills"),
-    ("jonas", "a lighthouse beam sweeping over dark sea"),
-]
-
-
-def generate_clips(home: Path, prompts=PROMPTS, seconds: float = 3.0) -> list[str]:
-    """Real clips through the generation service (embedded, before the server takes the file)."""
-    with Lab.open(home) as lab:
-        return [lab.videos.generate(as_user=author, prompt=prompt, seconds=seconds)["video_id"]
-                for author, prompt in prompts]
-
-
-class VoilaProcess:
-    """`voila dashboards/feed.ipynb` on a free port, with the lab home in its environment."""
-
-    def __init__(self, home: Path, log_dir: Path):
-        self.home, self.port = home, free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log = open(log_dir / f"voila-{self.port}.log", "ab")
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 120) -> VoilaProcess:
-        env = os.environ | {"SORA_LAB_HOME": str(self.home), "SORA_LAB_FEED_PAGE_SIZE": str(PAGE_SIZE)}
-        self.proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "voila"), *voila_args(self.port)],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"voila exited with {self.proc.returncode}; see {self.log.name}")
-            try:
-                if httpx.get(f"{self.url}api/kernelspecs", timeout=2).status_code < 500:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        raise RuntimeError(f"voila did not answer within {timeout}s; see {self.log.name}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-@pytest.fixture
-def feed_stack(seeded_home, tmp_path):
-    """Server + Voilà over a lab with real clips."""
-    ids = generate_clips(seeded_home, PROMPTS[:7], seconds=2.0)
-    server = ServerProcess(seeded_home).start()
-    voila = VoilaProcess(seeded_home, tmp_path).start()
-    yield {"home": seeded_home, "server": server, "voila": voila, "video_ids": ids}
-    voila.stop()
-    server.stop()
-
-
-def open_feed(browser, url: str, viewer: str, timeout_ms: int = 240_000):
-    """A new context on the feed as `viewer`; returns (context, page, timings in ms).
-
-    'interactive' is when the widget (controls and phone) is on the page — Voilà has run the
-    notebook and the kernel is connected; 'first_clip' is when the first clip shows a frame.
-    """
-    context = browser.new_context(viewport={"width": 520, "height": 1200})
-    page = context.new_page()
-    page.goto(f"{url}?as={viewer}", wait_until="domcontentloaded", timeout=timeout_ms)
-    page.wait_for_selector(".sl-root [data-testid=steer-input]", state="visible", timeout=timeout_ms)
-    interactive = page.evaluate("performance.now()")
-    page.wait_for_function(
-        "(() => { const v = document.querySelector('[data-testid=clip] video'); "
-        "return v && v.readyState >= 2 && v.getBoundingClientRect().height > 0; })()",
-        timeout=timeout_ms, polling=50,
-    )
-    first_clip = page.evaluate("performance.now()")
-    return context, page, {"navigation_to_interactive_ms": round(interactive),
-                           "interactive_to_first_clip_ms": round(first_clip - interactive)}
-
-
-def visible_index(page) -> int:
-    return int(page.evaluate("document.querySelector('.sl-root').dataset.visibleIndex || '-1'"))
 
 
 def scroll_next(page) -> None:
@@ -130,27 +32,6 @@ def go_to(page, index: int, timeout_s: float = 60) -> None:
             return
     state = page.evaluate("({...document.querySelector('.sl-root').dataset})")
     raise AssertionError(f"could not scroll to clip {index}: {state}")
-
-
-def wait_playing(page, timeout_s: float = 30) -> dict:
-    """The visible clip reaches readyState >= 2 and its currentTime advances."""
-    script = """(() => { const root = document.querySelector('.sl-root');
-        const i = Number(root.dataset.visibleIndex);
-        const v = document.querySelectorAll('[data-testid=clip] video')[i];
-        return {readyState: v.readyState, t: v.currentTime, src: v.currentSrc, paused: v.paused,
-                duration: v.duration, hidden: document.hidden, feed: {...root.dataset}};
-        })()"""
-    deadline = time.monotonic() + timeout_s
-    first = None
-    while time.monotonic() < deadline:
-        state = page.evaluate(script)
-        if state["readyState"] >= 2:
-            if first is None:
-                first = state
-            elif state["t"] > first["t"]:
-                return {"first": first, "later": state}
-        time.sleep(0.3)
-    raise AssertionError(f"the visible clip did not play: {page.evaluate(script)}")
 
 
 def freeze_visible_clock(page, until: str) -> dict:
@@ -178,10 +59,6 @@ def wait_recovered(page, until: str, before: dict) -> None:
     page.wait_for_function(f"Number(document.querySelector('.sl-root').dataset.{counter} || '0') > {before[counter]}",
                            timeout=20_000)
     wait_playing(page)
-
-
-def visible_clip(page):
-    return page.locator("[data-testid=clip]").nth(visible_index(page))
 
 
 def test_feed_scrolls_plays_and_keeps_a_like(feed_stack, output_dir):

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import CHROMIUM, CHROMIUM_ARGS, REPO, ServerProcess, free_port
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS
+from helpers.processes import PanelProcess, ServerProcess
 
-from sora_lab.lab import Lab
 from sora_lab.metrics.simulate import SimConfig, remember_scenario, run_scenario
+from sora_lab.services import Services
 
 pytestmark = pytest.mark.browser
 
@@ -22,42 +20,10 @@ pytestmark = pytest.mark.browser
 def growth_home(seeded_home) -> Path:
     """A seeded lab with one small simulated launch, closed so a server can own it."""
     config = SimConfig(scale=0.004, days=35)
-    with Lab.open(seeded_home) as lab:
-        run_scenario(lab._services.store, config)
+    with closing(Services.open(seeded_home)) as services:
+        run_scenario(services.store, config)
     remember_scenario(seeded_home, config)
     return seeded_home
-
-
-class PanelProcess:
-    """`panel serve dashboards/growth.py` on a free port for a lab home (the server must be running)."""
-
-    def __init__(self, home: Path):
-        self.home, self.port = home, free_port()
-        self.url = f"http://127.0.0.1:{self.port}/growth"
-        self.log_path = home.parent / f"panel-{self.port}.log"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 60) -> PanelProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "panel", "serve", "dashboards/growth.py", "--port", str(self.port), "--address",
-             "127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{self.port}"],
-            cwd=REPO, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
-            env=os.environ | {"SORA_LAB_HOME": str(self.home)},
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1).status_code < 500:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"panel serve did not answer within {timeout:.0f} s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
 
 
 @pytest.fixture

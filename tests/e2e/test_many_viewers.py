@@ -8,20 +8,17 @@ import json
 import threading
 
 import pytest
-import test_feed_browser
-from test_feed_browser import open_feed, visible_clip, wait_playing
-from test_growth_dashboard import PanelProcess
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, open_feed, visible_clip, wait_playing
+from helpers.processes import PanelProcess
 
 from sora_lab.lab import Lab
 
 pytestmark = [pytest.mark.browser]
-feed_stack = test_feed_browser.feed_stack  # the same server + Voilà fixture
 
 NOTEBOOK_USERS = ["priya", "jonas", "lena"]
 
 
 def test_two_browsers_a_notebook_and_threads_at_once(feed_stack, output_dir):
-    from conftest import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
 
     server, voila, home = feed_stack["server"], feed_stack["voila"], feed_stack["home"]

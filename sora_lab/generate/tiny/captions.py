@@ -26,15 +26,7 @@ from sora_lab.generate.tiny.synonyms import (
     EXTRA_SHAPE_WORDS,
     EXTRA_TEMPLATES_ONE,
 )
-from sora_lab.generate.tiny.world import (
-    BACKGROUNDS,
-    COLORS,
-    MOTIONS,
-    SHAPES,
-    ObjectSpec,
-    make_face_sprite,
-    render_world_clip,
-)
+from sora_lab.generate.tiny.world import BACKGROUNDS, COLORS, MOTIONS, SHAPES, ObjectSpec
 
 COLOR_WORDS: dict[str, list[str]] = {
     "red": ["red", "scarlet"],
@@ -219,18 +211,6 @@ def sample_scene(rng: np.random.Generator, *, p_two: float = 0.2, p_reference: f
         return Scene(with_articles(caption), (a, b), background)
     spec = ObjectSpec(*pool[int(rng.integers(len(pool)))])
     return Scene(caption_one(spec, background, rng, p_extra), (spec,), background)
-
-
-def render_scene(scene: Scene, seed: int = 0) -> np.ndarray:
-    """The ground-truth clip (T, H, W, 3) uint8 for a scene, cameo sprite included."""
-    sprite = make_face_sprite(scene.reference_seed) if scene.reference_seed is not None else None
-    return render_world_clip(list(scene.objects), scene.background, reference=sprite, seed=seed)
-
-
-def demo_prompts(n: int = 12, seed: int = 0) -> list[str]:
-    """Grammar captions the feed demo can use as prompts (the model renders these well)."""
-    rng = np.random.default_rng(seed)
-    return [sample_scene(rng, p_two=0.0, p_reference=0.0).caption for _ in range(n)]
 
 
 def grammar_eval_set(seed: int = 7) -> list[dict]:

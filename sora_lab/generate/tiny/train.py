@@ -340,23 +340,3 @@ def _recorded_phases(state: dict) -> list[dict]:
     """A checkpoint's phases; one written before phases were kept was a single CPU phase."""
     phases = state.get("phases") or [_phase(0, _stored_settings(state), "cpu")]
     return [{**_BEFORE_FIELD_EXISTED, **phase} for phase in phases]
-
-
-def export_checkpoint(run_dir: Path, out_dir: Path, sampling: dict | None = None) -> dict:
-    """Write a checkpoint's EMA weights (plus loss history and chosen sampling defaults) to `out_dir`.
-
-    Used to ship an intermediate checkpoint that evaluated best, without touching the run.
-    """
-    ckpt_path = Path(run_dir) / CHECKPOINT
-    if not ckpt_path.exists():
-        raise FileNotFoundError(f"no {CHECKPOINT} in {run_dir}: train first with `sora-lab model train`")
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    settings = _stored_settings(state)
-    ema = TinyVideoDenoiser(TinyConfig.from_dict(settings.model))
-    ema.load_state_dict(state["ema"])
-    history = state["history"]
-    extra = {"trained_steps": state["step"], "train_seconds": round(state["seconds"], 1), "settings": asdict(settings),
-             "phases": _recorded_phases(state),
-             "final_loss": history[-1]["loss"] if history else None, "history": history, "sampling": sampling or {}}
-    save_weights(ema, Path(out_dir), extra)
-    return extra

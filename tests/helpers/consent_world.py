@@ -13,8 +13,6 @@ shared by the policy and cameo tests (the red-team set assumes exactly this worl
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 
@@ -46,8 +44,8 @@ def drawing_png(seed: int = 0) -> bytes:
     return cv2.imencode(".png", img)[1].tobytes()
 
 
-def build_consent_world(home: Path) -> Lab:
-    lab = Lab.open(home)
+def build_consent_world(lab: Lab) -> Lab:
+    """Seed `lab` (an empty embedded one) with the world above; returns it, for chaining."""
     lab.admin.seed_demo()
     code = lab.accounts.invite(as_user="lab")["code"]
     lab.accounts.redeem(code=code, handle="sam", region="US")

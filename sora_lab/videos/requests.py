@@ -1,0 +1,124 @@
+"""A generation request, checked and normalised before anything is queued or rendered.
+
+Every refusal names the field and the fix, so a bad request costs no queue slot and no model time.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, fields
+
+from sora_lab.core.errors import InputError, PolicyViolation
+from sora_lab.core.limits import MAX_CAMEOS, MAX_PROMPT_CHARS
+from sora_lab.generate import postprocess
+from sora_lab.generate.backends import BACKENDS
+from sora_lab.generate.pretrained import PretrainedOptions
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What to render (prompt, length, seed, cameo handles, backend), and how to file it (draft, parent)."""
+
+    prompt: str
+    seconds: float
+    seed: int
+    cameos: list[str]
+    backend: str
+    model: str | None
+    options: dict
+    draft: bool
+    parent_id: str | None = None
+
+
+def clean_request(
+    *,
+    prompt: str,
+    seconds: float,
+    seed: int | None,
+    cameos: list[str] | None,
+    backend: str,
+    model: str | None,
+    draft: bool,
+    options: dict | None = None,
+    parent_id: str | None = None,
+) -> GenerationRequest:
+    """Check every field and normalise it: a stripped prompt, a random seed when none is given, bare lowercase
+    cameo handles (no '@'), and pretrained options already validated by PretrainedOptions."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InputError("prompt: describe the clip, e.g. 'a red ball bounces on a navy background'")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InputError(f"prompt: {len(prompt)} characters; keep it under {MAX_PROMPT_CHARS}")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise InputError("seconds: give a number of seconds, e.g. 10")
+    postprocess.timeline_for(float(seconds))
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise InputError("seed: give a non-negative integer, or leave it out for a random one")
+    cameos = list(cameos or [])
+    if len(cameos) > MAX_CAMEOS or not all(isinstance(c, str) and c.strip() for c in cameos):
+        raise InputError(f"cameos: give up to {MAX_CAMEOS} cameo handles, e.g. ['maya']")
+    if backend not in BACKENDS:
+        raise InputError(f"backend: {backend!r} is not known; choose one of {', '.join(BACKENDS)}")
+    if model is not None and not isinstance(model, str):
+        raise InputError("model: give a folder path as a string")
+    options = dict(options or {})
+    if options:
+        _check_options(backend, options)
+    return GenerationRequest(
+        prompt=prompt.strip(),
+        seconds=float(seconds),
+        seed=int(seed),
+        cameos=[c.strip().lstrip("@").lower() for c in cameos],
+        backend=backend,
+        model=model,
+        options=options,
+        draft=bool(draft),
+        parent_id=parent_id,
+    )
+
+
+def remix_request(
+    parent: dict, *, prompt: str, seconds: float | None, seed: int | None, cameos: list[str] | None, draft: bool
+) -> GenerationRequest:
+    """A remix of `parent` (a stored video row the caller may see): rendered by the parent's backend
+    (its pretrained folder when the provenance still names one, else the tiny model), as long as the
+    parent unless `seconds` says otherwise, and filed with the parent as its lineage."""
+    backend = parent["backend"] if parent["backend"] in BACKENDS else "tiny"
+    model = None
+    if backend == "pretrained":
+        model = (json.loads(parent["provenance"] or "{}").get("clip") or {}).get("folder")
+        if model is None:
+            backend = "tiny"
+    return clean_request(
+        prompt=prompt,
+        seconds=seconds if seconds is not None else parent["duration_ms"] / 1000,
+        seed=seed,
+        cameos=cameos,
+        backend=backend,
+        model=model,
+        draft=draft,
+        parent_id=parent["video_id"],
+    )
+
+
+def enforce_policy(policy, *, prompt: str, actor_id: str, cameos: list[str]) -> dict:
+    """The prompt policy's decision (cameo ids it found, instructions), or PolicyViolation with its reasons."""
+    decision = policy.check(prompt=prompt, actor_id=actor_id, cameos=cameos or None)
+    if not decision.get("allowed"):
+        reasons = decision.get("reasons") or []
+        summary = "; ".join(r.get("message", r.get("code", "")) for r in reasons) or "refused by the prompt policy"
+        raise PolicyViolation(f"prompt refused: {summary}", reasons)
+    return decision
+
+
+def _check_options(backend: str, options: dict) -> None:
+    """Pretrained options are refused here, naming the field, before anything is queued (not minutes later)."""
+    if backend != "pretrained":
+        raise InputError("options: only the pretrained backend takes options (steps, width, cpu_offload, ...)")
+    known = {f.name for f in fields(PretrainedOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InputError(f"options: unknown {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    PretrainedOptions(**options)
