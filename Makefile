@@ -18,11 +18,11 @@ PYTEST_ARGS ?=
 install_key = $(TORCH_SPEC) index=$(TORCH_INDEX) constraints=$(1)
 INSTALL_KEY := $(call install_key,$(CONSTRAINTS))
 
-.PHONY: demo test bench lint lock venv browser wordnet clean-lab stop
+.PHONY: demo test bench lint lock venv cxx browser wordnet jre test-spark clean-lab stop
 
 # The stamp depends on every file that decides what gets installed, and records the torch source and constraints.
 # torch goes in first, alone (its index may hold nothing else); the project install then keeps that build.
-$(STAMP): pyproject.toml Makefile $(CONSTRAINTS)
+$(STAMP): pyproject.toml Makefile $(CONSTRAINTS) | cxx
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
@@ -49,9 +49,25 @@ apt_install = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND
 browser:
 	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian chromium for browser tests"; $(call apt_install,chromium); }
 
+# A C++ compiler and Python's headers: pdqhash (the PDQ fingerprint, sora_lab/provenance) ships as source only.
+cxx:
+	@command -v g++ >/dev/null 2>&1 || { echo "installing Debian g++ to build pdqhash"; $(call apt_install,g++); }
+	@$(PYTHON) -c "import os, sysconfig; raise SystemExit(not os.path.exists(sysconfig.get_paths()['include'] + '/Python.h'))" \
+	  || { echo "installing Debian python3-dev to build pdqhash"; $(call apt_install,python3-dev); }
+
 # Debian's WordNet 3.0, from which sora_lab/generate/tiny/motion_verbs.json is rebuilt (a test checks the shipped table).
 wordnet:
 	@test -f /usr/share/wordnet/cntlist.rev || { echo "installing Debian wordnet-base"; $(call apt_install,wordnet-base); }
+
+# Debian's Java runtime, for Spark only (`make test-spark`; `make test` does not need it).
+jre:
+	@command -v java >/dev/null 2>&1 || { echo "installing Debian default-jre-headless for Spark"; $(call apt_install,default-jre-headless); }
+
+# Optional, not part of `make test`: the [spark] extra and a JRE, then Spark SQL reads a small
+# `sora-lab metrics export` and must compute the lab's DAU series (tests/test_metrics_spark.py).
+test-spark: venv jre
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark]" "$(TORCH_SPEC)" $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+	SORA_LAB_SPARK=1 $(BIN)/python -m pytest -p no:cacheprovider tests/test_metrics_spark.py $(PYTEST_ARGS)
 
 demo: venv
 	@$(BIN)/python -m sora_lab.apps.demo_runner

@@ -15,6 +15,7 @@ from datetime import date
 
 import pandas as pd
 import panel as pn
+from panel.models.vega import VEGA_LITE_VERSION  # the Vega-Lite release Panel bundles and draws with
 
 from sora_lab.lab import Lab
 from sora_lab.metrics import charts
@@ -98,9 +99,10 @@ def _scale(source: str) -> float:
 
 
 def _show(name: str, chart, frame: pd.DataFrame) -> None:
-    """Hand the pane a plain Vega-Lite dict (validated once by Altair's builders, not again per redraw)."""
+    """Hand the pane a plain Vega-Lite dict (validated once by Altair's builders, not again per redraw),
+    declared for the Vega-Lite release Panel draws it with, so the console has no version warning."""
     current[name] = (chart, frame)
-    panes[name].object = chart.to_dict(validate=False)
+    panes[name].object = charts.to_spec(chart, VEGA_LITE_VERSION)
 
 
 def refresh(*_events) -> None:

@@ -1,5 +1,5 @@
-"""Talking to a running lab server: the HTTP transport, its errors rebuilt as the lab's own
-exception types, and waiting on a generation job with a progress bar.
+"""Talking to a running lab server: calling its v1 routes by operation name, its errors rebuilt as the
+lab's own exception types, and waiting on a generation job with a progress bar.
 
 The embedded lab raises the same exceptions, so code written against `Lab` handles a refusal
 the same way whichever side of the wire the lab is on.
@@ -7,33 +7,113 @@ the same way whichever side of the wire the lab is on.
 
 from __future__ import annotations
 
+import base64
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from sora_lab.api.access import from_json, to_json
+from sora_lab.api.access import to_json
 from sora_lab.core import errors
-from sora_lab.core.errors import LabError
+from sora_lab.core.errors import InputError, LabError
 from sora_lab.core.home import read_json, server_info_path
 
 
+@dataclass(frozen=True)
+class Route:
+    """Where one operation lives on the server, read from its OpenAPI document: the method, the path
+    template and which arguments go in the path and the query; the rest is the JSON body."""
+
+    name: str
+    method: str
+    path: str
+    path_params: tuple[str, ...]
+    query_params: tuple[str, ...]
+    has_body: bool
+
+    def request(self, kwargs: dict) -> tuple[str, dict, dict | None]:
+        """(path, query, body) for a call with these keyword arguments (None values are left out)."""
+        given = {k: _jsonable(v) for k, v in kwargs.items() if v is not None}
+        missing = [p for p in self.path_params if p not in given]
+        if missing:
+            raise InputError(f"{self.name}: missing required argument {missing[0]!r}")
+        path = self.path
+        for param in self.path_params:
+            path = path.replace(f"{{{param}}}", quote(str(given.pop(param)), safe=""))
+        query = {k: given.pop(k) for k in self.query_params if k in given}
+        if given and not self.has_body:
+            accepted = ", ".join(self.path_params + self.query_params) or "none"
+            raise InputError(f"{self.name}: unknown argument {next(iter(given))!r}; accepted: {accepted}")
+        return path, query, given if self.has_body else None
+
+
+def routes_from_openapi(spec: dict) -> dict[str, Route]:
+    """Every operation of an OpenAPI document by its operationId."""
+    routes = {}
+    for path, item in spec.get("paths", {}).items():
+        for method, operation in item.items():
+            name = operation.get("operationId")
+            if not name:
+                continue
+            params = operation.get("parameters", [])
+            routes[name] = Route(
+                name=name, method=method.upper(), path=path,
+                path_params=tuple(p["name"] for p in params if p["in"] == "path"),
+                query_params=tuple(p["name"] for p in params if p["in"] == "query"),
+                has_body="requestBody" in operation,
+            )
+    return routes
+
+
+def _jsonable(value: Any) -> Any:
+    """Arguments as JSON: bytes as base64 (uploads), paths as text, the rest as the embedded lab returns them."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return to_json(value)
+
+
 class LabClient:
-    """The HTTP side of `Lab.connect`: one keep-alive connection to one server."""
+    """The HTTP side of `Lab.connect`: one keep-alive connection to one server, calling its v1 routes by
+    operation name (`videos.get`); the route table is read once from the server's /openapi.json."""
 
     def __init__(self, url: str, *, timeout: float = 120):
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._routes: dict[str, Route] | None = None
+        self._lock = threading.Lock()
+
+    def route(self, name: str) -> Route:
+        with self._lock:
+            if self._routes is None:
+                response = self._http.get("/openapi.json", timeout=30)
+                if response.status_code != 200:
+                    raise LabError(f"lab server at {self.url} has no API description (HTTP {response.status_code}); "
+                                   "is it a sora-lab server of this version?")
+                self._routes = routes_from_openapi(response.json())
+        if name not in self._routes:
+            raise errors.NotFound(f"the lab server at {self.url} has no operation {name!r}; is it an older version?")
+        return self._routes[name]
 
     def call(self, name: str, kwargs: dict, *, token: str | None) -> Any:
         """Run operation `name` on the server; raises the server's error as its LabError type."""
+        route = self.route(name)
+        path, query, body = route.request(kwargs)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = self._http.post(f"/api/rpc/{name}", json=to_json(kwargs), headers=headers)
-        body = _json_or_none(response)
+        response = self._http.request(route.method, path, params=query, json=body, headers=headers)
+        payload = _json_or_none(response)
         if response.status_code >= 400:
-            raise error_from(response.status_code, body)
-        return from_json(body["result"])
+            raise error_from(response.status_code, payload)
+        return payload
 
     def health(self) -> dict:
         try:
@@ -48,15 +128,32 @@ class LabClient:
         self._http.close()
 
 
+def add_local_paths(value: Any, media_root: Path) -> Any:
+    """Give video records from the server the `path` and `poster` keys the embedded lab returns, as files
+    under this lab home's media folder (the server names its files only by URL). They exist where the
+    client shares the server's home, as the CLI does; elsewhere fetch `media_url` instead."""
+    if isinstance(value, list):
+        for item in value:
+            add_local_paths(item, media_root)
+    elif isinstance(value, dict):
+        if {"video_id", "media_url", "poster_url", "media_path"} <= value.keys():
+            value["path"] = str(media_root / value["media_path"]) if value["media_url"] else None
+            value["poster"] = str(media_root / value["poster_path"]) if value["poster_url"] else None
+        for item in value.values():
+            if isinstance(item, dict | list):
+                add_local_paths(item, media_root)
+    return value
+
+
 def running_server_url(home: Path) -> str | None:
-    """The URL in home/server.json if that server answers /health for this home."""
+    """The URL in home/server.json if the server there answers /health as the instance that wrote it."""
     info = read_json(server_info_path(home))
     url = info.get("url")
-    if not url:
+    if not url or not info.get("instance"):
         return None
     try:
         response = httpx.get(f"{url}/health", timeout=2)
-        if response.status_code == 200 and response.json().get("home") == str(home):
+        if response.status_code == 200 and response.json().get("instance") == info["instance"]:
             return url
     except (httpx.HTTPError, ValueError):
         return None

@@ -5,7 +5,8 @@
     lab = Lab.auto()                      # the server if one runs for this home, else embedded
 
 Both modes expose the same operations, `lab.<area>.<method>(..., as_user="alice")`,
-listed in `sora_lab.api.access.ACCESS`; `sora_lab.client` carries the remote calls.
+listed in `sora_lab.api.access.ACCESS`; `sora_lab.client` carries the remote calls to the
+server's v1 routes, found by operation name.
 DuckDB locks its file against every other process, so several kernels and apps share
 one lab only through the server; `Lab.auto` picks that path whenever the server is up.
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 from sora_lab.accounts.service import ADMIN_HANDLE
 from sora_lab.api.access import ACCESS, dispatch, to_json
-from sora_lab.client import LabClient, running_server_url, wait_for_job
+from sora_lab.client import LabClient, add_local_paths, running_server_url, wait_for_job
 from sora_lab.core.errors import AuthError
 from sora_lab.core.home import load_credentials, media_dir, resolve_home, save_credential
 
@@ -101,7 +102,8 @@ class Lab:
         return result
 
     def _remote_call(self, name: str, as_user: str | None, kwargs: dict) -> Any:
-        return self._client.call(name, kwargs, token=self._token_for(name, as_user))
+        result = self._client.call(name, kwargs, token=self._token_for(name, as_user))
+        return add_local_paths(result, media_dir(self.home))
 
     def _token_for(self, name: str, as_user: str | None) -> str | None:
         if as_user is None:
@@ -131,7 +133,7 @@ class Lab:
     def health(self) -> dict:
         if self.embedded:
             return {"ok": True, "mode": "embedded", "home": str(self.home)}
-        return self._client.health() | {"mode": "server"}
+        return self._client.health() | {"mode": "server", "home": str(self.home)}
 
     def media_url(self, relative_path: str) -> str:
         """Where a viewer fetches a media file: the server's URL, or a local path when embedded."""

@@ -97,6 +97,12 @@ class Services:
         return FeedService(self.store, self.home)
 
     @service
+    def provenance(self):
+        from sora_lab.provenance.trace import TraceService
+
+        return TraceService(self.store, self.home)
+
+    @service
     def metrics(self):
         from sora_lab.metrics.service import MetricsService
 

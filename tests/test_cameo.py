@@ -3,15 +3,14 @@ uses with remove, audit trail, generation-time consent, HTTP and CLI paths."""
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import timedelta
 
-import av
 import cv2
 import numpy as np
 import pytest
 from helpers.consent_world import drawing_png, face_png, no_face_png
+from helpers.face_copies import clip
 from typer.testing import CliRunner
 
 from sora_lab.consent.rules import cameo_visibility_sql
@@ -26,28 +25,26 @@ def uid(lab: Lab, handle: str) -> str:
     return lab.accounts.whoami(as_user=handle)["user_id"]
 
 
-def clip(frames: list[np.ndarray], creation_time: str | None = None) -> bytes:
-    """An H.264 MP4 of RGB frames, in memory."""
-    buf = io.BytesIO()
-    with av.open(buf, mode="w", format="mp4") as container:
-        if creation_time:
-            container.metadata["creation_time"] = creation_time
-        stream = container.add_stream("libx264", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 256, 256, "yuv420p"
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buf.getvalue()
-
-
 def moving_face_frames(n: int = 12) -> list[np.ndarray]:
     """A real face drifting and zooming a little, as a person recording themselves does."""
     from skimage import data
 
     img = data.astronaut()
     return [cv2.resize(img[10 + 3 * i : 410 + 2 * i, 60 + 2 * i : 460 + i], (256, 256)) for i in range(n)]
+
+
+@pytest.fixture(autouse=True)
+def photo_cameos(request):
+    """These tests register person cameos from photos: the operator turns the liveness requirement off
+    (tests/test_consent_likeness.py checks the default, on)."""
+    for name in ("lab", "seeded_home"):
+        if name in request.fixturenames:
+            target = request.getfixturevalue(name)
+            if name == "lab":
+                target.admin.update_settings(changes={"cameo_liveness_required": False})
+            else:
+                with Lab.open(target) as lab:
+                    lab.admin.update_settings(changes={"cameo_liveness_required": False})
 
 
 # --- registration ----------------------------------------------------------------------------
@@ -73,9 +70,9 @@ def test_photo_without_a_face_is_refused_and_nothing_is_stored(lab, home):
     assert not (home / "media" / "cameos").exists() or not any((home / "media" / "cameos").iterdir())
 
 
-def test_character_cameo_skips_the_face_check_and_is_flagged(lab):
-    cameo = lab.cameos.create(as_user="lena", image=drawing_png(), kind="character", handle="lena.cat")
-    assert cameo["kind"] == "character" and cameo["is_character"]
+def test_character_cameo_is_flagged_and_namespaced(lab):
+    cameo = lab.cameos.create(as_user="lena", image=drawing_png(), kind="character", handle="cat")
+    assert cameo["kind"] == "character" and cameo["is_character"] and cameo["handle"] == "lena/cat"
     with pytest.raises(InputError, match="handle is required"):
         lab.cameos.create(as_user="lena", image=drawing_png(1), kind="character")
 
@@ -98,8 +95,11 @@ def test_bad_registration_input_names_the_field(lab, kwargs, match):
 
 def test_taken_handle_conflicts(lab):
     lab.cameos.create(as_user="maya", image=face_png())
-    with pytest.raises(Conflict):
-        lab.cameos.create(as_user="theo", image=face_png(), handle="maya")
+    with pytest.raises(Conflict, match="taken"):
+        lab.cameos.create(as_user="maya", image=face_png("obama"))  # one person cameo per account
+    lab.cameos.create(as_user="maya", image=drawing_png(), kind="character", handle="dog")
+    with pytest.raises(Conflict, match="taken"):
+        lab.cameos.create(as_user="maya", image=drawing_png(1), kind="character", handle="maya/dog")
 
 
 # --- liveness -------------------------------------------------------------------------------------
@@ -111,9 +111,9 @@ def test_liveness_video_flow(lab):
     assert len(words) == 6 and all(w.isdigit() for w in words[2:])
     cameo = lab.cameos.create(as_user="theo", video=clip(moving_face_frames()), challenge_id=challenge["challenge_id"])
     assert cameo["liveness"]["face_frames"] >= 0.6 * cameo["liveness"]["frames"]
+    lab.cameos.delete(as_user="theo", handle="theo")  # frees the handle and the face; the challenge stays spent
     with pytest.raises(Conflict, match="already used"):
-        lab.cameos.create(as_user="theo", handle="theo2", video=clip(moving_face_frames()),
-                          challenge_id=challenge["challenge_id"])
+        lab.cameos.create(as_user="theo", video=clip(moving_face_frames()), challenge_id=challenge["challenge_id"])
 
 
 def test_liveness_refusals(lab, services):

@@ -159,24 +159,17 @@ def test_client_ids_are_forgotten_after_the_retention_window(lab, services):
     assert lab.engagement.record(as_user="maya", events=batch)["stored"] == 1  # a late retry counts again
 
 
-def test_published_check_from_the_snapshot_matches_the_database(lab, services):
-    from sora_lab.feed.published import PublishedVideos
-
-    published = add_many(services, 4)
+def test_a_batch_naming_a_clip_the_viewer_cannot_see_stores_nothing(lab, services):
+    published = add_many(services, 260)  # more than visibility's literal id list: its Arrow-view path
     store = services.store
     with store.write() as cur:
         cur.execute("UPDATE videos SET status = 'draft' WHERE video_id = ?", [published[0]])
-    checker = PublishedVideos(snapshot_at=0)  # the first batch loads the snapshot
-    with store.read() as cur:
-        assert checker.missing(cur, {*published, "v_nope"}) == sorted([published[0], "v_nope"])
-    assert checker._hashes is not None and len(checker._hashes) == 3
-    later = add_many(services, 1)[0]  # published after the snapshot: asked of the database, then remembered
-    with store.read() as cur:
-        assert checker.missing(cur, {later, published[1]}) == []
-    assert later in checker._remembered
-    # Through the service: a batch naming one unpublished clip stores nothing.
-    services.engagement._published = PublishedVideos(snapshot_at=0)
     with pytest.raises(NotFound, match=published[0]):
         lab.engagement.record(as_user="maya", events=[{"type": "view", "video_id": v, "watch_ms": 10}
                                                       for v in published])
-    assert _waiting(services) == 0
+    big = [{"type": "view", "video_id": v, "watch_ms": 10} for v in published[1:]]
+    assert lab.engagement.record(as_user="maya", events=big)["stored"] == 259
+    with store.write() as cur:  # unpublished after an earlier batch: refused on the very next one
+        cur.execute("UPDATE videos SET status = 'draft' WHERE video_id = ?", [published[1]])
+    with pytest.raises(NotFound, match=published[1]):
+        lab.engagement.record(as_user="maya", events=big)

@@ -205,14 +205,14 @@ def test_decision_is_audited_for_the_cameo_owner(world):
 def test_new_topic_rule_applies_even_after_a_check_without_rules(world):
     """The early MiniLM forward is started from a remembered hint; a stale hint must not let a
     prompt through, only cost time."""
-    assert check(world, "@lena.cat sharing a pint of ale with friends", "maya")["allowed"]
-    world.cameos.set_restrictions(as_user="lena", handle="lena.cat", restrictions=["no alcohol"])
+    assert check(world, "@lena/cat sharing a pint of ale with friends", "maya")["allowed"]
+    world.cameos.set_restrictions(as_user="lena", handle="lena/cat", restrictions=["no alcohol"])
     try:
-        decision = check(world, "@lena.cat sharing a pint of ale with friends", "maya")
+        decision = check(world, "@lena/cat sharing a pint of ale with friends", "maya")
         assert codes(decision) == ["cameo_restriction"] and "no alcohol" in decision["reasons"][0]["message"]
     finally:
-        world.cameos.set_restrictions(as_user="lena", handle="lena.cat", restrictions=[])
-    assert check(world, "@lena.cat sharing a pint of ale with friends", "maya")["allowed"]
+        world.cameos.set_restrictions(as_user="lena", handle="lena/cat", restrictions=[])
+    assert check(world, "@lena/cat sharing a pint of ale with friends", "maya")["allowed"]
 
 
 # --- normalisation -----------------------------------------------------------------------------

@@ -16,9 +16,10 @@ from sora_lab.services import Services
 from sora_lab.store.db import DB_FILENAME, Store
 
 
-def rpc(url, name, body=None, token=None, **kw):
+def call(url, method, path, body=None, token=None, **kw):
+    """One request to the v1 API (path relative to /api/v1)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.post(f"{url}/api/rpc/{name}", json=body if body is not None else {}, headers=headers, timeout=30, **kw)
+    return httpx.request(method, f"{url}/api/v1{path}", json=body, headers=headers, timeout=30, **kw)
 
 
 def counts(home):
@@ -29,9 +30,10 @@ def counts(home):
     return result
 
 
-def test_health_binds_loopback_and_reports_home(server):
+def test_health_binds_loopback_and_names_no_path(server):
     body = httpx.get(f"{server.url}/health").json()
-    assert body["ok"] and body["home"] == str(server.home)
+    assert body["ok"] and body["instance"] and set(body) == {"ok", "version", "schema_version", "instance"}
+    assert str(server.home) not in json.dumps(body)
     assert server.url.startswith("http://127.0.0.1:")
 
 
@@ -55,46 +57,78 @@ def test_lab_auto_prefers_the_running_server(server):
 def test_bad_requests_get_clear_4xx_and_store_nothing(server):
     tokens = load_credentials(server.home)
     url = server.url
-    code = rpc(url, "accounts.invite", token=tokens["maya"]).json()["result"]["code"]
-    assert rpc(url, "accounts.redeem", {"code": code, "handle": "used", "region": "US"}).status_code == 200
+    code = call(url, "POST", "/invites", token=tokens["maya"]).json()["code"]
+    assert call(url, "POST", "/invites/redeem", {"code": code, "handle": "used", "region": "US"}).status_code == 200
 
     def stats():  # the server owns the file, so row counts come through it
-        return rpc(url, "admin.stats", token=tokens["lab"]).json()["result"]["rows"]
+        return call(url, "GET", "/admin/stats", token=tokens["lab"]).json()["rows"]
 
     before = stats()
-
+    maya = tokens["maya"]
     cases = [
-        (rpc(url, "accounts.redeem", {"code": "QQQQ-QQQQ", "handle": "x1", "region": "US"}), 404, "does not exist"),
-        (rpc(url, "accounts.redeem", {"code": code, "handle": "x2", "region": "US"}), 409, "already used"),
-        (rpc(url, "accounts.invite"), 401, "signed-in user"),
-        (rpc(url, "accounts.invite", token="slt_forged"), 401, "unknown bearer token"),
-        (rpc(url, "admin.stats", token=tokens["maya"]), 403, "lab operator"),
-        (rpc(url, "accounts.invite", {"actor_id": "u_other"}, token=tokens["maya"]), 400, "actor_id"),
-        (rpc(url, "engagement.record", {"events": [{"type": "teleport"}]}, token=tokens["maya"]), 400, "type"),
-        (rpc(url, "no.such_thing", token=tokens["maya"]), 404, "no operation"),
-        (rpc(url, "accounts.invite", {"bogus": 1}, token=tokens["maya"]), 400, "unknown argument 'bogus'"),
+        (call(url, "POST", "/invites/redeem", {"code": "QQQQ-QQQQ", "handle": "x1", "region": "US"}), 404,
+         "does not exist", None),
+        (call(url, "POST", "/invites/redeem", {"code": code, "handle": "x2", "region": "US"}), 409, "already used",
+         None),
+        (call(url, "POST", "/invites"), 401, "signed-in user", None),
+        (call(url, "POST", "/invites", token="slt_forged"), 401, "unknown bearer token", None),
+        (call(url, "GET", "/admin/stats", token=maya), 403, "lab operator", None),
+        (call(url, "POST", "/engagement", {"events": [{"type": "teleport"}]}, token=maya), 422, "events[0].type",
+         "events[0].type"),
+        (call(url, "POST", "/engagement", {"events": [{"type": "view", "video_id": "v1", "watch_ms": True}]},
+              token=maya), 422, "valid integer", "events[0].watch_ms"),
+        (httpx.post(f"{url}/api/rpc/accounts.invite", headers={"Authorization": f"Bearer {maya}"}), 404,
+         "Not Found", None),  # the old untyped route is gone
+        (call(url, "POST", "/policy/check", {"prompt": "a cat", "bogus": 1}, token=maya), 422, "unknown field",
+         "bogus"),
+        (call(url, "POST", "/policy/check", {"prompt": "a cat", "actor_id": "u_other"}, token=maya), 422,
+         "unknown field", "actor_id"),
+        (call(url, "GET", "/feed?limit=51", token=maya), 422, "less than or equal to 50", "limit"),
+        (call(url, "GET", "/feed?limit=true", token=maya), 422, "valid integer", "limit"),
+        (call(url, "GET", "/videos/abc/counts", token=maya), 404, "abc", None),
+        (call(url, "POST", "/cameos", {"image": "not base64!"}, token=maya), 422, "not valid base64", "image"),
+        (call(url, "POST", "/cameos", {"image": 5}, token=maya), 422, "valid string", "image"),
+        (call(url, "POST", "/policy/check", {"prompt": "a cat\u202e"}, token=maya), 422, "control character",
+         "prompt"),
+        (call(url, "POST", "/videos", {"prompt": "a cat", "options": "abc"}, token=maya), 422, "options", "options"),
+        (call(url, "POST", "/blocks", {"user_id": 5}, token=maya), 422, "valid string", "user_id"),
+        (call(url, "GET", "/cameos/maya/audit?limit=-1", token=maya), 422, "greater than or equal to 1", "limit"),
     ]
-    malformed = httpx.post(
-        f"{url}/api/rpc/accounts.invite", content=b"{not json", timeout=30,
-        headers={"Authorization": f"Bearer {tokens['maya']}", "Content-Type": "application/json"},
-    )
-    cases.append((malformed, 400, "not valid JSON"))
-    huge = httpx.post(
-        f"{url}/api/rpc/accounts.invite", content=b"[" + b"1," * (9 * 1024 * 1024) + b"1]", timeout=60,
-        headers={"Authorization": f"Bearer {tokens['maya']}"},
-    )
-    cases.append((huge, 413, "larger than"))
-    waitlisted = rpc(url, "accounts.signup", {"handle": "waiter", "region": "US"}).json()["result"]["token"]
-    cases.append((rpc(url, "accounts.invite", token=waitlisted), 403, "no access yet"))
+    malformed = httpx.post(f"{url}/api/v1/invites/redeem", content=b"{not json", timeout=30,
+                           headers={"Content-Type": "application/json"})
+    cases.append((malformed, 422, "not valid JSON", None))
+    not_utf8 = httpx.post(f"{url}/api/v1/invites/redeem", content=b'{"code": "\xff\xfe"}', timeout=30,
+                          headers={"Content-Type": "application/json"})
+    cases.append((not_utf8, 400, "not valid JSON", None))
+    deep = httpx.post(f"{url}/api/v1/invites/redeem", content=b"[" * 5000 + b"]" * 5000, timeout=30,
+                      headers={"Content-Type": "application/json"})  # no token: refused, not a RecursionError
+    cases.append((deep, 400, "not valid JSON", None))
+    huge = httpx.post(f"{url}/api/v1/engagement", content=b"[" + b"1," * (9 * 1024 * 1024) + b"1]", timeout=60,
+                      headers={"Authorization": f"Bearer {maya}", "Content-Type": "application/json"})
+    cases.append((huge, 413, "larger than", None))
+    waitlisted = call(url, "POST", "/accounts", {"handle": "waiter", "region": "US"}).json()["token"]
+    cases.append((call(url, "POST", "/invites", token=waitlisted), 403, "no access yet", None))
 
-    for response, status, words in cases:
+    for response, status, words, field in cases:
         assert response.status_code == status, response.text
         error = response.json()["error"]
         assert words in error["message"], error
+        assert error.get("field") == field, error
     after = stats()
     assert after["users"] == before["users"] + 1  # only the waitlisted sign-up
     assert after["invites"] == before["invites"]
     assert after["likes"] == before["likes"]
+
+
+def test_the_connection_survives_refusals(server):
+    """After 4xx answers (even to a body the server would not parse) the same keep-alive connection serves on."""
+    token = load_credentials(server.home)["maya"]
+    with httpx.Client(base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {token}"}) as http:
+        answers = [http.post("/engagement", json={"events": [{"type": "view", "video_id": ["x"]}]}).status_code,
+                   http.post("/engagement", content=b"[" * 5000, headers={"Content-Type": "application/json"}
+                             ).status_code,
+                   http.get("/me").status_code]
+    assert answers == [422, 400, 200]
 
 
 def test_media_is_served_with_ranges_and_no_traversal(seeded_home):
@@ -131,9 +165,9 @@ def _videos_by_maya(home, n) -> list[str]:
 def _redeem_users(url, admin_token, n):
     tokens = []
     for i in range(n):
-        code = rpc(url, "accounts.invite", token=admin_token).json()["result"]["code"]
-        body = rpc(url, "accounts.redeem", {"code": code, "handle": f"load{i}", "region": "US"}).json()
-        tokens.append(body["result"]["token"])
+        code = call(url, "POST", "/invites", token=admin_token).json()["code"]
+        body = call(url, "POST", "/invites/redeem", {"code": code, "handle": f"load{i}", "region": "US"}).json()
+        tokens.append(body["token"])
     return tokens
 
 
@@ -149,7 +183,7 @@ def test_concurrent_writes_lose_nothing(seeded_home):
                 for i, video_id in enumerate(videos):
                     for event in ({"type": "like", "video_id": video_id},
                                   {"type": "view", "video_id": video_id, "watch_ms": 1000 + i}):
-                        response = http.post("/api/rpc/engagement.record", json={"events": [event]})
+                        response = http.post("/api/v1/engagement", json={"events": [event]})
                         if response.status_code != 200:
                             failures.append(response.text)
 
@@ -183,7 +217,7 @@ def test_sigkill_mid_write_keeps_every_acknowledged_write(seeded_home):
                 cid = f"k{i}"
                 event = {"type": "view", "video_id": videos[i % 50], "watch_ms": i, "client_event_id": cid}
                 try:
-                    response = http.post("/api/rpc/engagement.record", json={"events": [event]})
+                    response = http.post("/api/v1/engagement", json={"events": [event]})
                 except httpx.HTTPError:
                     return
                 if response.status_code == 200:
@@ -217,7 +251,7 @@ def test_idempotent_retries_over_http(server):
     assert first == {"stored": 2, "duplicates": 0}
     assert again == {"stored": 0, "duplicates": 2}
     # the same client id from another user is that user's own event
-    other = rpc(server.url, "engagement.record", {"events": batch[:1]}, token=tokens["lena"]).json()["result"]
+    other = call(server.url, "POST", "/engagement", {"events": batch[:1]}, token=tokens["lena"]).json()
     assert other == {"stored": 1, "duplicates": 0}
     lab.close()
 
@@ -237,16 +271,46 @@ def test_server_refuses_to_start_twice_for_one_home(server):
 @pytest.mark.parametrize("payload", [json.dumps([1, 2]), "null", '"text"'])
 def test_body_must_be_an_object(server, payload):
     token = load_credentials(server.home)["maya"]
-    response = httpx.post(f"{server.url}/api/rpc/accounts.whoami", content=payload,
-                          headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 400
-    assert "JSON object" in response.json()["error"]["message"]
+    response = httpx.post(f"{server.url}/api/v1/policy/check", content=payload,
+                          headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"]["message"].startswith("request body is")
 
 
 def test_members_cannot_point_the_server_at_arbitrary_folders(server):
     tokens = load_credentials(server.home)
-    for folder in ["/etc", "../../", "models/../../keys"]:
-        response = rpc(server.url, "videos.submit", {"prompt": "a red circle moves right", "backend": "pretrained",
+    (server.home / "models" / "mine").mkdir(parents=True)
+    for folder in ["/etc", "../../", "models/../../keys", "mine/../../keys"]:
+        response = call(server.url, "POST", "/jobs", {"prompt": "a red circle moves right", "backend": "pretrained",
                                                       "model": folder}, token=tokens["maya"])
         assert response.status_code == 403, response.text
         assert "outside the lab's model folder" in response.json()["error"]["message"]
+        assert str(server.home) not in response.text
+    missing = call(server.url, "POST", "/jobs", {"prompt": "a red circle", "model": "0" * 400}, token=tokens["maya"])
+    assert missing.status_code == 404 and "no model folder" in missing.json()["error"]["message"]
+
+
+def test_video_records_name_media_by_url_only(seeded_home):
+    """A clip's record and C2PA check refer to its files by URL, never by a server path (even when the
+    file is missing); the Python client adds the local path under its own lab home, as embedded."""
+    video_id = _videos_by_maya(seeded_home, 1)[0]
+    proc = ServerProcess(seeded_home).start()
+    try:
+        raw = httpx.get(f"{proc.url}/api/v1/videos/{video_id}").json()
+        assert raw["media_url"] == f"/media/{raw['media_path']}" and "path" not in raw
+        checked = httpx.get(f"{proc.url}/api/v1/videos/{video_id}/verification")  # no file behind this row
+        assert 400 <= checked.status_code < 500 and str(seeded_home) not in checked.text
+        assert str(seeded_home) not in json.dumps(raw)
+        with Lab.connect(proc.url, home=seeded_home) as lab:
+            assert lab.videos.get(video_id=video_id)["path"] == str(seeded_home / "media" / raw["media_path"])
+    finally:
+        proc.stop()
+
+
+def test_demo_prints_the_docs_url_only_when_it_renders(server):
+    from helpers.processes import free_port
+
+    from sora_lab.apps.demo_runner import docs_render
+
+    assert docs_render(server.url) is None  # its scripts come from the server: it renders offline
+    assert "did not answer" in docs_render(f"http://127.0.0.1:{free_port()}")

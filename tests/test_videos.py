@@ -289,7 +289,7 @@ def test_pretrained_backend_through_the_lab(lab, tmp_path):
 
 
 def _character_cameo(lab, owner: str, handle: str, permission: str) -> dict:
-    """A character cameo (no face check) drawn here: a purple square on white."""
+    """A character cameo drawn here (a purple square on white, no face), as `owner/handle`."""
     import numpy as np
 
     from sora_lab.consent.faces import encode_png
@@ -303,22 +303,22 @@ def _character_cameo(lab, owner: str, handle: str, permission: str) -> dict:
 
 def test_cameo_reference_conditions_the_clip_and_consent_is_rechecked_on_publish(lab, services, backend):
     cameo = _character_cameo(lab, "maya", "purple_pal", "everyone")
-    draft = lab.videos.generate(as_user="theo", prompt="my friend moves right", cameos=["purple_pal"], draft=True)
+    draft = lab.videos.generate(as_user="theo", prompt="my friend moves right", cameos=["maya/purple_pal"], draft=True)
     assert backend.last_reference is not None and backend.last_reference.shape[2] == 3
     assert draft["cameo_ids"] == [cameo["cameo_id"]]
     with services.store.read() as cur:
         linked = cur.execute("SELECT cameo_id FROM video_cameos WHERE video_id = ?", [draft["video_id"]]).fetchall()
     assert linked == [(cameo["cameo_id"],)]
     # an @mention in the prompt is a cameo too
-    mentioned = lab.videos.generate(as_user="theo", prompt="@purple_pal moves up", draft=True)
+    mentioned = lab.videos.generate(as_user="theo", prompt="@maya/purple_pal moves up", draft=True)
     assert mentioned["cameo_ids"] == [cameo["cameo_id"]]
     # the owner withdraws permission: the draft can no longer be published, and no new clip can use it
-    lab.cameos.set_permission(as_user="maya", handle="purple_pal", permission="only_me")
+    lab.cameos.set_permission(as_user="maya", handle="maya/purple_pal", permission="only_me")
     with pytest.raises(PolicyViolation):
         lab.videos.publish(as_user="theo", video_id=draft["video_id"])
     calls = backend.calls
     with pytest.raises(PolicyViolation):
-        lab.videos.generate(as_user="theo", prompt="my friend moves left", cameos=["purple_pal"])
+        lab.videos.generate(as_user="theo", prompt="my friend moves left", cameos=["maya/purple_pal"])
     assert backend.calls == calls
 
 
@@ -332,13 +332,13 @@ def test_consent_withdrawn_during_rendering_leaves_nothing(lab, services, home, 
 
     def render_then_revoke(*args, **kwargs):
         clip = original(*args, **kwargs)
-        lab.cameos.set_permission(as_user="maya", handle="purple_pal", permission="only_me")
+        lab.cameos.set_permission(as_user="maya", handle="maya/purple_pal", permission="only_me")
         return clip
 
     disc.render = render_then_revoke
     monkeypatch.setattr(runner, "load_backend", lambda name, model=None: disc)
     with pytest.raises(ConsentError):
-        lab.videos.generate(as_user="theo", prompt="my friend moves right", cameos=["purple_pal"])
+        lab.videos.generate(as_user="theo", prompt="my friend moves right", cameos=["maya/purple_pal"])
     assert [f for f in _media_files(home) if not f.startswith("cameos/")] == []
     assert lab.videos.list_mine(as_user="theo") == [] and _events(services, "generate") == []
 

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from sora_lab.core.errors import AuthError, Conflict, Forbidden, InputError, NotFound
 from sora_lab.core.ids import iso_utc, new_id, new_invite_code, new_token, normalize_invite_code, token_hash, utcnow
 from sora_lab.core.settings import load_settings
+from sora_lab.core.text import clean_text
 from sora_lab.store.db import Store
 from sora_lab.store.events import append_event as _event
 
@@ -20,6 +21,7 @@ ADMIN_HANDLE = "lab"
 """The operator's handle: the account `sora-lab init` creates, whose token the operator keeps."""
 
 HANDLE_RE = re.compile(r"^[a-z0-9][a-z0-9_.]{1,29}$")
+MAX_DISPLAY_NAME = 80
 
 
 @dataclass
@@ -69,6 +71,8 @@ def clean_handle(handle: str) -> str:
     """'@Alice' -> 'alice'; refuses what cannot be a handle."""
     if not isinstance(handle, str):
         raise InputError("handle must be a string like 'alice'")
+    if len(handle) > 64:
+        raise InputError(f"handle is {len(handle)} characters; use 2-30 (a-z, 0-9, '_', '.')")
     cleaned = handle.strip().lstrip("@").lower()
     if not HANDLE_RE.match(cleaned):
         raise InputError(
@@ -78,9 +82,18 @@ def clean_handle(handle: str) -> str:
     return cleaned
 
 
+def clean_display_name(display_name: object) -> str | None:
+    """A display name as stored: one line of visible text, NFC, at most MAX_DISPLAY_NAME characters."""
+    if display_name is None:
+        return None
+    return clean_text(display_name, "display_name", max_chars=MAX_DISPLAY_NAME).strip()
+
+
 def clean_region(region: str) -> str:
-    if not isinstance(region, str) or len(region.strip()) != 2 or not region.strip().isalpha():
-        raise InputError(f"region {region!r} is not valid: use a two-letter country code such as 'US' or 'CA'")
+    if not isinstance(region, str) or len(region.strip()) != 2 or not region.strip().isascii() \
+            or not region.strip().isalpha():
+        shown = region[:20] if isinstance(region, str) else type(region).__name__
+        raise InputError(f"region {shown!r} is not valid: use a two-letter country code such as 'US' or 'CA'")
     return region.strip().upper()
 
 
@@ -149,6 +162,7 @@ class AccountService:
         """Create an account without access (the waitlist). Returns its bearer token once."""
         cleaned = clean_handle(handle)
         region = clean_region(region)
+        display_name = clean_display_name(display_name)
         token = new_token()
         user_id = new_id("u")
         now = utcnow()
@@ -172,9 +186,10 @@ class AccountService:
         display_name: str | None = None,
     ) -> dict:
         """Redeem an invite code: for a signed-up account (`actor_id`), or create one (`handle`, `region`)."""
-        if not isinstance(code, str) or not code.strip():
+        if not isinstance(code, str) or not code.strip() or len(code) > 40:
             raise InputError("code is required: paste the invite code you were sent, e.g. ABCD-2345")
         code = normalize_invite_code(code)
+        display_name = clean_display_name(display_name)  # before anything is written
         settings = load_settings(self.store)
         created = None
         if actor_id is None:

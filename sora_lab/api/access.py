@@ -1,9 +1,11 @@
-"""The lab's one calling convention, shared by the embedded Lab and the server.
+"""The lab's operations and who may call each one, shared by the embedded Lab and the server.
 
 Every operation is `area.method(**kwargs)` on a service object. ACCESS lists
-each callable operation with who may call it — nothing outside this table is
-reachable over HTTP. `dispatch` enforces the rule and injects `actor_id`, so
-the embedded path and the HTTP path run the same checks.
+each callable operation with who may call it. The embedded lab calls through
+`dispatch`, which enforces the rule and injects `actor_id`; the server exposes
+each operation as a v1 route named by it (`operation_id="videos.get"`) whose auth
+dependency enforces the same level, and refuses to start if the two disagree
+(`sora_lab.api.server.check_access`). Nothing outside this table is reachable over HTTP.
 
 Access levels:
   public   — anyone; no actor.
@@ -49,6 +51,7 @@ ACCESS: dict[str, str] = {
     "videos.list_mine": "member",
     "videos.limits": "member",
     "videos.verify": "optional",
+    "provenance.trace": "user",  # any signed-in caller; decoding a file costs seconds of CPU
     # --- cameos and policy ---
     "cameos.start_challenge": "member",
     "cameos.create": "member",
@@ -88,6 +91,7 @@ ACCESS: dict[str, str] = {
     "metrics.simulate": "admin",
     "metrics.delete_scenario": "admin",
     "metrics.import_series": "admin",
+    "metrics.export": "admin",  # writes Parquet to a folder on the lab's machine: the operator's only
 }
 
 
@@ -121,30 +125,7 @@ def dispatch(services, name: str, kwargs: dict, actor, *, trusted: bool) -> Any:
         if actor is None or not actor.is_admin:
             raise Forbidden(f"{name} is for the lab operator; use the admin token from `sora-lab init`")
     _check_arguments(name, method, call_kwargs)
-    if not trusted and name in FOLDER_ARGUMENTS:
-        _check_folder_argument(services.home, name, call_kwargs, actor)
     return method(**call_kwargs)
-
-
-FOLDER_ARGUMENTS = {"videos.generate": "model", "videos.submit": "model"}
-"""Operations that take a server-side folder. Over HTTP, members may name only folders under
-<home>/models/ (the operator may name any): a path from a request is never used unchecked."""
-
-
-def _check_folder_argument(home, name: str, kwargs: dict, actor) -> None:
-    value = kwargs.get(FOLDER_ARGUMENTS[name])
-    if value is None or (actor is not None and actor.is_admin):
-        return
-    from pathlib import Path
-
-    root = (Path(home) / "models").resolve()
-    folder = (root / str(value)).resolve()  # relative names are taken inside models/
-    if folder != root and root not in folder.parents:
-        raise Forbidden(
-            f"{FOLDER_ARGUMENTS[name]}: {value!r} is outside the lab's model folder; ask the operator to place the "
-            f"model under {root} and pass its name relative to it"
-        )
-    kwargs[FOLDER_ARGUMENTS[name]] = str(folder)
 
 
 def _check_arguments(name: str, method, kwargs: dict) -> None:
@@ -180,18 +161,4 @@ def to_json(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, bytes):
         return {"$bytes": base64.b64encode(value).decode()}
-    return value
-
-
-def from_json(value: Any) -> Any:
-    """Undo to_json's bytes wrapping on the receiving side."""
-    if isinstance(value, dict):
-        if set(value) == {"$bytes"}:
-            try:
-                return base64.b64decode(value["$bytes"], validate=True)
-            except ValueError as exc:
-                raise InputError("a {'$bytes': ...} value is not valid base64") from exc
-        return {k: from_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [from_json(v) for v in value]
     return value

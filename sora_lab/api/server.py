@@ -1,9 +1,11 @@
-"""`sora-lab serve`: the one process that owns a lab's DuckDB file and media.
+"""`sora-lab serve`: the one process that owns a lab's DuckDB file and media, and its typed HTTP API (v1).
 
-Every other process (Voilà kernels, the Panel dashboard, notebooks, the CLI)
-reaches the lab through this server, because DuckDB locks its file against all
-other processes. Writes need a bearer token; media is served with HTTP Range
-support so browsers can seek in MP4s.
+Every other process (Voilà kernels, the Panel dashboard, notebooks, the CLI) reaches the lab through
+this server, because DuckDB locks its file against all other processes. The API is REST resources
+under /api/v1, one router per area (`sora_lab.api.routes`), each route named by its operation
+(`operation_id="videos.get"`, the names of `ACCESS`), so the Python client calls it by name.
+/docs (Swagger UI) and /redoc render offline: their scripts come from the `fastapi-offline` package.
+Media are served with HTTP Range support so browsers can seek in MP4s.
 """
 
 from __future__ import annotations
@@ -11,31 +13,51 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import sys
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from sora_lab import __version__
-from sora_lab.api.access import ACCESS, dispatch, from_json, to_json
-from sora_lab.core.errors import AuthError, InputError, LabError, NotFound, PolicyViolation
+from sora_lab.api.access import ACCESS
+from sora_lab.api.auth import ACCESS_LEVELS, LEVEL_TEXT
+from sora_lab.api.errors import Guard, install_error_handlers
+from sora_lab.api.routes import accounts, admin, cameos, feed, metrics, policy, videos
+from sora_lab.api.types import ErrorBody
+from sora_lab.core.errors import NotFound
 from sora_lab.core.home import media_dir, server_info_path, write_json_atomic
 from sora_lab.services import Services
 from sora_lab.store.db import DB_FILENAME, Store
 
-MAX_BODY_BYTES = 16 * 1024 * 1024  # a cameo upload (base64) fits; anything larger is refused
+API_PREFIX = "/api/v1"
+ROUTERS = (accounts, videos, cameos, policy, feed, metrics, admin)
 _MEDIA_PATH = re.compile(r"^(videos|posters|cameos)/[0-9a-f]{16,64}\.(mp4|jpg|png)$")
+_MEDIA_TYPES = {"mp4": "video/mp4", "jpg": "image/jpeg", "png": "image/png"}
+ERROR_RESPONSES = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in {
+        400: "the lab refused a value (the message names it)", 401: "no token, or an unknown one",
+        403: "not allowed (no access yet, someone else's, the operator's, a policy refusal)",
+        404: "no such resource, or none you can see", 409: "clashes with stored state",
+        413: "body over 16 MiB", 422: "a field has the wrong type or range (`field` names it)",
+        429: "a limit reached", 500: "an unexpected failure, with an id for the operator's log",
+    }.items()
+}
 
+DESCRIPTION = """The lab's operations as REST resources. Every failure answers
+`{"error": {"code", "message", "field"?}}`; a wrong type or range is a 422 naming the field.
 
-def _error_response(exc: LabError) -> JSONResponse:
-    error = {"code": exc.code, "message": str(exc)}
-    if isinstance(exc, PolicyViolation):
-        error["reasons"] = exc.reasons
-    return JSONResponse({"error": error}, status_code=exc.status)
+**Authenticate** with `Authorization: Bearer <token>` (button *Authorize*): the operator's token
+is saved by `sora-lab init`; a member gets one from `POST /api/v1/invites/redeem`. Each operation
+states its **access** level. **Media** are referred to by URL (`media_url`, e.g.
+`/media/videos/<id>.mp4`), served with HTTP Range. Uploads travel as base64 strings in JSON.
+The Python client (`Lab.connect(url)`) calls these routes by their operation ids."""
 
 
 def create_app(home: Path, *, public_url: str | None = None, warm: bool = False) -> FastAPI:
@@ -45,11 +67,13 @@ def create_app(home: Path, *, public_url: str | None = None, warm: bool = False)
     store = Store.open(home / DB_FILENAME)
     services = Services(store, home)
     media_root = media_dir(home).resolve()
+    instance = secrets.token_hex(8)  # /health names it, server.json too: how a client knows it found this home's server
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if public_url:
-            write_json_atomic(server_info_path(home), {"url": public_url, "pid": os.getpid(), "home": str(home)})
+            info = {"url": public_url, "pid": os.getpid(), "home": str(home), "instance": instance}
+            write_json_atomic(server_info_path(home), info)
         if warm:
             threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
         try:
@@ -61,27 +85,27 @@ def create_app(home: Path, *, public_url: str | None = None, warm: bool = False)
             store.checkpoint()
             store.close()
 
-    app = FastAPI(title="Sora Lab", version=__version__, lifespan=lifespan)
+    app = FastAPIOffline(
+        title="Sora Lab", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+        openapi_tags=[{"name": r.router.tags[0], "description": r.__doc__.strip()} for r in ROUTERS],
+        swagger_ui_parameters={"persistAuthorization": True, "displayOperationId": True, "validatorUrl": None,
+                               "defaultModelsExpandDepth": 0},
+    )
     app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(Guard, home=home)
+    check_access()
+    for module in ROUTERS:
+        app.include_router(module.router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
+    describe_access(app)
 
-    @app.exception_handler(LabError)
-    async def lab_error(request: Request, exc: LabError):
-        return _error_response(exc)
-
-    @app.get("/health")
+    @app.get("/health", tags=["server"], summary="Is the server up", operation_id="health")
     def health() -> dict:
-        return {"ok": True, "home": str(home), "version": __version__, "schema_version": store.schema_version()}
+        return {"ok": True, "version": __version__, "schema_version": store.schema_version(), "instance": instance}
 
-    @app.post("/api/rpc/{name}")
-    async def rpc(name: str, request: Request):
-        if name not in ACCESS:
-            raise NotFound(f"no operation {name!r}")
-        kwargs = await _read_json_body(request)
-        actor = await run_in_threadpool(_actor_from_header, services, request.headers.get("authorization"))
-        result = await run_in_threadpool(dispatch, services, name, kwargs, actor, trusted=False)
-        return {"result": to_json(result)}
-
-    @app.get("/media/{kind}/{filename}")
+    @app.get("/media/{kind}/{filename}", tags=["server"], operation_id="media",
+             summary="A media file by content id (HTTP Range supported)", response_class=FileResponse,
+             responses={200: {"content": {t: {} for t in _MEDIA_TYPES.values()}}, 404: ERROR_RESPONSES[404]})
     def media(kind: str, filename: str):
         relative = f"{kind}/{filename}"
         if not _MEDIA_PATH.match(relative):
@@ -89,47 +113,48 @@ def create_app(home: Path, *, public_url: str | None = None, warm: bool = False)
         path = (media_root / relative).resolve()
         if media_root not in path.parents or not path.is_file():
             raise NotFound(f"no media {relative!r}")
-        media_type = {"mp4": "video/mp4", "jpg": "image/jpeg", "png": "image/png"}[path.suffix[1:]]
-        return FileResponse(path, media_type=media_type, headers={"Cache-Control": "public, max-age=31536000"})
+        return FileResponse(path, media_type=_MEDIA_TYPES[path.suffix[1:]],
+                            headers={"Cache-Control": "public, max-age=31536000"})
 
     return app
 
 
-async def _read_json_body(request: Request) -> dict:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _TooLarge()
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise _TooLarge()
-    if not body:
-        return {}
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"request body is not valid JSON ({exc}); send a JSON object of arguments") from exc
-    if not isinstance(payload, dict):
-        raise InputError("request body must be a JSON object of keyword arguments")
-    return from_json(payload)
+def route_access(route: APIRoute) -> str:
+    """The access level a route enforces: the auth dependency it takes (none: public)."""
+    for dependency in route.dependant.dependencies:
+        if dependency.call in ACCESS_LEVELS:
+            return ACCESS_LEVELS[dependency.call]
+    return "public"
 
 
-class _TooLarge(LabError):
-    status = 413
-    code = "body_too_large"
+def check_access() -> None:
+    """Refuse to serve a route whose auth dependency enforces another level than ACCESS gives the same
+    operation for the embedded lab: the two paths may never disagree."""
+    for module in ROUTERS:
+        for route in module.router.routes:
+            level = route_access(route)
+            if ACCESS.get(route.operation_id) != level:
+                raise RuntimeError(f"{route.path} ({route.operation_id}) enforces {level!r} but ACCESS says "
+                                   f"{ACCESS.get(route.operation_id)!r}; make them agree")
 
-    def __init__(self):
-        super().__init__(f"request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB; send less per call")
 
+def describe_access(app: FastAPI) -> None:
+    """State each operation's access level in its docs (and as `x-access`) when the document is built."""
+    build = app.openapi
 
-def _actor_from_header(services: Services, header: str | None):
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("Authorization header must be 'Bearer <token>'")
-    return services.accounts.authenticate(token.strip())
+    def openapi() -> dict:
+        schema = build()
+        for item in schema["paths"].values():
+            for operation in item.values():
+                level = ACCESS.get(operation.get("operationId"))
+                if level and "x-access" not in operation:
+                    detail = operation.get("description", "").strip()
+                    operation["description"] = f"**Access: {level}** — {LEVEL_TEXT[level]}." + (
+                        f"\n\n{detail}" if detail else "")
+                    operation["x-access"] = level
+        return schema
+
+    app.openapi = openapi
 
 
 def _warm_up() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -103,6 +104,30 @@ def _answers(url: str) -> bool:
         return False
 
 
+def docs_render(base_url: str) -> str | None:
+    """None when the API docs page can render here, else why not: /docs answers, every script and
+    stylesheet it loads comes from the server itself (no CDN: the machine may be offline) and
+    answers, and /openapi.json lists the API's operations."""
+    try:
+        page = httpx.get(f"{base_url}/docs", timeout=10)
+        if page.status_code != 200:
+            return f"/docs answered HTTP {page.status_code}"
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page.text)
+        if not assets:
+            return "/docs loads no script"
+        for asset in assets:
+            if "://" in asset:
+                return f"/docs loads {asset} from outside the server"
+            if httpx.get(f"{base_url}{asset}", timeout=10).status_code != 200:
+                return f"/docs cannot load {asset}"
+        paths = httpx.get(f"{base_url}/openapi.json", timeout=10).json().get("paths", {})
+        if not any(p.startswith("/api/v1/") for p in paths):
+            return "/openapi.json lists no /api/v1 operation"
+    except (httpx.HTTPError, ValueError) as exc:
+        return f"/docs did not answer ({exc})"
+    return None
+
+
 def _pid_file(home: Path) -> Path:
     return home / "run" / "demo.json"
 
@@ -183,10 +208,16 @@ def main(argv: list[str] | None = None) -> int:
         seeded = seed(home)
     apps = start(home)
     token = load_credentials(home).get("maya")
+    server = apps[0].url.removesuffix("/docs")
+    docs_problem = docs_render(server)
+    urls = {app.name: app.url for app in apps}
+    if docs_problem:  # a URL is printed only for a page that renders
+        urls["server"] = server
     result = {
         "home": str(home),
         "seeded": seeded,
-        "urls": {app.name: app.url for app in apps},
+        "urls": urls,
+        "docs": docs_problem or "ok",
         "demo_user": "maya",
         "token": token,
         "seconds": round(time.monotonic() - t0, 1),
@@ -195,10 +226,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     else:
         print("\nSora Lab demo is up:")
-        for app in apps:
-            print(f"  {app.name:<7} {app.url}")
+        for name, url in urls.items():
+            print(f"  {name:<7} {url}")
+        if docs_problem:
+            print(f"  (API docs not shown: {docs_problem})")
         print(f"\n  demo user @maya, bearer token: {token}")
-        print(f"  try:  curl -s {apps[0].url.removesuffix('/docs')}/health")
+        print(f"  try:  curl -s -H 'Authorization: Bearer {token}' {server}/api/v1/feed?limit=2")
         print("  stop:  make stop")
     return 0
 

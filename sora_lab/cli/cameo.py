@@ -41,8 +41,10 @@ def cameo_create(
     image: Annotated[Path | None, typer.Option("--image", help="A photo of your face (PNG/JPEG).")] = None,
     video: Annotated[Path | None, typer.Option("--video", help="A liveness clip saying the challenge phrase.")] = None,
     challenge: Annotated[str | None, typer.Option("--challenge", help="Challenge id (for --video).")] = None,
-    handle: Annotated[str | None, typer.Option("--handle", help="Cameo handle (default: yours).")] = None,
-    character: Annotated[bool, typer.Option("--character", help="A pet, object or drawing: no face check.")] = False,
+    handle: Annotated[str | None, typer.Option(
+        "--handle", help="A character's name (it becomes @you/NAME); a person cameo takes your handle.")] = None,
+    character: Annotated[bool, typer.Option(
+        "--character", help="A pet, object or drawing: it must show no human face.")] = False,
     permission: Annotated[str, typer.Option(help="only_me | approved | mutuals | everyone")] = "only_me",
     restrict: Annotated[list[str] | None, typer.Option("--restrict", help="A rule; repeat for more.")] = None,
 ) -> None:

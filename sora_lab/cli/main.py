@@ -16,6 +16,7 @@ from sora_lab.cli.metrics import metrics_app
 from sora_lab.cli.model import model_app
 from sora_lab.cli.policy import policy_app
 from sora_lab.cli.rights import rights_app
+from sora_lab.cli.settings import settings_app
 from sora_lab.cli.videos import videos_app
 
 app = typer.Typer(
@@ -25,13 +26,14 @@ app = typer.Typer(
 )
 app.add_typer(lab_app)  # init, serve, seed-demo, status
 app.add_typer(accounts_app)  # invite, signup, redeem, whoami
-app.add_typer(videos_app)  # generate, remix, publish, unpublish, delete, verify, videos
+app.add_typer(videos_app)  # generate, remix, publish, unpublish, delete, verify, trace, videos
 app.add_typer(model_app, name="model")
 app.add_typer(cameo_app, name="cameo")
 app.add_typer(policy_app, name="policy")
 app.add_typer(rights_app, name="rights")
 app.add_typer(feed_app, name="feed")
 app.add_typer(metrics_app, name="metrics")
+app.add_typer(settings_app, name="settings")
 
 
 if __name__ == "__main__":

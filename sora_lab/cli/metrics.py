@@ -1,4 +1,4 @@
-"""`sora-lab metrics …`: summary, series, simulate, import, fit, sources."""
+"""`sora-lab metrics …`: summary, series, simulate, import, export, fit, sources."""
 
 from __future__ import annotations
 
@@ -33,9 +33,17 @@ def _pct(value) -> str:
 def summary(
     cli: Cli,
     source: SourceOpt = None, start: StartOpt = None, end: EndOpt = None, region: RegionOpt = None,
+    parquet: Annotated[str | None, typer.Option(
+        "--parquet", help="Compute over events exported by `metrics export` (a folder or URL) here, "
+                          "with DuckDB, instead of asking the lab.")] = None,
 ) -> None:
     """Every growth metric: downloads, DAU/WAU/MAU, funnel, retention, invites, regions."""
-    result = cli.lab.metrics.summary(sources=source, start=start, end=end, regions=region)
+    if parquet is not None:
+        from sora_lab.metrics.parquet import summary as parquet_summary
+
+        result = parquet_summary(parquet, sources=source, start=start, end=end, regions=region)
+    else:
+        result = cli.lab.metrics.summary(sources=source, start=start, end=end, regions=region)
     t, r = result["totals"], result["retention"]
     if not t:
         human = f"no events for sources {', '.join(result['filters']['sources'])}"
@@ -118,6 +126,21 @@ def import_(
     result = cli.lab.metrics.import_series(rows=rows, app=app_name)
     cli.emit(result, f"stored {result['stored']} rows ({', '.join(result['metrics'])}) "
                      f"{result['first']} .. {result['last']}")
+
+
+@metrics_app.command("export")
+@lab_command
+def export(
+    cli: Cli,
+    directory: Annotated[Path, typer.Argument(help="Folder for the Parquet files (on the machine that holds "
+                                                   "the lab); created if missing.")],
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", help="Only this source (repeatable); default: every source.")] = None,
+) -> None:
+    """Events as hive-partitioned Parquet (source=…/day=…/): only changed days, each replaced atomically."""
+    result = cli.lab.metrics.export(directory=str(directory.expanduser().resolve()), sources=source)
+    cli.emit(result, f"wrote {len(result['written'])} days ({result['events_written']:,} events), "
+                     f"{result['unchanged_days']} unchanged, {len(result['removed'])} removed -> {result['directory']}")
 
 
 @metrics_app.command("sources")

@@ -1,4 +1,4 @@
-"""`sora-lab generate | remix | publish | unpublish | delete | verify | videos`: make and manage clips."""
+"""`sora-lab generate | remix | publish | unpublish | delete | verify | trace | videos`: make and manage clips."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import httpx
 import typer
 
 from sora_lab.cli.common import Cli, json_command, lab_command
+from sora_lab.core.errors import InputError
 from sora_lab.core.home import atomic_writer
 
 videos_app = typer.Typer()
@@ -206,11 +207,45 @@ def verify(cli: Cli, file: Annotated[Path, typer.Argument(help="An MP4 to check.
         )
     else:
         human = f"NOT VALID: {'tampered' if report['tampered'] else 'unsigned'} ({report['detail']})"
+    if not report["signed"]:  # a re-encoded or stripped copy: its content may still name the clip
+        result["hint"] = f"no manifest: run `sora-lab trace {file}` to look for this lab's watermark and fingerprint"
+        human += f"\n{result['hint']}"
     cli.emit(result, human)
     if not ok:
         if not cli.as_json:
             print(f"error: {file} is {'tampered' if report['tampered'] else 'unsigned'}", file=sys.stderr)
         raise typer.Exit(1)
+
+
+@videos_app.command()
+@lab_command
+def trace(cli: Cli, file: Annotated[Path, typer.Argument(help="A video file that may copy a lab clip.")],
+          as_user: AsOpt = "lab") -> None:
+    """Which lab clip is FILE a copy of (manifest, invisible watermark, fingerprint); exits 1 on no match."""
+    from sora_lab.provenance.trace import MAX_TRACE_BYTES
+
+    if not file.is_file():
+        raise InputError(f"file {file}: no such file")
+    if file.stat().st_size > MAX_TRACE_BYTES:
+        raise InputError(f"file {file}: over the {MAX_TRACE_BYTES // 2**20} MiB a trace reads")
+    result = cli.lab.provenance.trace(as_user=as_user, video=file.read_bytes())
+    lines = [result["detail"]]
+    for match in result["matches"]:
+        said = ", ".join(f"{name} ({_signal_text(value)})" for name, value in match["signals"].items() if value)
+        who = f"{match['video_id']} by {match['creator']}, {match['created_at']}, {match['status']}" if match[
+            "visible"] else "a clip you cannot see"
+        lines.append(f"  {who}: {said}")
+    cli.emit(result, "\n".join(lines))
+    if not result["matched"]:
+        raise typer.Exit(1)
+
+
+def _signal_text(signal: dict) -> str:
+    if "distance" in signal:
+        return f"{signal['distance']} bits, {signal['matched_seconds']} s matched"
+    if "bit_agreement" in signal:
+        return f"key {signal['watermark_key']}, bit agreement {signal['bit_agreement']}"
+    return "valid"
 
 
 @videos_app.command()

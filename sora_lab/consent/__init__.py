@@ -1,1 +1,2 @@
-"""A person's likeness used only with their current consent: cameos, permission rules, faces, rights registries."""
+"""A person's likeness used only with their current consent: cameos, permission and visibility rules, faces, rights
+registries."""

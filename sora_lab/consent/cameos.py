@@ -1,8 +1,10 @@
 """Cameos: a person's likeness (or a character), used only with the owner's current consent.
 
-Registration keeps one reference crop: from a photo with one face, or from a clip
-that passes the liveness challenge (sora_lab.consent.references, .liveness).
-Character cameos (pets, objects, drawings) skip the face check and are flagged.
+Registration keeps one reference crop (sora_lab.consent.references): a person's from a clip that
+passes the liveness challenge (or a photo, where the operator turned `cameo_liveness_required`
+off), a character's from a picture that shows no human face. A person cameo takes its owner's
+account handle, a character `owner/name`; a face already registered is refused
+(sora_lab.consent.registration).
 
 Owners choose who may use a cameo (see sora_lab.consent.rules), approve and revoke
 people, write restrictions, see and remove every video using it, and read an
@@ -20,10 +22,20 @@ from sora_lab.accounts.service import clean_handle, handle_of
 from sora_lab.consent.faces import encode_png, read_png
 from sora_lab.consent.liveness import issue_challenge, open_challenge
 from sora_lab.consent.references import pixels_digest, reference_from_image, reference_from_video
+from sora_lab.consent.registration import (
+    cameo_handle,
+    check_face_free,
+    face_conflict,
+    face_match,
+    handle_owned_sql,
+    release_squatted,
+)
 from sora_lab.consent.rules import PERMISSIONS, cameo_visibility_sql, parse_restriction, permission_sql
 from sora_lab.core.errors import Conflict, ConsentError, Forbidden, InputError, LabError, NotFound
 from sora_lab.core.home import write_bytes_atomic
 from sora_lab.core.ids import iso_utc, new_id, utcnow
+from sora_lab.core.settings import load_settings
+from sora_lab.core.text import clean_text
 from sora_lab.store.db import Store
 from sora_lab.store.events import append_event
 
@@ -57,45 +69,57 @@ class CameoService:
         permission: str = "only_me",
         restrictions: list[str] | None = None,
     ) -> dict:
-        """Register a cameo from a photo (`image`) or a liveness clip (`video` + `challenge_id`)."""
+        """Register a cameo: a person from a liveness clip (`video` + `challenge_id`; a photo only where the
+        operator turned `cameo_liveness_required` off), a face-free character from a photo or clip."""
         if kind not in KINDS:
             raise InputError(f"kind {kind!r} is not one of {', '.join(KINDS)} (character: pets, objects, drawings)")
         if (image is None) == (video is None):
             raise InputError("give exactly one of image (a photo) or video (a liveness clip)")
         _check_permission(permission)
         rules = _clean_restrictions(restrictions or [])
-        owner_handle = handle_of(self.store, actor_id)
-        handle = clean_handle(handle) if handle else self._default_handle(owner_handle, kind)
+        handle = cameo_handle(kind, handle, handle_of(self.store, actor_id))
+        if kind == "person" and image is not None and load_settings(self.store).cameo_liveness_required:
+            raise InputError(
+                "image: a person cameo needs the liveness check: call start_challenge, record yourself saying the "
+                "phrase and upload the clip as video= with its challenge_id (a photo could be anyone's)"
+            )
         with self.store.read() as cur:
             _check_handle_free(cur, handle)  # before decoding the upload
-        liveness: dict = {}
         if video is not None:
             challenge = open_challenge(self.store, challenge_id, actor_id) if kind == "person" else None
-            reference, liveness = reference_from_video(video, kind, challenge)
+            ref = reference_from_video(video, kind, challenge)
         else:
-            reference = reference_from_image(image, kind)
+            ref = reference_from_image(image, kind)
+        if ref.embedding is not None:
+            check_face_free(self.store, self.home, ref.embedding, actor_id=actor_id, handle=handle)
         cameo_id = new_id("cam")
         rel_path = f"media/cameos/{cameo_id}.png"
-        write_bytes_atomic(self.home / rel_path, encode_png(reference))
+        write_bytes_atomic(self.home / rel_path, encode_png(ref.pixels))
         now = utcnow()
+        embedding = None if ref.embedding is None else ref.embedding.tolist()
         try:
             with self.store.write() as cur:
+                release_squatted(cur, handle)
                 _check_handle_free(cur, handle)  # again inside the write: another upload may have taken it
+                if ref.embedding is not None and (match := face_match(cur, ref.embedding)):
+                    raise face_conflict(match, actor_id)  # another upload of this face got there first
                 cur.execute(
-                    f"INSERT INTO cameos ({_CAMEO_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                    [cameo_id, actor_id, handle, kind, rel_path, permission, rules, now],
+                    f"INSERT INTO cameos ({_CAMEO_COLUMNS}, face_embedding, has_face) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                    [cameo_id, actor_id, handle, kind, rel_path, permission, rules, now, embedding,
+                     ref.embedding is not None],
                 )
-                if liveness.get("challenge_id"):
+                if ref.liveness.get("challenge_id"):
                     cur.execute(
                         "UPDATE cameo_challenges SET used_at = ? WHERE challenge_id = ?",
-                        [now, liveness["challenge_id"]],
+                        [now, ref.liveness["challenge_id"]],
                     )
                 props = {"kind": kind, "source": "video" if video is not None else "image", "permission": permission}
-                append_event(cur, now, actor_id, "cameo_created", target_id=cameo_id, props=props | liveness)
+                append_event(cur, now, actor_id, "cameo_created", target_id=cameo_id, props=props | ref.liveness)
         except BaseException:
             (self.home / rel_path).unlink(missing_ok=True)
             raise
-        return self._describe(self._row(cameo_id=cameo_id), actor_id) | {"liveness": liveness or None}
+        return self._describe(self._row(cameo_id=cameo_id), actor_id) | {"liveness": ref.liveness or None}
 
     # --- permissions and restrictions (owner only) ---------------------------------------
     def set_permission(self, *, actor_id: str, handle: str, permission: str) -> dict:
@@ -257,7 +281,7 @@ class CameoService:
             row = cur.execute(
                 f"SELECT c.cameo_id, c.reference_path, {permission_sql('c', 'me.uid')}, u.handle "
                 "FROM cameos c JOIN users u ON u.user_id = c.owner_id, (SELECT ?::VARCHAR AS uid) me "
-                "WHERE c.handle = ? AND c.deleted_at IS NULL",
+                f"WHERE c.handle = ? AND c.deleted_at IS NULL AND {handle_owned_sql('c', 'u')}",
                 [actor_id, key],
             ).fetchone()
         if row is None:
@@ -394,22 +418,17 @@ class CameoService:
             raise NotFound(f"no user @{cleaned}; check the handle")
         return r[0]
 
-    def _default_handle(self, owner_handle: str, kind: str) -> str:
-        if kind == "person":
-            return owner_handle
-        raise InputError("handle is required for a character cameo, e.g. handle='maya.dog'")
-
 
 def _clean_restrictions(restrictions) -> list[str]:
-    if not isinstance(restrictions, list) or not all(isinstance(r, str) for r in restrictions):
+    if not isinstance(restrictions, list):
         raise InputError("restrictions must be a list of short rules, e.g. ['no political content']")
-    rules = [" ".join(r.split()) for r in restrictions if r.strip()]
-    if len(rules) > MAX_RESTRICTIONS:
+    if len(restrictions) > MAX_RESTRICTIONS:
         raise InputError(f"restrictions: at most {MAX_RESTRICTIONS} rules")
-    too_long = [r for r in rules if len(r) > MAX_RESTRICTION_CHARS]
-    if too_long:
-        raise InputError(f"restriction {too_long[0][:40]!r}... is longer than {MAX_RESTRICTION_CHARS} characters")
-    return rules
+    rules = [
+        " ".join(clean_text(r, f"restrictions[{i}]", max_chars=MAX_RESTRICTION_CHARS, required=False).split())
+        for i, r in enumerate(restrictions)
+    ]
+    return [r for r in rules if r]
 
 
 def _check_permission(permission: str) -> None:
@@ -418,5 +437,7 @@ def _check_permission(permission: str) -> None:
 
 
 def _check_handle_free(cur, handle: str) -> None:
-    if cur.execute("SELECT 1 FROM cameos WHERE handle = ?", [handle]).fetchone():
+    """Conflict when a cameo that owns `handle` exists (a squatted one is released at insert)."""
+    if cur.execute(f"SELECT 1 FROM cameos c JOIN users u ON u.user_id = c.owner_id WHERE c.handle = ? "
+                   f"AND {handle_owned_sql('c', 'u')}", [handle]).fetchone():
         raise Conflict(f"cameo handle @{handle} is taken; choose another with handle=")

@@ -1,14 +1,17 @@
 """Face finding and reference crops for cameo registration.
 
-OpenCV 5 no longer ships its Haar cascades, so we use OpenCV's LBP frontal-face
-cascade as bundled (offline) in scikit-image, run by skimage's cascade detector.
-Images are RGB uint8 arrays throughout; boxes are (top, left, height, width) in pixels.
+Faces are found with dlib's HOG frontal-face detector (built into the dlib wheel, nothing to
+download). Measured on the lab's test photos it finds every frontal face the LBP cascade found and
+more (Biden's portrait, which the cascade missed), at a third of the time, and nothing in
+scikit-image's non-face sample images or drawn characters. Images are RGB uint8 arrays
+throughout; boxes are (top, left, height, width) in pixels of the image given.
 """
 
 from __future__ import annotations
 
 import io
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
@@ -19,20 +22,38 @@ from sora_lab.core.errors import InputError
 REFERENCE_SIZE = 256  # cropped reference images are REFERENCE_SIZE x REFERENCE_SIZE RGB
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 MAX_SIDE = 8000
-DETECT_SIDE = 480  # images are shrunk to at most this side before detection (speed)
-# Detections must agree across this many neighbouring windows: 8 rejects a cat's face
-# and textures that 4 (skimage's default) accepts, and still finds frontal human faces.
-MIN_NEIGHBOURS = 8
+DETECT_SIDE = 480  # images are scaled so their longer side is this before detection (speed, and small faces)
+CLEAR_FACE_SCORE = 0.5
+"""Detector score of a face nobody would dispute; weaker detections (0..0.5) still count as 'a face'
+for refusing a character, but a second weak one does not make a photo a group photo."""
 MAX_VIDEO_FRAMES = 900  # 30 s at 30 fps
 _lock = threading.Lock()
 
 
-@lru_cache(maxsize=1)
-def _cascade():
-    from skimage.data import lbp_frontal_face_cascade_filename
-    from skimage.feature import Cascade
+@dataclass(frozen=True)
+class Face:
+    """One detected face: its box in the image's own pixels and the detector's confidence."""
 
-    return Cascade(lbp_frontal_face_cascade_filename())
+    top: int
+    left: int
+    height: int
+    width: int
+    score: float
+
+    @property
+    def area(self) -> int:
+        return self.height * self.width
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        return self.top, self.left, self.height, self.width
+
+
+@lru_cache(maxsize=1)
+def _detector():
+    import dlib
+
+    return dlib.get_frontal_face_detector()
 
 
 def decode_image(data: bytes, *, field: str = "image") -> np.ndarray:
@@ -50,58 +71,30 @@ def decode_image(data: bytes, *, field: str = "image") -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def detect_faces(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Frontal faces in an RGB image, largest first, in the image's own pixel coordinates."""
+def detect_faces(rgb: np.ndarray) -> list[Face]:
+    """Frontal faces in an RGB image, most confident first, in the image's own pixel coordinates."""
     h, w = rgb.shape[:2]
-    scale = min(1.0, DETECT_SIDE / max(h, w))
-    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-    sh, sw = small.shape[:2]
-    smallest = max(24, min(sh, sw) // 12)
-    with _lock:  # the cascade object is shared; keep detection single-threaded
-        found = _cascade().detect_multi_scale(
-            img=small,
-            scale_factor=1.1,
-            step_ratio=1,
-            min_size=(smallest, smallest),
-            max_size=(min(sh, sw),) * 2,
-            min_neighbor_number=MIN_NEIGHBOURS,
-        )
-    boxes = [
-        (round(f["r"] / scale), round(f["c"] / scale), round(f["height"] / scale), round(f["width"] / scale))
-        for f in found
+    scale = DETECT_SIDE / max(h, w)
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    small = np.ascontiguousarray(cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=interpolation))
+    with _lock:  # one detector object is shared; keep detection single-threaded
+        rects, scores, _ = _detector().run(small, 1, 0.0)  # upsample once: faces down to ~20 px of DETECT_SIDE
+    faces = [
+        Face(round(r.top() / scale), round(r.left() / scale), round(r.height() / scale), round(r.width() / scale),
+             round(float(s), 3))
+        for r, s in zip(rects, scores, strict=True)
     ]
-    return _merge_overlapping(sorted(boxes, key=lambda b: -b[2] * b[3]))
+    return sorted(faces, key=lambda f: -f.score)
 
 
-def _merge_overlapping(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
-    """The cascade reports one face at neighbouring scales; keep the largest of overlapping boxes."""
-    kept: list[tuple[int, int, int, int]] = []
-    for b in boxes:
-        if all(_iou(b, k) < 0.3 and not _inside(b, k) for k in kept):
-            kept.append(b)
-    return kept
-
-
-def _iou(a, b) -> float:
-    top, left = max(a[0], b[0]), max(a[1], b[1])
-    bottom, right = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0, bottom - top) * max(0, right - left)
-    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
-
-
-def _inside(small, big) -> bool:
-    cy, cx = small[0] + small[2] / 2, small[1] + small[3] / 2
-    return big[0] <= cy <= big[0] + big[2] and big[1] <= cx <= big[1] + big[3]
-
-
-def crop_reference(rgb: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
+def crop_reference(rgb: np.ndarray, face: Face | None) -> np.ndarray:
     """A square crop around the face (with margin for hair and chin), or the centre for characters."""
     h, w = rgb.shape[:2]
-    if box is None:
+    if face is None:
         side = min(h, w)
         top, left = (h - side) // 2, (w - side) // 2
     else:
-        r, c, bh, bw = box
+        r, c, bh, bw = face.box
         side = min(int(max(bh, bw) * 1.6), h, w)
         cy, cx = r + bh / 2, c + bw / 2
         top = int(min(max(cy - side / 2, 0), h - side))

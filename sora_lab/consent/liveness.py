@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from sora_lab.consent.faces import crop_reference, detect_faces, frames_vary
+from sora_lab.consent.faces import Face, crop_reference, detect_faces, frames_vary
 from sora_lab.core.errors import Conflict, InputError, NotFound
 from sora_lab.core.ids import iso_utc, new_id, utcnow
 from sora_lab.store.db import Store
@@ -69,23 +69,24 @@ def open_challenge(store: Store, challenge_id: str | None, actor_id: str) -> dic
     return {"challenge_id": challenge_id, "phrase": row[1], "issued_at": row[2]}
 
 
-def live_face_reference(frames: list[np.ndarray], metadata: dict, challenge: dict) -> tuple[np.ndarray, dict]:
-    """The reference crop of the largest face in a clip that passes the challenge, and what was checked."""
+def live_face_reference(frames: list[np.ndarray], metadata: dict, challenge: dict) -> tuple[np.ndarray, dict, Face,
+                                                                                          np.ndarray]:
+    """A clip that passes the challenge -> (reference crop, what was checked, best face, its frame)."""
     _check_recorded_after(metadata, challenge)
-    found = [(f, detect_faces(f)) for f in frames]
-    with_face = [(f, boxes[0]) for f, boxes in found if boxes]
+    found = [(f, faces) for f in frames if (faces := detect_faces(f))]
+    with_face = [(f, faces[0]) for f, faces in found]
     fraction = len(with_face) / len(frames)
     if fraction < MIN_FACE_FRACTION:
         raise InputError(
             f"video: a face was found in {len(with_face)} of {len(frames)} sampled frames; keep your face in view "
             f"(at least {int(MIN_FACE_FRACTION * 100)}%) and record again"
         )
-    crops = [crop_reference(f, box) for f, box in with_face]
+    crops = [crop_reference(f, face) for f, face in with_face]
     if not frames_vary(crops):
         raise InputError("video: the face does not move; record yourself live (a still photo is not accepted)")
-    best_frame, best_box = max(with_face, key=lambda fb: fb[1][2] * fb[1][3])
+    best_frame, best_face = max(with_face, key=lambda ff: ff[1].area)
     liveness = {"challenge_id": challenge["challenge_id"], "face_frames": len(with_face), "frames": len(frames)}
-    return crop_reference(best_frame, best_box), liveness
+    return crop_reference(best_frame, best_face), liveness, best_face, best_frame
 
 
 def _check_recorded_after(metadata: dict, challenge: dict) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from sora_lab.core.errors import Conflict, InputError, NotFound
 from sora_lab.core.home import atomic_writer
 from sora_lab.core.ids import new_id, utcnow
+from sora_lab.core.text import clean_text
 from sora_lab.store.db import Store
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
@@ -52,6 +53,7 @@ class RegistryEntry:
     attribution: str | None = None
     description: str | None = None
     policy_id: str | None = None
+    known_for: tuple[str, ...] = ()  # public figures: signature works a prompt may describe them by
 
 
 def registry_dir(home: Path) -> Path:
@@ -95,6 +97,7 @@ def _entry(kind: str, row: dict, **extra) -> RegistryEntry:
         name=row["name"].strip(),
         aliases=tuple(_split(row.get("aliases"))),
         ambiguous=frozenset(a.casefold() for a in _split(row.get("ambiguous_aliases"))),
+        known_for=tuple(_split(row.get("known_for"))),
         **extra,
     )
 
@@ -114,17 +117,17 @@ def registry_signature(home: Path | None) -> tuple:
 
 
 def _clean_names(name: str, aliases: list[str] | None, what: str) -> tuple[str, list[str]]:
-    if not isinstance(name, str) or not name.strip():
+    if name is None or (isinstance(name, str) and not name.strip()):
         raise InputError(f"{what} is required, e.g. 'Mickey Mouse'")
-    if len(name) > 200:
-        raise InputError(f"{what} is too long: at most 200 characters")
+    name = clean_text(name, what, max_chars=200).strip()
     if aliases is None:
         aliases = []
-    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
-        raise InputError("aliases must be a list of non-empty strings, e.g. ['Mickey']")
+    if not isinstance(aliases, list) or len(aliases) > 50:
+        raise InputError("aliases must be a list of at most 50 names, e.g. ['Mickey']")
+    aliases = [clean_text(a, f"aliases[{i}]", max_chars=200).strip() for i, a in enumerate(aliases)]
     if any(";" in a for a in [name, *aliases]):
         raise InputError("names and aliases may not contain ';' (it separates aliases in the registry)")
-    return name.strip(), [a.strip() for a in aliases]
+    return name, aliases
 
 
 def _append_csv_atomic(path: Path, columns: list[str], row: dict) -> None:
@@ -158,22 +161,25 @@ class RightsService:
         attribution: str | None = None,
     ) -> dict:
         """Register a piece of IP for a rights holder with its use policy."""
-        if not isinstance(holder, str) or not holder.strip():
+        if holder is None or (isinstance(holder, str) and not holder):
             raise InputError("holder is required: the rights holder's name, e.g. 'Example Studios'")
+        holder = clean_text(holder, "holder", max_chars=200).strip()
         ip_name, aliases = _clean_names(ip_name, aliases, "ip_name")
         if policy not in USE_POLICIES:
             raise InputError(f"policy {policy!r} is not one of {', '.join(USE_POLICIES)}")
-        if policy == "allow_with_attribution" and not (attribution and attribution.strip()):
-            attribution = f"{ip_name} © {holder.strip()}"
-        if description is not None and (not isinstance(description, str) or len(description) > 500):
-            raise InputError("description must be text of at most 500 characters")
+        if attribution is not None:
+            attribution = clean_text(attribution, "attribution", max_chars=300, required=False).strip() or None
+        if policy == "allow_with_attribution" and not attribution:
+            attribution = f"{ip_name} © {holder}"
+        if description is not None:
+            description = clean_text(description, "description", max_chars=500)
         now = utcnow()
         policy_id = new_id("ip")
         with self.store.write() as cur:
-            row = cur.execute("SELECT holder_id FROM rights_holders WHERE name = ?", [holder.strip()]).fetchone()
+            row = cur.execute("SELECT holder_id FROM rights_holders WHERE name = ?", [holder]).fetchone()
             holder_id = row[0] if row else new_id("rh")
             if row is None:
-                cur.execute("INSERT INTO rights_holders VALUES (?, ?, ?)", [holder_id, holder.strip(), now])
+                cur.execute("INSERT INTO rights_holders VALUES (?, ?, ?)", [holder_id, holder, now])
             taken = cur.execute(
                 "SELECT 1 FROM rights_policies WHERE lower(ip_name) = lower(?)", [ip_name]
             ).fetchone()
@@ -186,7 +192,7 @@ class RightsService:
         _bump(self.store)
         return {
             "policy_id": policy_id,
-            "holder": holder.strip(),
+            "holder": holder,
             "ip_name": ip_name,
             "aliases": aliases,
             "policy": policy,
@@ -250,6 +256,7 @@ class RightsService:
         name, aliases = _clean_names(character, aliases, "character")
         if status not in ("protected", "public_domain"):
             raise InputError("status must be 'protected' or 'public_domain'")
+        rights_holder = clean_text(rights_holder, "rights_holder", max_chars=200, required=False).strip()
         row = {"name": name, "aliases": ";".join(aliases), "ambiguous_aliases": "", "category": category,
                "rights_holder": rights_holder, "status": status}
         _append_csv_atomic(registry_dir(self.home) / CHARACTERS_FILE, CHARACTER_COLUMNS, row)

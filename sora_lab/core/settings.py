@@ -1,5 +1,9 @@
 """Lab-wide settings, stored in the lab's `settings` table so the server and
-every embedded user of a lab home agree on them."""
+every embedded user of a lab home agree on them.
+
+`sora-lab settings get|set KEY VALUE` reads and changes them from the shell
+(`parse_setting` turns the typed text into the setting's type).
+"""
 
 from __future__ import annotations
 
@@ -18,15 +22,59 @@ class LabSettings:
     # No invite needed (the anchor opened up for a limited time a month after launch).
     invite_required: bool = True
     daily_generation_limit: int = 30
+    # A person cameo must come from a clip that passes the liveness challenge, not a photo.
+    # Turn off only for demos and workshops: a photo of someone else's face is then enough.
+    cameo_liveness_required: bool = True
 
     def validate(self) -> None:
+        for f in fields(self):
+            _check_type(f.name, getattr(self, f.name), _KINDS[f.name])
         if not 0 <= self.invites_per_user <= 1000:
             raise InputError("invites_per_user must be between 0 and 1000")
-        if self.daily_generation_limit < 0:
-            raise InputError("daily_generation_limit must be >= 0")
+        if not 0 <= self.daily_generation_limit <= 1_000_000:
+            raise InputError("daily_generation_limit must be between 0 and 1000000")
         for region in self.allowed_regions:
-            if not (isinstance(region, str) and len(region) == 2 and region.isalpha() and region.isupper()):
+            if not (len(region) == 2 and region.isascii() and region.isalpha() and region.isupper()):
                 raise InputError(f"allowed_regions: {region!r} is not a two-letter upper-case country code")
+
+
+_KINDS = {"invites_per_user": int, "allowed_regions": list, "invite_required": bool, "daily_generation_limit": int,
+          "cameo_liveness_required": bool}
+"""Each setting's JSON type: what `validate` checks and `parse_setting` reads."""
+
+
+def _check_type(key: str, value: object, kind: type) -> None:
+    if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+        raise InputError(f"{key} must be a whole number, e.g. {key}=10")
+    if kind is bool and not isinstance(value, bool):
+        raise InputError(f"{key} must be true or false")
+    if kind is list and (not isinstance(value, list) or not all(isinstance(v, str) for v in value) or len(value) > 300):
+        raise InputError(f"{key} must be a list of codes, e.g. [\"US\", \"CA\"] (or US,CA on the command line)")
+
+
+def parse_setting(key: str, text: str) -> object:
+    """The value typed on a command line as the setting's type: 'false' -> False, '12' -> 12, 'US,CA' -> [...]."""
+    kind = _KINDS.get(key)
+    if kind is None:
+        raise InputError(f"unknown setting {key!r}; known: {', '.join(sorted(_KINDS))}")
+    raw = text.strip()
+    if kind is bool:
+        words = {"true": True, "yes": True, "on": True, "1": True,
+                 "false": False, "no": False, "off": False, "0": False}
+        if raw.lower() not in words:
+            raise InputError(f"{key} must be true or false, got {text!r}")
+        return words[raw.lower()]
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise InputError(f"{key} must be a whole number, got {text!r}") from None
+    if raw.startswith("["):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            raise InputError(f"{key}: {text!r} is not a JSON list; write it as US,CA") from None
+    return [part.strip() for part in raw.split(",") if part.strip()]
 
 
 def load_settings(store: Store) -> LabSettings:

@@ -1,6 +1,12 @@
-"""Engagement writes: views, likes, shares, comments, follows — batched and
+"""Engagement: views, likes, shares, comments, follows — written in batches,
 idempotent per client event id, so a client may safely retry a batch (for
-CLIENT_ID_RETENTION after sending it)."""
+CLIENT_ID_RETENTION after sending it); and the reads around them (counts, liked
+state, a clip's comments).
+
+Every video an event or a read names must be visible to the caller by the one
+rule (sora_lab.consent.visibility): a clip whose cameo consent was withdrawn, a
+draft, an unpublished or deleted clip, or one by an author the caller blocked,
+is "not found" here as everywhere else."""
 
 from __future__ import annotations
 
@@ -9,9 +15,10 @@ from datetime import datetime, timedelta
 import duckdb
 import pyarrow as pa
 
+from sora_lab.consent.visibility import require_visible, visible_ids
 from sora_lab.core.errors import InputError, NotFound
-from sora_lab.core.ids import new_id, utcnow
-from sora_lab.feed.published import PublishedVideos
+from sora_lab.core.ids import iso_utc, new_id, utcnow
+from sora_lab.core.text import clean_text
 from sora_lab.feed.sql import like_key_list
 from sora_lab.feed.stats import FOLD_AT, fold_pending, pending_counts, queue_signals
 from sora_lab.store.db import Store, registered
@@ -44,9 +51,8 @@ def _validate(event: dict, index: int) -> dict:
         if not isinstance(watch_ms, int) or isinstance(watch_ms, bool) or not 0 <= watch_ms <= MAX_WATCH_MS:
             raise InputError(f"{where}.watch_ms must be an integer number of milliseconds, 0..{MAX_WATCH_MS}")
     if type_ == "comment":
-        text = event.get("text")
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_COMMENT_CHARS:
-            raise InputError(f"{where}.text must be 1-{MAX_COMMENT_CHARS} characters")
+        text = clean_text(event.get("text"), f"{where}.text", max_chars=MAX_COMMENT_CHARS, multiline=True).strip()
+        return event | {"text": text}
     return event
 
 
@@ -59,7 +65,6 @@ PRUNE_EVERY = 1000
 class EngagementService:
     def __init__(self, store: Store):
         self.store = store
-        self._published = PublishedVideos()  # answers "is this clip published?" mostly from memory
         self._batches = 0
 
     def record(self, *, actor_id: str, events: list[dict]) -> dict:
@@ -85,7 +90,7 @@ class EngagementService:
                     row = cur.execute("SELECT region FROM users WHERE user_id = ?", [actor_id]).fetchone()
                     if row is None:
                         raise NotFound(f"actor {actor_id!r} does not exist")
-                    self._check_targets(cur, checked)
+                    self._check_targets(cur, actor_id, checked)
                     fresh = self._claim_client_ids(cur, actor_id, checked, now, some_seen=retried)
                     if fresh:
                         self._apply(cur, now, actor_id, row[0], fresh)
@@ -130,10 +135,13 @@ class EngagementService:
         first = {i for k, i in keys.items() if k in claimed}
         return [e for i, e in enumerate(events) if e.get("client_event_id") is None or i in first]
 
-    def _check_targets(self, cur, events: list[dict]) -> None:
-        missing = self._published.missing(cur, {e["video_id"] for e in events if e["type"] in _NEEDS_VIDEO})
+    @staticmethod
+    def _check_targets(cur, actor_id: str, events: list[dict]) -> None:
+        named = {e["video_id"] for e in events if e["type"] in _NEEDS_VIDEO}
+        missing = sorted(named - visible_ids(cur, actor_id, named, published_only=True))
         if missing:
-            raise NotFound(f"video_id {missing[0]!r} is not a published video; nothing in this batch was stored")
+            raise NotFound(f"video_id {missing[0]!r} is not a published video you can see; nothing in this batch "
+                           "was stored")
         user_ids = sorted({e["user_id"] for e in events if e["type"] in _NEEDS_TARGET_USER})
         if user_ids:
             found = {
@@ -213,16 +221,13 @@ class EngagementService:
                 "DELETE FROM follows WHERE follower_id = ? AND followee_id IN (SELECT unnest(?))", [actor_id, removed]
             )
 
-    def counts(self, *, video_id: str) -> dict:
-        """Engagement counters of one video: the feed aggregates plus signals not folded yet (exact)."""
+    def counts(self, *, video_id: str, actor_id: str | None = None) -> dict:
+        """Engagement counters of one video you can see: the feed aggregates plus signals not folded yet (exact)."""
+        require_visible(self.store, actor_id, video_id)
         with self.store.read() as cur:
             row = cur.execute(
                 "SELECT views, likes, shares, remixes, comments FROM feed_video_stats WHERE video_id = ?", [video_id]
-            ).fetchone()
-            if row is None:
-                if not cur.execute("SELECT 1 FROM videos WHERE video_id = ?", [video_id]).fetchone():
-                    raise NotFound(f"video_id {video_id!r} does not exist")
-                row = (0, 0, 0, 0, 0)
+            ).fetchone() or (0, 0, 0, 0, 0)
             waiting = pending_counts(cur, [video_id]).get(video_id, {})
         counts = dict(zip(("views", "likes", "shares", "remixes", "comments"), row, strict=True))
         return {"video_id": video_id} | {k: n + waiting.get(k, 0) for k, n in counts.items()}
@@ -233,7 +238,24 @@ class EngagementService:
             raise InputError("video_ids must be a list of video id strings")
         if not video_ids:
             return []
-        return sorted(liked_by(self.store, actor_id, video_ids))
+        if len(video_ids) > MAX_BATCH:
+            raise InputError(f"video_ids: at most {MAX_BATCH} at a time")
+        with self.store.read() as cur:
+            return sorted(liked_by(cur, actor_id, video_ids) & visible_ids(cur, actor_id, video_ids))
+
+    def comments(self, *, actor_id: str, video_id: str, limit: int = 50) -> list[dict]:
+        """The newest comments on a video you can see (NotFound for one you cannot), newest first."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 500:
+            raise InputError("limit: give an integer between 1 and 500")
+        require_visible(self.store, actor_id, video_id)
+        with self.store.read() as cur:
+            rows = cur.execute(
+                "SELECT c.comment_id, u.handle, c.text, c.created_at FROM comments c "
+                "LEFT JOIN users u ON u.user_id = c.user_id WHERE c.video_id = ? "
+                "ORDER BY c.created_at DESC, c.comment_id LIMIT ?",
+                [video_id, limit],
+            ).fetchall()
+        return [{"comment_id": r[0], "author": r[1], "text": r[2], "created_at": iso_utc(r[3])} for r in rows]
 
 
 def liked_by(store_or_cur, user_id: str, video_ids: list[str]) -> set[str]:

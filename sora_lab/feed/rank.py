@@ -2,9 +2,9 @@
 
 Candidates come from five pools (follows, remixes of liked videos, nearest
 prompts to the viewer's taste or steer text, the freshest videos and the
-global pool by recency + engagement). Hard filters (published only, before the
-session snapshot, author not blocked, every cameo still permitted, not already
-in this session) run in SQL; scoring runs in numpy over at most a few thousand
+global pool by recency + engagement). Hard filters (published, before the
+session snapshot, visible to the viewer by the one rule of sora_lab.consent.visibility,
+not already in this session) run in SQL; scoring runs in numpy over at most a few thousand
 rows so every part is visible and explainable.
 
 score = recency + engagement + taste + steer + follow + remix_of_liked
@@ -20,7 +20,7 @@ from datetime import datetime
 
 import numpy as np
 
-from sora_lab.consent.rules import cameo_visibility_sql
+from sora_lab.consent.visibility import visible_sql
 from sora_lab.feed.index import EmbeddingIndex, arrow
 from sora_lab.feed.steer import SteerTopic
 
@@ -140,11 +140,9 @@ def rank_candidates(
         JOIN feed_video_stats s ON s.video_id = cand.video_id
         JOIN videos v ON v.video_id = cand.video_id
         JOIN users u ON u.user_id = s.author_id
-        WHERE v.status = 'published'
-          AND s.author_id NOT IN (SELECT blocked_id FROM feed_blocks WHERE user_id = $viewer)
+        WHERE v.status = 'published' AND {visible_sql('v', '$viewer')}
           AND NOT EXISTS (SELECT 1 FROM feed_session_items i
                           WHERE i.session_no = $session AND i.video_id = cand.video_id)
-          AND {cameo_visibility_sql('v')}
         """,
         {"viewer": viewer.user_id, "snap": snapshot_at, "near": near_keys, "session": session_no},
     )

@@ -9,8 +9,9 @@ ranking again with the same snapshot time, excluding everything already in
 the session. A new steer text starts a new session that carries the seen
 videos over (stored at negative positions) so they do not come back either.
 
-Hard filters (removed, blocked author, cameo no longer permitted) are also
-checked on every page read, so a revocation takes effect on the next read.
+The visibility rule (sora_lab.consent.visibility: removed, blocked author, cameo
+no longer permitted) is also checked on every page read, so a revocation takes
+effect on the next read.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sora_lab.consent.rules import cameo_visibility_sql
+from sora_lab.consent.visibility import visible_ids
 from sora_lab.core.errors import InputError, NotFound
 from sora_lab.core.ids import utcnow
 from sora_lab.feed.cursor import Cursor, decode_cursor, encode_cursor, load_or_create_secret
@@ -262,22 +263,16 @@ class FeedService:
         return items, last, session
 
     def _live(self, actor_id: str, rows: list[tuple]) -> list[dict]:
-        """Cards of a handful of positions with live counts, liked state and hard filters.
+        """Cards of a handful of positions with live counts, liked state and the visibility rule.
 
-        Only primary-key lookups by literal ids (DuckDB then uses the index), so the
-        cost does not grow with the lab; the cameo rule runs only for cards that have cameos.
+        Primary-key lookups by literal ids only (DuckDB then uses the index), so the cost does not
+        grow with the lab; the rule (sora_lab.consent.visibility) runs on just these rows.
         """
         cards = {r[1]: json.loads(r[4]) for r in rows if r[4]}
         ids = [r[1] for r in rows]
         listed = id_list(ids)
-        # Each query filters on a single-column primary key only: any other predicate in the
-        # WHERE clause makes DuckDB scan instead of using the index, so the rest is done here.
         with self.store.read() as cur:
-            status = {
-                r[0]: (r[1], r[2])
-                for r in cur.execute(f"SELECT video_id, author_id, status FROM videos WHERE video_id IN ({listed})")
-                .fetchall()
-            }
+            shown = visible_ids(cur, actor_id, ids, published_only=True)
             counts = {
                 r[0]: r[1:]
                 for r in cur.execute(
@@ -285,21 +280,8 @@ class FeedService:
                     f"WHERE video_id IN ({listed})"
                 ).fetchall()
             }
-            blocked = {r[0] for r in cur.execute("SELECT blocked_id FROM feed_blocks WHERE user_id = ?",
-                                                 [actor_id]).fetchall()}
             waiting = pending_counts(cur, ids)
-            live = {v: _with_pending(counts.get(v, (0, 0, 0, 0, 0)), waiting.get(v, {}))
-                    for v, (author, st) in status.items() if st == "published" and author not in blocked}
-            with_cameos = [v for v, c in cards.items() if c.get("cameos") and v in live]
-            if with_cameos:
-                allowed = {
-                    r[0]
-                    for r in cur.execute(
-                        f"SELECT v.video_id FROM videos v WHERE v.video_id IN "
-                        f"({id_list(with_cameos)}) AND {cameo_visibility_sql('v')}"
-                    ).fetchall()
-                }
-                live = {v: c for v, c in live.items() if v not in with_cameos or v in allowed}
+            live = {v: _with_pending(counts.get(v, (0, 0, 0, 0, 0)), waiting.get(v, {})) for v in shown}
             liked = liked_by(cur, actor_id, ids)
         items = []
         for pos, video_id, score, reasons, _ in rows:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from sora_lab.core.errors import InputError
+from sora_lab.core.text import clean_text
 
 MAX_STEER_CHARS = 300
 MAX_TOPICS = 6
@@ -37,8 +38,7 @@ def parse_steer(text: str | None) -> list[SteerTopic]:
         return []
     if not isinstance(text, str):
         raise InputError("steer must be text such as 'more ocean clips, fewer spinning stars'")
-    if len(text) > MAX_STEER_CHARS:
-        raise InputError(f"steer is {len(text)} characters; keep it under {MAX_STEER_CHARS}")
+    text = clean_text(text, "steer", max_chars=MAX_STEER_CHARS, required=False)  # stored with the session
     topics: list[SteerTopic] = []
     for clause in _SPLIT.split(text):
         words = clause.strip().lower()

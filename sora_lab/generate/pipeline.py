@@ -1,9 +1,13 @@
-"""One clip, end to end: check inputs -> backend -> motion -> sound -> upscale + watermark -> encode -> C2PA -> poster.
+"""One clip, end to end: check inputs -> backend -> motion -> sound -> upscale + watermarks -> encode -> C2PA -> poster.
 
 `render_video` is the recipe: one input check, then numbered stages, each a plain call timed by a
 `StageTimer`, so `make bench` can print where the seconds go. Everything is written inside
 `staging` (a folder on the same filesystem as the media folder); the caller renames the finished
 files into place, so a crash never leaves a half-written file where the feed looks.
+
+Each frame gets the visible watermark (for people) and then the invisible one (a key the lab can
+read back from a re-encoded, cropped or trimmed copy); one frame a second is fingerprinted (PDQ) as
+it goes to the encoder. The manifest declares both as C2PA soft bindings (sora_lab.provenance).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from sora_lab.core.errors import InputError
 from sora_lab.core.timing import StageTimer
 from sora_lab.generate import audio, encode, postprocess
 from sora_lab.generate.base import Backend, Clip
+from sora_lab.provenance import invisible, soft_binding
+from sora_lab.provenance.fingerprint import Fingerprint, FingerprintBuilder
 
 CONTENT_ID_HEX = 32
 """Hex characters of sha256 used as a video id (128 bits; the media route accepts 16-64)."""
@@ -48,6 +54,10 @@ class RenderedVideo:
     sound_events: int
     sound_tracks: int
     clip_meta: dict = field(default_factory=dict)
+    mark_key: int = 0
+    """The key the invisible watermark carries (sora_lab.provenance.invisible)."""
+    fingerprint: Fingerprint | None = None
+    """PDQ hashes of one finished frame a second (sora_lab.provenance.fingerprint)."""
 
 
 def content_id(path: Path) -> str:
@@ -74,11 +84,13 @@ def render_video(
     motion: str | None = None,
     encode_settings: encode.EncodeSettings = encode.EncodeSettings(),
     on_stage: Stage | None = None,
+    mark_key: int | None = None,
 ) -> RenderedVideo:
     """Render, finish and sign one clip inside `staging`; returns where the files are.
 
     motion: how sound finds movement — 'objects' (tiny world) or 'flow' (any footage);
     default: 'objects' for the tiny backend, 'flow' otherwise.
+    mark_key: the invisible watermark's key (the runner picks one no stored clip has); default random.
     on_stage: called with ('model' | 'motion' | 'audio' | 'encode' | 'sign' | 'done', fraction).
     """
     timeline = _check_inputs(seconds, size_wh)
@@ -114,16 +126,22 @@ def render_video(
             soundtrack = audio.with_bed(soundtrack, bed)
 
     mark = provenance.Watermark(size_wh, timeline.fps, timeline.n_frames, creator)
+    mark_key = invisible.random_key() if mark_key is None else mark_key
+    hidden = invisible.InvisibleMark(invisible.secret_from_key_file(identity.key_path.read_bytes()), mark_key, size_wh)
+    fingerprint = FingerprintBuilder(len(working), timeline.fps)
 
     def finished(index: int) -> np.ndarray:
-        """Frame `index` at the delivery size with the visible watermark burned in."""
-        return mark.apply(postprocess.upscale_frame(working[index], size_wh, clip.frames.shape[1]), index)
+        """Frame `index` at the delivery size with the visible, then the invisible watermark."""
+        frame = postprocess.upscale_frame(working[index], size_wh, clip.frames.shape[1])
+        return hidden.apply(mark.apply(frame, index))
 
     def frames_for_the_encoder() -> Iterator[np.ndarray]:
         """Finished one by one as the encoder pulls them, so a full-size clip never sits in memory."""
         for index in range(len(working)):
             with timer.stage("upscale_watermark"):
                 frame = finished(index)
+            with timer.stage("fingerprint"):
+                fingerprint.add(index, frame)
             if index % 24 == 0:
                 report("encode", index / timeline.n_frames)
             yield frame
@@ -137,16 +155,18 @@ def render_video(
             encode.encode_mp4(
                 frames_for_the_encoder(), size_wh, soundtrack.samples, soundtrack.sample_rate, unsigned, encode_settings
             )
-        timer.seconds["encode"] -= timer.seconds["upscale_watermark"]  # frames finished inside it count once
+        timer.seconds["encode"] -= timer.seconds["upscale_watermark"] + timer.seconds["fingerprint"]  # count once
 
-        # 5. Sign: a C2PA manifest (AI-generated, by whom, with which model); its hash names the file.
+        # 5. Sign: a C2PA manifest (AI-generated, by whom, which model, soft bindings); its hash names the file.
         with timer.stage("sign"):
             report("sign", 0.0)
+            hashes = fingerprint.result()
             facts = provenance.GenerationFacts(
                 creator=creator,
                 prompt_sha256=provenance.prompt_sha256(prompt),
                 model_id=backend.model_id,
                 parent_video_id=parent_video_id,
+                soft_bindings=tuple(soft_binding.assertions(mark_key, hashes)),
             )
             provenance.sign_mp4(unsigned, signed, identity, facts)
             video_id = content_id(signed)
@@ -178,6 +198,8 @@ def render_video(
         sound_events=len(soundtrack.events),
         sound_tracks=soundtrack.n_tracks,
         clip_meta=dict(clip.meta),
+        mark_key=mark_key,
+        fingerprint=hashes,
     )
 
 

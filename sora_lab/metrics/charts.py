@@ -13,6 +13,10 @@ import vl_convert as vlc
 
 WIDTH = 500  # two charts with legends fit abreast on a 1300-px screen
 HEIGHT = 260
+# The growth chart's colour legend: its bars and lines. Every value a layer colours by is listed here.
+SERIES_COLOURS = {"downloads": "#9ecae1", "DAU": "#1f77b4", "WAU": "#ff7f0e", "MAU": "#9467bd"}
+REFERENCE_SHAPES = {"public figure": "diamond", "imported series": "triangle-up"}
+REFERENCE_COLOUR = "#d62728"
 
 
 def _tips(*fields: str) -> list[alt.Tooltip]:
@@ -36,19 +40,23 @@ def daily_frame(result: dict, factor: float = 1.0, label: str | None = None) -> 
 
 
 def growth(result: dict, reference: list[dict] | None = None, factor: float = 1.0) -> alt.Chart:
-    """Daily downloads (bars) against DAU, WAU and MAU (lines): the gap between downloads and users."""
+    """Daily downloads (bars) against DAU, WAU and MAU (lines): the gap between downloads and users.
+
+    Bars and lines share one colour scale whose domain is exactly SERIES_COLOURS; the reference points
+    use the shape channel (see `_reference_layer`), so no layer's domain can hide another's marks."""
     df = daily_frame(result, factor)
     long = df.melt(id_vars=["day"], value_vars=["dau", "wau", "mau"], var_name="measure", value_name="users")
     long["measure"] = long["measure"].str.upper()
-    bars = alt.Chart(df).mark_bar(opacity=0.55, color="#9ecae1").encode(
+    bars = alt.Chart(df.assign(measure="downloads")).mark_bar(opacity=0.55).encode(
         x=alt.X("day:T", title="day (UTC)"),
         y=alt.Y("downloads:Q", title="people per day"),
+        color=_series_colour(),
         tooltip=_tips("day:T", "downloads:Q", "reinstalls:Q"),
     )
     lines = alt.Chart(long).mark_line(point=False).encode(
         x=alt.X("day:T"),
         y=alt.Y("users:Q"),
-        color=alt.Color("measure:N", title=None),
+        color=_series_colour(),
         tooltip=_tips("day:T", "measure:N", "users:Q"),
     )
     layers = [bars, lines]
@@ -60,12 +68,19 @@ def growth(result: dict, reference: list[dict] | None = None, factor: float = 1.
     )
 
 
+def _series_colour() -> alt.Color:
+    return alt.Color("measure:N", title=None, sort=list(SERIES_COLOURS),
+                     scale=alt.Scale(domain=list(SERIES_COLOURS), range=list(SERIES_COLOURS.values())))
+
+
 def cumulative(result: dict, reference: list[dict] | None = None, factor: float = 1.0) -> alt.Chart:
     """Cumulative downloads with the published download milestones as labelled points."""
     df = daily_frame(result, factor)
-    line = alt.Chart(df).mark_area(opacity=0.3, line=True).encode(
+    line = alt.Chart(df.assign(measure="cumulative downloads")).mark_area(opacity=0.3, line=True).encode(
         x=alt.X("day:T", title="day (UTC)"),
         y=alt.Y("cumulative_downloads:Q", title="cumulative downloads"),
+        color=alt.Color("measure:N", title=None, scale=alt.Scale(domain=["cumulative downloads"],
+                                                                 range=[SERIES_COLOURS["DAU"]])),
         tooltip=_tips("day:T", "cumulative_downloads:Q"),
     )
     layers = [line]
@@ -76,7 +91,10 @@ def cumulative(result: dict, reference: list[dict] | None = None, factor: float 
 
 
 def _reference_layer(reference: list[dict] | None, series: set[str], df: pd.DataFrame, labels: bool = True):
-    """Public figures as points labelled with their source (in the tooltip at least); only charted days."""
+    """Public figures as points labelled with their source (in the tooltip at least); only charted days.
+
+    Their kind is a shape (its own scale and legend), never a colour: a colour scale is shared by
+    every layer, and an explicit colour domain here once hid the DAU/WAU/MAU lines."""
     if not reference or df.empty:
         return None
     days = set(df["day"])
@@ -86,15 +104,17 @@ def _reference_layer(reference: list[dict] | None, series: set[str], df: pd.Data
     ref = pd.DataFrame(rows)
     ref["text"] = ref["label"] + " — " + ref["source"].str.slice(0, 40)
     ref["kind"] = ["imported series" if c == "imported" else "public figure" for c in ref["confidence"]]
-    kind = alt.Color("kind:N", title=None,
-                     scale=alt.Scale(domain=["public figure", "imported series"], range=["#d62728", "#2ca02c"]))
+    present = [k for k in REFERENCE_SHAPES if k in set(ref["kind"])]  # the legend lists only what is drawn
+    kind = alt.Shape("kind:N", title=None,
+                     scale=alt.Scale(domain=present, range=[REFERENCE_SHAPES[k] for k in present]))
     base = alt.Chart(ref).encode(
         x=alt.X("day:T"), y=alt.Y("value:Q"), tooltip=_tips("label:N", "value:Q", "source:N", "confidence:N")
     )
-    points = base.mark_point(shape="diamond", size=90, filled=True).encode(color=kind)
+    points = base.mark_point(size=90, filled=True, color=REFERENCE_COLOUR).encode(shape=kind)
     if not labels:
         return points
-    text = base.mark_text(align="left", dx=7, dy=-6, fontSize=9).encode(text=alt.Text("text:N"), color=kind)
+    text = base.mark_text(align="left", dx=7, dy=-6, fontSize=9, color=REFERENCE_COLOUR).encode(
+        text=alt.Text("text:N"))
     return points + text
 
 
@@ -199,6 +219,17 @@ def compare(frames: list[pd.DataFrame], measure: str = "dau") -> alt.Chart:
                 color=alt.Color("scenario:N"), tooltip=_tips("scenario:N", "day:T", f"{measure}:Q"))
         .properties(title=f"Scenarios compared: {measure.upper()} (full size)", width=WIDTH, height=HEIGHT)
     )
+
+
+def to_spec(chart: alt.TopLevelMixin, vega_lite: str | None = None) -> dict:
+    """The chart as a plain Vega-Lite dict (validated by Altair's builders, not again), declared for the
+    Vega-Lite release that will draw it: vega-embed warns when the spec names a newer one than it ships
+    (Altair 6.3 writes v6.4.1; Panel 1.9 draws with v6.3.0). These charts use nothing newer than v6.1,
+    and the dashboard's browser test checks every series is drawn by that renderer."""
+    spec = chart.to_dict(validate=False)
+    if vega_lite:
+        spec["$schema"] = f"https://vega.github.io/schema/vega-lite/v{vega_lite}.json"
+    return spec
 
 
 def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:

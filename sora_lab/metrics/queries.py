@@ -1,4 +1,4 @@
-"""Metric definitions over the `events` table.
+"""The growth summary over the `events` table: from the rollup where one is current, else from raw events.
 
 Two inputs do the heavy work: per-user rows (first install, access, funnel steps,
 inviter, and a bitmask of the UTC days the user was active) and per-day counts by
@@ -6,20 +6,12 @@ type (installs, generations, invites). Everything else — DAU/WAU/MAU windows,
 retention cohorts, invite-tree depth — is a numpy roll-up over the per-user rows
 (summary.py, with retention.py, invites.py and the day bitmasks of bitmasks.py).
 
-Where they come from: for sources with a rollup (simulated sources, see rollup.py)
-from the rollup tables — about one row per user and per (day, type) instead of
-every event; otherwise from two SQL scans of raw events (`compute_raw`). Both give
-identical results; tests compare them on edge cases.
-
-Definitions (also returned with every result, so a dashboard can show them):
-- day: the UTC calendar day of `ts`.
-- download: a user's first `install` event (plus every anonymous install, user_id NULL);
-  later installs of the same user are reinstalls and do not count as downloads.
-- active user on a day: ACTIVE_USER_DEFINITION.
-- DAU / WAU / MAU on day D: distinct users active on D / in [D-6, D] / in [D-29, D].
-- stickiness: DAU / MAU.
-- retention Dk: share of the users whose first install fell on cohort day c who were active on day c+k;
-  only cohorts with c+k inside the range count ("mature" cohorts).
+Where they come from: for sources with a rollup (simulated sources, see rollup.py; live events,
+folded by live.py) from the rollup tables — about one row per user and per (day, type) instead of
+every event; otherwise from two SQL scans of raw events (`compute_raw`, the SQL of definitions.py,
+which also reads exported Parquet: parquet.py). Both give identical results; tests compare them.
+The definitions themselves (active user, download, DAU/WAU/MAU, retention) are in definitions.py
+and are returned with every result, so a dashboard can show them.
 """
 
 from __future__ import annotations
@@ -33,13 +25,15 @@ import numpy as np
 
 from sora_lab.core.errors import InputError
 from sora_lab.metrics import rollup
-from sora_lab.metrics.rollup import ACTIVE_TYPES
+from sora_lab.metrics.definitions import (
+    ACTIVE_TYPES,
+    ACTIVE_USER_DEFINITION,
+    daily_counts_sql,
+    user_rows_sql,
+)
 from sora_lab.metrics.summary import summarize
 
-ACTIVE_USER_DEFINITION = (
-    "An active user on a UTC day is one with at least one session_start, view, like, share, remix, "
-    "comment or generate event that day; installs and invites alone do not count."
-)
+__all__ = ["ACTIVE_TYPES", "ACTIVE_USER_DEFINITION", "Filters", "compute", "compute_raw", "make_filters", "series"]
 SERIES = (
     "downloads",
     "cumulative_downloads",
@@ -52,7 +46,6 @@ SERIES = (
     "generations_per_dau",
 )
 MAX_RANGE_DAYS = 400
-_DAY_US = 86_400_000_000
 _EPOCH = datetime(1970, 1, 1)
 _SOURCE_RE = re.compile(r"^(live|import|sim:[A-Za-z0-9_.-]{1,40})$")
 
@@ -149,46 +142,22 @@ def day_range(cur, filters: Filters) -> tuple[date, date] | None:
     return filters.start or first.date(), filters.end or last.date()
 
 
-def _user_sql(where: str, blocks: int) -> str:
-    """One row per user. Measured: every filtered aggregate costs about as much as the grouping itself,
-    so there are only the ones the roll-ups need (region comes from install rows, the rarer type)."""
-    active = "type IN (" + ", ".join(f"'{t}'" for t in ACTIVE_TYPES) + ")"
-    masks = ",\n".join(
-        f"bit_or(CAST(1 AS UBIGINT) << CAST(off % 64 AS UBIGINT)) FILTER (WHERE act AND off // 64 = {b}) AS m{b}"
-        if blocks > 1
-        else "bit_or(CAST(1 AS UBIGINT) << CAST(off AS UBIGINT)) FILTER (WHERE act) AS m0"
-        for b in range(blocks)
-    )
-    return f"""
-        WITH f AS (
-            SELECT user_id, type, region, target_id, ts,
-                   CAST((epoch_us(ts) - ?) // {_DAY_US} AS BIGINT) AS off,
-                   {active} AS act
-            FROM events WHERE {where} AND user_id IS NOT NULL
-        )
-        SELECT user_id,
-               min(off) FILTER (WHERE type = 'install') AS install_off,
-               min(off) FILTER (WHERE type = 'invite_redeemed') AS redeem_off,
-               arg_min(target_id, ts) FILTER (WHERE type = 'invite_redeemed') AS inviter,
-               min(off) FILTER (WHERE type = 'view') AS view_off,
-               min(off) FILTER (WHERE type = 'generate') AS gen_off,
-               min(off) FILTER (WHERE type = 'cameo_created') AS cameo_off,
-               min(region) FILTER (WHERE type = 'install') AS region,
-               {masks}
-        FROM f GROUP BY user_id
-    """
-
-
 def _fetch_users(cur, user_sql: str, params: list, blocks: int) -> dict:
     """Per-user rows as numpy columns, with strings resolved inside DuckDB: the inviter becomes the row
     index of the inviting member (-1 if none) and the two-letter region a number (256 * first letter +
-    second), so no column of millions of Python strings crosses into Python."""
+    second), so no column of millions of Python strings crosses into Python.
+
+    Memory is what limits a summary of a billion events (~80 M users): day offsets come as int16 (a
+    range is at most MAX_RANGE_DAYS days), and rows stay in the order DuckDB returns them — only the
+    inviter index is mapped to row positions, instead of reordering every column."""
     masks = ", ".join(f"n.m{b}" for b in range(blocks))
+    offsets = ", ".join(f"CAST(n.{c} AS SMALLINT) AS {c}"
+                        for c in ("install_off", "redeem_off", "view_off", "gen_off", "cameo_off"))
     sql = f"""
         WITH u AS ({user_sql}),
         n AS (SELECT *, row_number() OVER () - 1 AS idx FROM u),
         members AS (SELECT user_id, idx FROM n WHERE redeem_off IS NOT NULL)
-        SELECT n.idx, n.install_off, n.redeem_off, n.view_off, n.gen_off, n.cameo_off,
+        SELECT n.idx, {offsets},
                coalesce(members.idx, -1) AS parent,
                CASE WHEN n.region IS NULL THEN -1 WHEN length(n.region) = 2
                     THEN ascii(n.region[1]) * 256 + ascii(n.region[2]) ELSE -2 END AS region_code,
@@ -196,18 +165,13 @@ def _fetch_users(cur, user_sql: str, params: list, blocks: int) -> dict:
         FROM n LEFT JOIN members ON n.inviter = members.user_id
     """
     cols = cur.execute(sql, params).fetchnumpy()
-    order = np.argsort(np.asarray(cols["idx"], dtype=np.int64), kind="stable")
-    return {k: np.asarray(v)[order] if not isinstance(v, np.ma.MaskedArray) else v[order] for k, v in cols.items()}
-
-
-def _daily_sql(where: str) -> str:
-    return f"""
-        SELECT CAST((epoch_us(ts) - ?) // {_DAY_US} AS BIGINT) AS off, type,
-               count(*) AS n, count(*) FILTER (WHERE user_id IS NULL) AS anonymous
-        FROM events
-        WHERE {where} AND type IN ('install', 'generate', 'invite_sent', 'invite_redeemed')
-        GROUP BY ALL
-    """
+    idx = np.asarray(cols.pop("idx"), dtype=np.int64)
+    position = np.empty(idx.size, dtype=np.int64)
+    position[idx] = np.arange(idx.size)
+    parent = np.asarray(cols["parent"], dtype=np.int64)
+    cols["parent"] = np.where(parent >= 0, position[np.maximum(parent, 0)], -1)
+    cols["idx"] = np.arange(idx.size)
+    return cols
 
 
 def compute(cur, filters: Filters) -> dict:
@@ -216,7 +180,7 @@ def compute(cur, filters: Filters) -> dict:
     Reads the rollup when every chosen source has a current one, else raw events (`compute_raw`)."""
     started = time.perf_counter()
     info = rollup.covered(cur, filters.sources)
-    if info is None:
+    if not info:  # a source without a current rollup (or only live, with nothing folded: no events)
         return compute_raw(cur, filters)
     if filters.start and filters.end:  # as day_range: a given range stands even with no events in it
         start, end = filters.start, filters.end
@@ -248,8 +212,8 @@ def compute_raw(cur, filters: Filters) -> dict:
     blocks = (ndays + 63) // 64
     where, params = _where(filters, start, end)
     start_us = int((datetime.combine(start, datetime.min.time()) - _EPOCH) / timedelta(microseconds=1))
-    users = _fetch_users(cur, _user_sql(where, blocks), [start_us, *params], blocks)
-    daily_rows = cur.execute(_daily_sql(where), [start_us, *params]).fetchall()
+    users = _fetch_users(cur, user_rows_sql("events", where, blocks), [start_us, *params], blocks)
+    daily_rows = cur.execute(daily_counts_sql("events", where), [start_us, *params]).fetchall()
     return _finish(users, daily_rows, filters, start, end, started, "raw")
 
 

@@ -1,22 +1,23 @@
-"""Per-user rollup of bulk-written sources, so a summary over 100 M events reads one row per user.
+"""Per-user rollup of event sources, so a summary over 100 M events reads one row per user.
 
 Why: the summary's cost was one GROUP BY user over every event (8 M groups at 100 M events). Sources
 written in bulk — `sim:<scenario>`, always replaced whole by `simulate.write_events` — get their rollup
-built in the same transaction; a summary over such sources reads it and turns day bitmasks back into
-exactly the per-user facts the raw-event query computes (first install/redeem/view/generate/cameo day
-in range, active days, region, inviter). 'live' events are written one at a time by many services and
-some are deleted again (sora_lab.videos), so live stays on the raw-event path: a summary that touches any
-source without a rollup reads raw events, and so does a date range that would split a user's invite
-redemptions (the rollup keeps only the first inviter).
+built in the same transaction; live events are folded in day by day (live.py). A summary over such
+sources reads it and turns day bitmasks back into exactly the per-user facts the raw-event query
+computes (first install/redeem/view/generate/cameo day in range, active days, region, inviter). A
+summary that touches a source without a current rollup reads raw events, and so does a date range
+that would split a user's invite redemptions (the rollup keeps only the first inviter).
 
-Tables (schema migrations 6 and 7):
+Tables (schema migrations 6 and 7; live's fold state in 10):
 - metric_user_keys(user_id, ukey): a dense integer per user id: merging users seen in several selected
   sources or regions, and finding an inviter's row, are then integer work in numpy.
-- metric_sources(source, base_day, last_day, events): the sources with a rollup; bits count from base_day
-  (UTC days since 1970-01-01). Only sources spanning at most ROLLUP_DAYS days get one.
-- metric_users: one row per (source, region, user) with two 64-bit words per kind of day: any event
-  (all), active (act), install (ins), invite_redeemed (red), view (vw), generate (gen), cameo_created (cam);
-  and the time and inviter key of the first invite redemption that names an inviter.
+- metric_sources(source, base_day, last_day, events): the rollups; bits count from base_day (UTC days
+  since 1970-01-01). A simulated source spanning at most ROLLUP_DAYS days gets one; live gets one per
+  ROLLUP_DAYS-day window of the calendar, named `live@<window>` (live.py).
+- metric_users: one row per (rollup, region, user) with two 64-bit words per kind of day
+  (definitions.KINDS): any event (all), active (act), install (ins), invite_redeemed (red), view (vw),
+  generate (gen), cameo_created (cam); and the time and inviter key of the first invite redemption
+  that names an inviter.
 - metric_daily: events per (source, region, UTC day, type), and how many of them had no user.
 """
 
@@ -28,17 +29,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-ACTIVE_TYPES = ("session_start", "view", "like", "share", "remix", "comment", "generate")
+from sora_lab.metrics.definitions import COUNTED_TYPES, FLAGS, KINDS
+
 ROLLUP_DAYS = 128  # two 64-bit words per kind
-KINDS = {
-    "all": "TRUE",
-    "act": "type IN (" + ", ".join(f"'{t}'" for t in ACTIVE_TYPES) + ")",
-    "ins": "type = 'install'",
-    "red": "type = 'invite_redeemed'",
-    "vw": "type = 'view'",
-    "gen": "type = 'generate'",
-    "cam": "type = 'cameo_created'",
-}
+LIVE_PREFIX = "live@"  # live's rollups, one per ROLLUP_DAYS-day window: live@<UTC day // ROLLUP_DAYS>
 MASK_COLUMNS = tuple(f"{k}{w}" for k in KINDS for w in (0, 1))
 _EPOCH = date(1970, 1, 1)
 _DAY_US = 86_400_000_000
@@ -57,7 +51,7 @@ def users_sql(relation: str) -> str:
                arg_min(inviter, us) FILTER (WHERE type = 'invite_redeemed' AND inviter IS NOT NULL) AS inviter,
                CAST(min(off) FILTER (WHERE type = 'install') AS SMALLINT) AS first_ins,
                CAST(min(off) FILTER (WHERE type = 'invite_redeemed') AS SMALLINT) AS first_red,
-               CAST(bit_or(CASE type WHEN 'view' THEN 1 WHEN 'generate' THEN 2 WHEN 'cameo_created' THEN 4 ELSE 0 END)
+               CAST(bit_or(CASE type {" ".join(f"WHEN '{t}' THEN {bit}" for t, bit in FLAGS.items())} ELSE 0 END)
                     AS UTINYINT) AS flags,
                {aggs}
         FROM (
@@ -158,20 +152,28 @@ def build_source(cur, source: str, table: pa.Table) -> bool:
 
 
 def covered(cur, sources: tuple[str, ...]) -> dict | None:
-    """{source: (base_day, last_day, events)} if every source has a rollup that still matches its events,
-    else None. The event count is the guard against writes that bypassed write_events (a direct INSERT
-    or DELETE on a simulated source): such a source is read from raw events until it is written again.
-    One `source = ?` count per source: DuckDB answers it from row-group statistics (ms at 100 M rows)."""
-    rows = cur.execute(
-        "SELECT source, base_day, last_day, events FROM metric_sources WHERE source IN (SELECT unnest(?::VARCHAR[]))",
-        [list(sources)],
-    ).fetchall()
-    if len(rows) != len(sources):
-        return None
-    for source, _, _, events in rows:
-        if cur.execute("SELECT count(*) FROM events WHERE source = ?", [source]).fetchone()[0] != events:
+    """{rollup: (base_day, last_day, events)} covering every source, or None if some source has no current
+    rollup. A simulated source's event count is the guard against writes that bypassed write_events (a
+    direct INSERT or DELETE): such a source is read from raw events until it is written again. One
+    `source = ?` count per source: DuckDB answers it from row-group statistics (ms at 100 M rows).
+    Live is covered by its windows as of the last fold (`live.fold`, which the service runs first)."""
+    info = {}
+    for source in sources:
+        if source == "live":
+            windows = cur.execute(
+                "SELECT source, base_day, last_day, events FROM metric_sources WHERE starts_with(source, ?)",
+                [LIVE_PREFIX],
+            ).fetchall()
+            folded = cur.execute("SELECT count(*) FROM metric_live_days").fetchone()[0]
+            if not folded and cur.execute("SELECT count(*) FROM events WHERE source = 'live'").fetchone()[0]:
+                return None  # never folded
+            info |= {s: (b, last, n) for s, b, last, n in windows}
+            continue
+        row = cur.execute("SELECT base_day, last_day, events FROM metric_sources WHERE source = ?", [source]).fetchone()
+        if row is None or cur.execute("SELECT count(*) FROM events WHERE source = ?", [source]).fetchone()[0] != row[2]:
             return None
-    return {s: (b, last, n) for s, b, last, n in rows}
+        info[source] = row
+    return info
 
 
 def _region_clause(regions: tuple[str, ...]) -> tuple[str, list]:
@@ -200,9 +202,9 @@ def daily_rows(cur, sources, regions, start: date, end: date) -> list[tuple]:
         f"""SELECT CAST(day - ? AS BIGINT) AS off, type, CAST(sum(n) AS BIGINT), CAST(sum(anonymous) AS BIGINT)
             FROM metric_daily
             WHERE source IN (SELECT unnest(?::VARCHAR[])) AND day BETWEEN ? AND ?{clause}
-              AND type IN ('install', 'generate', 'invite_sent', 'invite_redeemed')
+              AND type IN (SELECT unnest(?::VARCHAR[]))
             GROUP BY ALL""",
-        [s, list(sources), s, e, *params],
+        [s, list(sources), s, e, *params, list(COUNTED_TYPES)],
     ).fetchall()
 
 
@@ -249,7 +251,8 @@ def load_users(cur, filters, info: dict, start: date, ndays: int, whole: bool) -
     `whole`: the range holds every selected event, so the stored first-install/redeem days and flags
     are the in-range ones and only the active-day bits are read (the 100 M-event summary's path)."""
     region_rows = cur.execute(
-        "SELECT DISTINCT region FROM metric_daily WHERE source IN (SELECT unnest(?::VARCHAR[]))", [list(info)]
+        "SELECT DISTINCT region FROM metric_daily WHERE source IN (SELECT unnest(?::VARCHAR[]))",
+        [list(filters.sources)],
     ).fetchall()
     regions = sorted(r[0] for r in region_rows if r[0] is not None)  # rank order = string order; NULL last
     parts = []

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from sora_lab.core.errors import InputError, NotFound
 from sora_lab.core.home import read_json, write_json_atomic
-from sora_lab.metrics import queries
+from sora_lab.metrics import live, queries
+from sora_lab.metrics.export import export_events
 from sora_lab.metrics.importer import validate_rows
 from sora_lab.metrics.reference import fit, load_reference, reference_points
 from sora_lab.metrics.rollup import drop_source
@@ -33,10 +34,19 @@ class MetricsService:
         end: str | None = None,
         regions: list[str] | str | None = None,
     ) -> dict:
-        """Every metric for the chosen sources (default: live events only), days and regions."""
+        """Every metric for the chosen sources (default: live events only), days and regions.
+        Live events are folded into their rollup first (only the days that changed), so no path
+        of the summary scans raw events while every chosen source has a rollup."""
         filters = queries.make_filters(sources, start, end, regions)
+        if "live" in filters.sources:
+            self.fold_live()
         with self.store.read() as cur:
             return queries.compute(cur, filters)
+
+    def fold_live(self) -> dict:
+        """Fold new or changed live events into the rollup (see metrics.live); what was refolded."""
+        with self.store.write() as cur:
+            return live.fold(cur)
 
     def series(
         self,
@@ -141,6 +151,14 @@ class MetricsService:
         report["fit"] = fit(result, config.scale)
         report["summary_s"] = result["elapsed_s"]
         return report
+
+    def export(self, *, directory: str, sources: list[str] | str | None = None) -> dict:
+        """Write the events as hive-partitioned Parquet under `directory` (a folder on the machine that holds
+        the lab): source=…/day=…/part-0.parquet, only the days that changed since the last export, each
+        replaced atomically. Default: every source. See metrics.export and docs/metrics.md."""
+        if sources is None or "live" in queries.make_filters(sources).sources:
+            self.fold_live()  # live's day fingerprints come from the fold
+        return export_events(self.store, directory, sources)
 
     def delete_scenario(self, *, scenario: str) -> dict:
         """Remove a simulated scenario's events and settings."""

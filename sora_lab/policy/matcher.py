@@ -17,6 +17,13 @@ _DETERMINERS = frozenset(
     "a an the some my your his her our their its this that these those every each one two another any "
     "named called no little big baby young old".split()
 )
+# Words that make a signature work a description of its person: "who sang Shake It Off", "the founder of
+# Tesla", "starred in Titanic". Only "in", "of" or "the" may stand between them and the work.
+_DESCRIBERS = frozenset(
+    "sang sings singer wrote played plays starred stars star directed founded founder cofounded ceo created "
+    "creator rapped rapper".split()
+)
+_DESCRIBER_GAP = frozenset({"in", "of", "the"})
 # Words too common to tell one description from another.
 _FILLER = frozenset("with that this from into have has wears wearing their there very".split())
 
@@ -44,6 +51,10 @@ class Matcher:
             for phrase in entry.ambiguous:
                 if phrase not in {p.casefold() for p in (entry.name, *entry.aliases)}:
                     self.names.add(phrase, (entry, True), fuzzy=False)
+        self.works = PhraseIndex()
+        for entry in entries:
+            for work in entry.known_for:
+                self.works.add(work, entry, fuzzy=False)
         self.content = PhraseIndex()
         for category, spec in CONTENT_LISTS.items():
             for term in content_terms(spec):
@@ -65,6 +76,12 @@ class Matcher:
             m = NameMatch(entry, hit.start, hit.end, prompt[hit.start : hit.end], hit.distance)
             if key not in found or _closeness(m) < _closeness(found[key]):
                 found[key] = m
+        for hit in self.works.find(tokens):
+            start = _describer_before(tokens, hit.token_start)
+            key = (hit.payload.kind, hit.payload.name)
+            if start is not None and key not in found:  # "who sang Shake It Off": described, not named
+                at = tokens[start].start
+                found[key] = NameMatch(hit.payload, at, hit.end, prompt[at : hit.end], hit.distance)
         matches = list(found.values())
         registered = [m for m in matches if m.entry.kind == "registered_ip"]
         # A rights holder's registration overrides the shipped registry for the same words.
@@ -111,6 +128,19 @@ def _ordinary_use(tokens: list[Token], start: int, end: int) -> bool:
     if start == 0 or tokens[start].hard_break_before:
         return False
     return tokens[start - 1].text in _DETERMINERS
+
+
+def _describer_before(tokens: list[Token], start: int) -> int | None:
+    """The index of a describing word ("sang", "founder") just before token `start`, with at most
+    "in", "of" or "the" between them and no sentence break; None when there is none."""
+    i = start - 1
+    while i >= 0 and not tokens[i + 1].hard_break_before:
+        if tokens[i].text in _DESCRIBERS:
+            return i
+        if tokens[i].text not in _DESCRIBER_GAP:
+            return None
+        i -= 1
+    return None
 
 
 def _overlap(a: NameMatch, b: NameMatch) -> bool:

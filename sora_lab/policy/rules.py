@@ -37,6 +37,7 @@ class Cameo:
     permission: str
     rules: list[Restriction]
     permitted: bool
+    has_face: bool = True  # its reference holds a human face: the likeness content rules apply
 
 
 @dataclass
@@ -281,7 +282,7 @@ class ContentRule:
     message: str
     fix: str
     with_any: tuple[str, ...] = ()  # only together with words of one of these categories
-    real_person: bool = False  # only with a real person's likeness: a person's cameo or a named public figure
+    real_person: bool = False  # only with a real person's likeness: a cameo showing a face, or a public figure
     yields_to: str = ""  # not when this stricter rule already refused
 
 
@@ -302,7 +303,7 @@ CONTENT_RULES = (
     ContentRule(
         "sexual_likeness",
         "sexual_suggestive",
-        "sexualised content with a real person's likeness (a cameo or a public figure) is refused",
+        "sexualised content with a real person's likeness (a cameo with a face, or a public figure) is refused",
         "remove the sexualised part, or use no real person's likeness",
         real_person=True,
         yields_to="sexual_content",
@@ -316,7 +317,7 @@ CONTENT_RULES = (
     ContentRule(
         "violence_likeness",
         "violence",
-        "violence against or by a real person's likeness (a cameo or a public figure) is refused",
+        "violence against or by a real person's likeness (a cameo with a face, or a public figure) is refused",
         "remove the violent action, or use no real person's likeness",
         real_person=True,
         yields_to="graphic_violence",
@@ -330,9 +331,7 @@ def content(p: Prompt) -> list[dict]:
     ages = [(m.start(), m.end()) for m in AGE_RE.finditer(p.text.casefold()) if int(m.group(1)) < 18]
     if ages:
         found["minor"] = found.get("minor", []) + ages
-    real_person = any(c.kind == "person" for c in p.permitted_cameos) or any(
-        m.entry.kind == "public_figure" for m in p.names
-    )
+    real_person = any(c.has_face for c in p.permitted_cameos) or any(m.entry.kind == "public_figure" for m in p.names)
     out: list[dict] = []
     for rule in CONTENT_RULES:
         spans = found.get(rule.category)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sora_lab.consent.registration import handle_owned_sql
 from sora_lab.consent.rights import RightsService, load_registry, registry_signature, rights_version
 from sora_lab.consent.rules import parse_restriction, permission_sql
 from sora_lab.core.errors import InputError, PolicyViolation
@@ -94,16 +95,16 @@ class PolicyService:
         with self.store.read() as cur:
             rows = cur.execute(
                 f"""SELECT c.cameo_id, c.handle, c.kind, u.handle, c.permission, c.restrictions,
-                           {permission_sql("c", "me.uid")}
+                           {permission_sql("c", "me.uid")}, c.kind = 'person' OR coalesce(c.has_face, true)
                     FROM cameos c JOIN users u ON u.user_id = c.owner_id, (SELECT ?::VARCHAR AS uid) me
-                    WHERE c.deleted_at IS NULL AND (c.handle IN (SELECT unnest(?)) OR c.cameo_id IN
-                          (SELECT unnest(?)))""",
+                    WHERE c.deleted_at IS NULL AND ((c.handle IN (SELECT unnest(?)) AND {handle_owned_sql("c", "u")})
+                          OR c.cameo_id IN (SELECT unnest(?)))""",
                 [actor_id, keys, keys],
             ).fetchall()
         by_key = {}
-        for cameo_id, handle, kind, owner_handle, permission, restrictions, permitted in rows:
+        for cameo_id, handle, kind, owner_handle, permission, restrictions, permitted, has_face in rows:
             cam = Cameo(cameo_id, handle, kind, owner_handle, permission,
-                        [parse_restriction(r) for r in restrictions or []], bool(permitted))
+                        [parse_restriction(r) for r in restrictions or []], bool(permitted), bool(has_face))
             by_key[cam.handle] = by_key[cam.cameo_id] = cam
         return [CameoRef(ref, span, by_key.get(ref)) for ref, span in refs]
 

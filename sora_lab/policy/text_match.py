@@ -259,6 +259,8 @@ class PhraseIndex:
                 compact += tokens[j].skel
                 if len(compact) > self.max_len + 2:
                     break
+                if j == i and len(tokens[i].text) == 1:
+                    continue  # a lone letter is no word: 'a red x' is not 'xxx' (whose skeleton is 'x')
                 for payload in self.exact.get(compact, ()):
                     hits.append(Hit(compact, payload, tokens[i].start, tokens[j].end, i, j + 1, 0))
                 depth = allowed_typos(len(compact), j - i + 1)
@@ -307,7 +309,8 @@ def fold_text(prompt: str) -> tuple[str, list[int]]:
     return "".join(chars), where
 
 
-HANDLE_MENTION_RE = re.compile(r"(?<![a-z0-9_.@])@([a-z0-9][a-z0-9_.]{1,29})")
+HANDLE_MENTION_RE = re.compile(r"(?<![a-z0-9_.@])@([a-z0-9][a-z0-9_.]{1,29}(?:/[a-z0-9][a-z0-9_.]{1,29})?)")
+"""'@maya', or a character namespaced under its owner: '@theo/toy'."""
 
 
 def handle_mentions(prompt: str) -> list[tuple[str, int, int]]:

@@ -17,6 +17,7 @@ import c2pa
 
 from sora_lab.core.errors import InputError
 from sora_lab.core.home import atomic_writer
+from sora_lab.provenance import soft_binding
 from sora_lab.provenance.signing import SigningIdentity
 from sora_lab.provenance.watermark import LAB_NAME
 
@@ -39,6 +40,8 @@ class GenerationFacts:
     model_id: str
     parent_video_id: str | None = None
     lab_name: str = LAB_NAME
+    soft_bindings: tuple[dict, ...] = ()
+    """`c2pa.soft-binding` assertions (soft_binding.assertions): the watermark key and fingerprint."""
 
 
 def _manifest_definition(facts: GenerationFacts) -> dict:
@@ -73,6 +76,7 @@ def _manifest_definition(facts: GenerationFacts) -> dict:
                 },
                 "kind": "Json",
             },
+            *facts.soft_bindings,
         ],
     }
 
@@ -135,6 +139,7 @@ def _unsigned_report(path: Path, reason: str) -> dict:
         "parent_video_id": None,
         "validation_state": None,
         "status_codes": [],
+        "soft_bindings": {"watermark_key": None, "fingerprint": []},
         "detail": reason,
     }
 
@@ -144,7 +149,8 @@ def verify(path: Path) -> dict:
 
     Returns c2pa_valid (signature and hashes check out), ai_generated (the created action states
     trainedAlgorithmicMedia), generator, creator, tampered (a manifest is present but its hashes
-    or signature fail), signed, prompt_sha256, parent_video_id, validation_state, status_codes.
+    or signature fail), signed, prompt_sha256, parent_video_id, validation_state, status_codes,
+    soft_bindings (the watermark key and fingerprint the manifest declares).
     An unsigned file reports c2pa_valid False and tampered False.
     """
     path = Path(path)
@@ -161,7 +167,8 @@ def verify(path: Path) -> dict:
         return {**_unsigned_report(path, f"manifest present but unreadable: {error}"), "signed": True, "tampered": True}
 
     active = (report.get("manifests") or {}).get(report.get("active_manifest") or "") or {}
-    assertions = {a.get("label"): a.get("data") or {} for a in active.get("assertions") or []}
+    assertion_list = active.get("assertions") or []
+    assertions = {a.get("label"): a.get("data") or {} for a in assertion_list}
     actions = (assertions.get("c2pa.actions.v2") or assertions.get("c2pa.actions") or {}).get("actions") or []
     generation = assertions.get(GENERATION_ASSERTION) or {}
     failures, infos = _status_codes(report)
@@ -180,6 +187,7 @@ def verify(path: Path) -> dict:
         "parent_video_id": generation.get("parent_video_id"),
         "validation_state": state,
         "status_codes": sorted(set(failures) | set(infos)),
+        "soft_bindings": soft_binding.read(assertion_list),
         "detail": "signed by this lab's local CA (not a public trust anchor)"
         if valid
         else "hash or signature mismatch",

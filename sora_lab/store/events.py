@@ -30,6 +30,7 @@ EVENT_TYPES = frozenset(
         "cameo_refused",
         "cameo_removed_use",
         "cameo_deleted",
+        "cameo_face_match",  # a new cameo's face matched this one's: refused (sora_lab.consent.registration)
     }
 )
 """Types counted as 'active' are listed in sora_lab.metrics; cameo_* cover the consent audit trail."""

@@ -465,7 +465,25 @@ MIGRATION_8 = [
     """,
 ]
 
+MIGRATION_9 = [  # issue 37: each clip's invisible-watermark key and PDQ hashes, one a second (sora_lab.provenance)
+    "CREATE TABLE video_marks (video_id VARCHAR PRIMARY KEY, mark_key BIGINT NOT NULL UNIQUE)",
+    "CREATE SEQUENCE video_fingerprint_seq",
+    "CREATE TABLE video_fingerprints (seq BIGINT DEFAULT nextval('video_fingerprint_seq'), video_id VARCHAR NOT NULL,"
+    " at_ms INTEGER NOT NULL, quality SMALLINT NOT NULL, h0 UBIGINT, h1 UBIGINT, h2 UBIGINT, h3 UBIGINT)"]
+
+# Metrics (issue 38): live events folded into the rollup day by day (columns explained in sora_lab.metrics.live):
+# each folded UTC day's event count and checksum, and one row per (day, region, user) with a bit per kind of
+# event (metrics.definitions.KINDS order) and the day's first redemption naming an inviter.
+MIGRATION_10 = [
+    "CREATE TABLE metric_live_days (day INTEGER PRIMARY KEY, events BIGINT NOT NULL, checksum HUGEINT NOT NULL)",
+    "CREATE TABLE metric_live_user_days (day INTEGER NOT NULL, region VARCHAR, ukey BIGINT NOT NULL, "
+    "kinds UTINYINT NOT NULL, inviter_us BIGINT, inviter BIGINT)",
+]
+MIGRATION_11 = [  # issue 35: each cameo's face embedding (consent.likeness); has_face NULL: not known yet
+    "ALTER TABLE cameos ADD COLUMN face_embedding FLOAT[128]", "ALTER TABLE cameos ADD COLUMN has_face BOOLEAN"]
 MIGRATIONS: list[list[str]] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7, MIGRATION_8,
+    MIGRATION_9, MIGRATION_10,
+    MIGRATION_11,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,4 +1,6 @@
-"""The videos table: a row as a dict, its public form, who may see or change it, and a new video's row + events.
+"""The videos table: a row as a dict, its public form, who may change it, and a new video's row + events.
+
+Who may see a video is the one visibility rule in sora_lab.consent.visibility.
 
 A row refers to finished files only: the runner moves the files into place before `insert`, and
 `forget` undoes an insert whose generation failed at a later step.
@@ -15,6 +17,7 @@ from sora_lab.core.errors import Forbidden, InputError, NotFound
 from sora_lab.core.home import media_dir
 from sora_lab.core.ids import iso_utc, utcnow
 from sora_lab.generate.pipeline import RenderedVideo
+from sora_lab.provenance import registry
 from sora_lab.store.events import append_event
 from sora_lab.videos.requests import GenerationRequest
 
@@ -80,14 +83,6 @@ class VideoRecords:
     def handle(self, user_id: str) -> str:
         return handle_of(self.store, user_id)
 
-    def visible_to(self, record: dict, actor_id: str | None) -> bool:
-        """Published videos are public; drafts only to their author and the operator; removed ones to nobody."""
-        if record["status"] == "published":
-            return True
-        if record["status"] == "removed" or actor_id is None:
-            return False
-        return record["author_id"] == actor_id or self._is_admin(actor_id)
-
     def owned(self, video_id: str, actor_id: str, *, admin_ok: bool = False) -> dict:
         """The row of a video `actor_id` may change (the author, or the operator where admin_ok)."""
         record = self.row(video_id)
@@ -122,6 +117,7 @@ class VideoRecords:
             "clip": rendered.clip_meta,
             "fps": rendered.fps,
             "n_frames": rendered.n_frames,
+            "watermark_key": rendered.mark_key,  # also in the manifest's soft binding
         }
         row = [
             rendered.video_id,
@@ -155,6 +151,8 @@ class VideoRecords:
             region = cur.execute("SELECT region FROM users WHERE user_id = ?", [actor_id]).fetchone()[0]
             placeholders = ", ".join("?" * len(_COLUMN_NAMES))
             cur.execute(f"INSERT INTO videos ({VIDEO_COLUMNS}) VALUES ({placeholders})", row)
+            if rendered.fingerprint is not None:  # what `trace` finds copies by (sora_lab.provenance.registry)
+                registry.save(cur, video_id, rendered.mark_key, rendered.fingerprint)
             append_event(cur, now, actor_id, "generate", video_id=video_id, region=region, props=props)
             if request.parent_id:
                 append_event(cur, now, actor_id, "remix", video_id=video_id, target_id=request.parent_id, region=region)
@@ -164,6 +162,7 @@ class VideoRecords:
     def forget(self, video_id: str) -> None:
         """Undo `insert` (and any cameo links) when a later step of the same generation fails."""
         with self.store.write() as cur:
+            registry.forget(cur, video_id)
             cur.execute("DELETE FROM video_cameos WHERE video_id = ?", [video_id])
             cur.execute(
                 "DELETE FROM events WHERE video_id = ? AND type IN ('generate', 'remix', 'publish')", [video_id]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 
 from sora_lab.core.errors import InputError, PolicyViolation
 from sora_lab.core.limits import MAX_CAMEOS, MAX_PROMPT_CHARS
+from sora_lab.core.text import clean_text
 from sora_lab.generate import postprocess
 from sora_lab.generate.backends import BACKENDS
 from sora_lab.generate.pretrained import PretrainedOptions
@@ -45,10 +46,9 @@ def clean_request(
 ) -> GenerationRequest:
     """Check every field and normalise it: a stripped prompt, a random seed when none is given, bare lowercase
     cameo handles (no '@'), and pretrained options already validated by PretrainedOptions."""
-    if not isinstance(prompt, str) or not prompt.strip():
+    if prompt is None or (isinstance(prompt, str) and not prompt.strip()):
         raise InputError("prompt: describe the clip, e.g. 'a red ball bounces on a navy background'")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise InputError(f"prompt: {len(prompt)} characters; keep it under {MAX_PROMPT_CHARS}")
+    prompt = clean_text(prompt, "prompt", max_chars=MAX_PROMPT_CHARS, multiline=True)  # controls, bidi, NFC
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         raise InputError("seconds: give a number of seconds, e.g. 10")
     postprocess.timeline_for(float(seconds))

@@ -22,6 +22,7 @@ from sora_lab.core.home import media_dir
 from sora_lab.generate.backends import load_backend
 from sora_lab.generate.base import Backend
 from sora_lab.generate.pipeline import RenderedVideo, Stage, render_video
+from sora_lab.provenance import registry
 from sora_lab.videos.records import VideoRecords
 from sora_lab.videos.requests import GenerationRequest, enforce_policy
 
@@ -63,6 +64,7 @@ class GenerationRunner:
                 parent_video_id=request.parent_id,
                 reference=references[0][1] if references else None,
                 on_stage=on_stage,
+                mark_key=registry.new_mark_key(self.store),
             )
 
             # 4. Output check: every image the backend saw is a cameo this user may still use.

@@ -1,5 +1,9 @@
 """Videos: generate, remix, submit and poll jobs, publish, unpublish, delete, look up, verify.
 
+Every read (get, list_mine, verify, a remix's parent) answers through the one visibility rule
+(sora_lab.consent.visibility): drafts only to their author, nothing deleted, nothing whose cameo
+consent was withdrawn; whatever is hidden is "not found".
+
 The `videos.*` operations, composed from the parts that do the work: `requests` checks what
 callers send, `queue` holds jobs and the daily limit, `runner` makes one clip, `records` reads
 and writes rows. Every generation and every publish goes through the prompt policy (prompt
@@ -11,7 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from sora_lab import provenance
-from sora_lab.core.errors import InputError, NotFound
+from sora_lab.consent.visibility import require_visible, visible_sql
+from sora_lab.core.errors import InputError
 from sora_lab.core.ids import utcnow
 from sora_lab.core.settings import load_settings
 from sora_lab.store.events import append_event
@@ -127,10 +132,8 @@ class VideoService:
         return {"daily_limit": limit, "used_today": used, "left_today": max(0, limit - used)}
 
     def _remix_request(self, actor_id: str, video_id: str, **fields) -> GenerationRequest:
-        parent = self.records.row(video_id)
-        if not self.records.visible_to(parent, actor_id):
-            raise NotFound(f"no video {video_id!r} you can see; remix a published video or your own draft")
-        return remix_request(parent, **fields)
+        """A remix's parent must be visible to the remixer now (the one rule, cameo consent included)."""
+        return remix_request(self._visible(video_id, actor_id), **fields)
 
     # --- lifecycle -------------------------------------------------------------------------
     def publish(self, *, actor_id: str, video_id: str) -> dict:
@@ -182,12 +185,13 @@ class VideoService:
             raise InputError("status: use 'draft', 'published' or leave it out for both")
         if not isinstance(limit, int) or not 1 <= limit <= 500:
             raise InputError("limit: give an integer between 1 and 500")
-        sql = "SELECT video_id FROM videos WHERE author_id = ? AND status != 'removed'"
+        sql = (f"SELECT v.video_id FROM videos v, (SELECT ?::VARCHAR AS uid) me "
+               f"WHERE v.author_id = me.uid AND {visible_sql('v', 'me.uid')}")  # hidden: revoked cameo consent
         params: list = [actor_id]
         if status:
-            sql += " AND status = ?"
+            sql += " AND v.status = ?"
             params.append(status)
-        sql += " ORDER BY created_at DESC, video_id LIMIT ?"
+        sql += " ORDER BY v.created_at DESC, v.video_id LIMIT ?"
         with self.store.read() as cur:
             ids = [r[0] for r in cur.execute(sql, params + [limit]).fetchall()]
         return [self.records.public(self.records.row(v)) for v in ids]
@@ -197,7 +201,8 @@ class VideoService:
         return provenance.verify(self.records.file(self._visible(video_id, actor_id)["media_path"]))
 
     def _visible(self, video_id: str, actor_id: str | None) -> dict:
-        record = self.records.row(video_id)
-        if not self.records.visible_to(record, actor_id):
-            raise NotFound(f"no video {video_id!r} you can see")
-        return record
+        """The row of a video `actor_id` may see now (sora_lab.consent.visibility); NotFound otherwise."""
+        if not isinstance(video_id, str) or not video_id:
+            raise InputError("video_id: give the id shown by `sora-lab videos` or returned by generate")
+        require_visible(self.store, actor_id, video_id)
+        return self.records.row(video_id)
