@@ -141,6 +141,12 @@ class Lab:
             return f"{self.url}/media/{relative_path}"
         return str(media_dir(self.home) / relative_path)
 
+    def media_headers(self, as_user: str | None) -> dict:
+        """What a download from `media_url` sends so that `as_user` gets their own drafts and cameo
+        images too (media follow the visibility rule; without a token only published clips answer)."""
+        token = self._tokens.get(as_user.lstrip("@").lower()) if as_user and self.url else None
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

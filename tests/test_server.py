@@ -7,7 +7,7 @@ from contextlib import closing
 
 import httpx
 import pytest
-from helpers.feed_rows import add_many
+from helpers.feed_rows import add_many, add_video
 from helpers.processes import ServerProcess
 
 from sora_lab.core.home import load_credentials
@@ -131,24 +131,37 @@ def test_the_connection_survives_refusals(server):
     assert answers == [422, 400, 200]
 
 
-def test_media_is_served_with_ranges_and_no_traversal(seeded_home):
-    video_id = "ab" * 16
-    media = seeded_home / "media" / "videos"
-    media.mkdir(parents=True)
+def test_media_is_served_with_ranges_through_the_visibility_rule(seeded_home):
+    """A published clip answers anyone, with ranges; a draft only its author's token; nothing is
+    cached by shared caches; no path escapes the media folder."""
+    with closing(Services.open(seeded_home)) as services:
+        published = add_video(services, "maya", "a published clip")
+        draft = add_video(services, "maya", "a draft clip", status="draft")
+    media = seeded_home / "media"
     payload = bytes(range(256)) * 40
-    (media / f"{video_id}.mp4").write_bytes(payload)
+    for video_id in (published, draft):
+        (media / "videos").mkdir(parents=True, exist_ok=True)
+        (media / "videos" / f"{video_id}.mp4").write_bytes(payload)
     (seeded_home / "secret.txt").write_text("do not serve")
+    tokens = load_credentials(seeded_home)
     proc = ServerProcess(seeded_home).start()
     try:
-        whole = httpx.get(f"{proc.url}/media/videos/{video_id}.mp4")
+        whole = httpx.get(f"{proc.url}/media/videos/{published}.mp4")
         assert whole.status_code == 200 and whole.content == payload
         assert whole.headers["content-type"] == "video/mp4"
-        part = httpx.get(f"{proc.url}/media/videos/{video_id}.mp4", headers={"Range": "bytes=100-199"})
+        assert whole.headers["cache-control"] == "private, no-cache"
+        part = httpx.get(f"{proc.url}/media/videos/{published}.mp4", headers={"Range": "bytes=100-199"})
         assert part.status_code == 206
         assert part.content == payload[100:200]
         assert part.headers["content-range"] == f"bytes 100-199/{len(payload)}"
+        as_ = {who: {"Authorization": f"Bearer {tokens[who]}"} for who in ("maya", "theo")}
+        answers = {who: httpx.get(f"{proc.url}/media/videos/{draft}.mp4", headers=as_.get(who, {})).status_code
+                   for who in ("maya", "theo", None)}
+        assert answers == {"maya": 200, "theo": 404, None: 404}
+        bad_token = httpx.get(f"{proc.url}/media/videos/{published}.mp4", headers={"Authorization": "Bearer nope"})
+        assert bad_token.status_code == 401
         for bad in ["videos/..%2F..%2Fsecret.txt", "videos/../../secret.txt", "../secret.txt",
-                    "videos/%2e%2e%2fsecret.txt", f"videos/{video_id}.MP4", "keys/c2pa-signer.key.pem"]:
+                    "videos/%2e%2e%2fsecret.txt", f"videos/{published}.MP4", "keys/c2pa-signer.key.pem"]:
             response = httpx.get(f"{proc.url}/media/{bad}")
             assert response.status_code == 404, bad
             assert b"do not serve" not in response.content

@@ -12,33 +12,31 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import sys
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 
 from sora_lab import __version__
+from sora_lab.accounts.service import User
 from sora_lab.api.access import ACCESS
-from sora_lab.api.auth import ACCESS_LEVELS, LEVEL_TEXT
+from sora_lab.api.auth import ACCESS_LEVELS, LEVEL_TEXT, optional_user
 from sora_lab.api.errors import Guard, install_error_handlers
 from sora_lab.api.routes import accounts, admin, cameos, feed, metrics, policy, videos
 from sora_lab.api.types import ErrorBody
-from sora_lab.core.errors import NotFound
-from sora_lab.core.home import media_dir, server_info_path, write_json_atomic
+from sora_lab.consent.visibility import MEDIA_TYPES, media_file
+from sora_lab.core.home import server_info_path, write_json_atomic
 from sora_lab.services import Services
 from sora_lab.store.db import DB_FILENAME, Store
 
 API_PREFIX = "/api/v1"
 ROUTERS = (accounts, videos, cameos, policy, feed, metrics, admin)
-_MEDIA_PATH = re.compile(r"^(videos|posters|cameos)/[0-9a-f]{16,64}\.(mp4|jpg|png)$")
-_MEDIA_TYPES = {"mp4": "video/mp4", "jpg": "image/jpeg", "png": "image/png"}
 ERROR_RESPONSES = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
@@ -66,7 +64,6 @@ def create_app(home: Path, *, public_url: str | None = None, warm: bool = False)
     home = Path(home).resolve()
     store = Store.open(home / DB_FILENAME)
     services = Services(store, home)
-    media_root = media_dir(home).resolve()
     instance = secrets.token_hex(8)  # /health names it, server.json too: how a client knows it found this home's server
 
     @asynccontextmanager
@@ -104,17 +101,16 @@ def create_app(home: Path, *, public_url: str | None = None, warm: bool = False)
         return {"ok": True, "version": __version__, "schema_version": store.schema_version(), "instance": instance}
 
     @app.get("/media/{kind}/{filename}", tags=["server"], operation_id="media",
-             summary="A media file by content id (HTTP Range supported)", response_class=FileResponse,
-             responses={200: {"content": {t: {} for t in _MEDIA_TYPES.values()}}, 404: ERROR_RESPONSES[404]})
-    def media(kind: str, filename: str):
-        relative = f"{kind}/{filename}"
-        if not _MEDIA_PATH.match(relative):
-            raise NotFound(f"no media {relative!r}")
-        path = (media_root / relative).resolve()
-        if media_root not in path.parents or not path.is_file():
-            raise NotFound(f"no media {relative!r}")
-        return FileResponse(path, media_type=_MEDIA_TYPES[path.suffix[1:]],
-                            headers={"Cache-Control": "public, max-age=31536000"})
+             summary="A media file, if the caller may see it now (HTTP Range supported)", response_class=FileResponse,
+             description="Clips and posters follow the lab's one visibility rule (`sora_lab.consent.visibility`): "
+             "published clips whose cameo consent is current, and the caller's own drafts (send the token). "
+             "A cameo's reference image is its owner's alone. Anything else is a 404, also a revoked clip "
+             "that was watched before. `Cache-Control: private, no-cache`: no shared cache keeps a copy.",
+             responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}, 401: ERROR_RESPONSES[401],
+                        404: ERROR_RESPONSES[404]})
+    def media(kind: str, filename: str, user: User | None = Depends(optional_user)):
+        found = media_file(store, home, user.user_id if user else None, f"{kind}/{filename}")
+        return FileResponse(found.path, media_type=found.media_type, headers={"Cache-Control": found.cache_control})
 
     return app
 

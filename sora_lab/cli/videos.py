@@ -46,7 +46,7 @@ def _options(pairs: list[str] | None) -> dict:
     return options
 
 
-def _copy_out(lab, result: dict, out: Path) -> str:
+def _copy_out(lab, result: dict, out: Path, as_user: str) -> str:
     """Copy the finished MP4 to `out` atomically (download it when the lab is remote)."""
     out = out.expanduser().resolve()
     with atomic_writer(out) as dst:
@@ -54,7 +54,8 @@ def _copy_out(lab, result: dict, out: Path) -> str:
             with open(result["path"], "rb") as src:
                 shutil.copyfileobj(src, dst)
         else:
-            with httpx.stream("GET", lab.media_url(result["media_path"]), timeout=120) as response:
+            with httpx.stream("GET", lab.media_url(result["media_path"]), headers=lab.media_headers(as_user),
+                              timeout=120) as response:
                 response.raise_for_status()
                 for chunk in response.iter_bytes():
                     dst.write(chunk)
@@ -106,7 +107,7 @@ def _finish(cli: Cli, job: dict, as_user: str, quiet: bool, out: Path | None) ->
 
     result = wait_for_job(cli.lab, job, as_user=as_user, bar="none" if quiet or cli.as_json else "rich")
     if out:
-        result["out"] = _copy_out(cli.lab, result, out)
+        result["out"] = _copy_out(cli.lab, result, out, as_user)
     cli.emit(_summary(result), _human(result))
 
 
