@@ -53,6 +53,13 @@ class Cell(Reply):
 
 
 class SweepResult(Reply):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "sweep_id": "sweep_5f0c2a9d1e7b4c3a", "created_at": "2026-12-04T15:00:00Z", "done": 1, "failed": 0,
+        "pending": 0, "cells": [{
+            "cell": 0, "job_id": "job_09239403017a", "prompt": "a red ball bounces on a navy background", "seed": 0,
+            "settings": {"steps": 8}, "state": "done", "stage": "done", "progress": 1.0,
+            "video_id": "a46b58a4438e8859f35c2c5fb9f8c4fe", "media_path": "videos/a46b58a4438e8859f35c2c5fb9f8c4fe.mp4",
+            "wall_s": 2.4, "color": "red", "shape": "circle", "motion": "bounces", "error": None}]}]})
     sweep_id: str
     created_at: str
     done: int
