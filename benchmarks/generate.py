@@ -5,6 +5,10 @@ cores, so the model and x264 are both pinned to 2 threads. The output is also ch
 player would read it (PyAV: frames, duration, audio) and verified (C2PA), so a fast but broken
 clip cannot pass. With a CUDA GPU the tiny model also runs there, and `--pretrained FOLDER`
 times a local diffusers pipeline folder.
+
+`--cold N` times N whole `sora-lab generate` processes on a fresh lab home (cold imports and model
+load included; goal <= 4 s) and `--sweep N` the sweep throughput over N cells: one worker thread,
+then Ray with 2 local CPUs (one actor each), and the ratio.
 """
 
 from __future__ import annotations
@@ -95,8 +99,20 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the model and x264 (target: 2)")
     parser.add_argument("--pretrained", type=Path, help="also time this diffusers pipeline folder")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--cold", type=int, default=0, help="also time this many cold `sora-lab generate` processes")
+    parser.add_argument("--sweep", type=int, default=0, help="also time a sweep of this many cells (threads, Ray)")
+    parser.add_argument("--only-extra", action="store_true", help="skip the warm stage timings")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    extra = {}
+    if args.cold:
+        extra["cold_cli"] = cold_cli(args.cold)
+    if args.sweep:
+        extra["sweep"] = sweep_throughput(args.sweep)
+    for name, figures in extra.items():
+        print(json.dumps({name: figures}) if args.json else f"{name}: {figures}")
+    if args.only_extra:
+        return 0
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -120,6 +136,65 @@ def main() -> int:
         for result in results:
             _print(result)
     return 0 if all(r["all_playable_and_signed"] for r in results) else 1
+
+
+def cold_cli(runs: int) -> dict:
+    """Whole `sora-lab generate` processes (10 s clip, embedded lab, fresh home each): wall and peak memory."""
+    import os
+    import resource
+    import subprocess
+
+    walls, peaks = [], []
+    for i in range(runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = os.environ | {"SORA_LAB_HOME": str(Path(tmp) / "lab")}
+            subprocess.run([sys.executable, "-m", "sora_lab.cli", "init", "--json"], env=env, check=True,
+                           capture_output=True)
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "sora_lab.cli", "generate", PROMPTS[0], "--seed", str(i),
+                            "--quiet", "--json"], env=env, check=True, capture_output=True)
+            walls.append(time.perf_counter() - started)
+            peaks.append(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    return {"runs": runs, "median_s": round(statistics.median(walls), 2), "min_s": round(min(walls), 2),
+            "max_s": round(max(walls), 2), "peak_mib": round(max(peaks)), "goal_s": 4.0}
+
+
+def sweep_throughput(cells: int) -> dict:
+    """`cells` 4-second tiny clips rendered (unsigned half) by one worker thread, then by Ray actors on 2 CPUs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sora_lab.videos.executors import RayExecutor, RenderSpec, ThreadExecutor
+
+    specs = [RenderSpec(backend="tiny", model=None, options={}, prompt=PROMPTS[i % len(PROMPTS)], seconds=4.0,
+                        seed=i, creator="bench", mark_secret=b"b" * 32, mark_key=i, measure=True)
+             for i in range(cells)]
+    figures = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        threads = ThreadExecutor()
+        threads.render(specs[0], Path(tmp) / "warm", lambda s, f: None)
+        started = time.perf_counter()
+        for i, spec in enumerate(specs):
+            threads.render(spec, Path(tmp) / f"t{i}", lambda s, f: None)
+        figures["threads_1_clips_per_min"] = round(60 * cells / (time.perf_counter() - started), 2)
+        started = time.perf_counter()
+        ray_executor = RayExecutor("local", num_cpus=2, actors=2)
+        figures["ray_start_s"] = round(time.perf_counter() - started, 2)
+        with ThreadPoolExecutor(ray_executor.slots) as pool:  # warm both actors (model load)
+            list(pool.map(lambda k: ray_executor.render(specs[0], Path(tmp) / f"w{k}", lambda s, f: None, k),
+                          range(ray_executor.slots)))
+            started = time.perf_counter()
+            list(pool.map(lambda k: ray_executor.render(specs[k], Path(tmp) / f"r{k}", lambda s, f: None, k % 2),
+                          range(cells)))
+        figures["ray_2cpu_clips_per_min"] = round(60 * cells / (time.perf_counter() - started), 2)
+        ray_executor.close()
+    figures["scaling_ratio"] = round(figures["ray_2cpu_clips_per_min"] / figures["threads_1_clips_per_min"], 2)
+    if torch.cuda.is_available():  # the tiny model's batch sizes on the GPU (one actor's view)
+        tiny = load_backend("tiny")
+        for batch in (1, 8, 32):
+            started = time.perf_counter()
+            tiny.render_batch([PROMPTS[0]] * batch, seeds=list(range(batch)))
+            figures[f"gpu_model_batch_{batch}_clips_per_s"] = round(batch / (time.perf_counter() - started), 1)
+    return figures
 
 
 def load_backend_cpu():

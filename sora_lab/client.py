@@ -195,14 +195,31 @@ def error_from(status: int, body: dict | None) -> LabError:
     return cls(message)
 
 
+RESTART_GRACE_S = 300
+"""How long a waiting client keeps polling a server that does not answer (it may be restarting)."""
+
+
+def _patient(call):
+    """`call()`, retried while the server is unreachable (a restart), for up to RESTART_GRACE_S."""
+    deadline = time.monotonic() + RESTART_GRACE_S
+    while True:
+        try:
+            return call()
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise LabError(f"the lab server did not come back within {RESTART_GRACE_S} s") from None
+            time.sleep(1.0)
+
+
 def wait_for_job(lab, job: dict, *, as_user: str, bar: str = "tqdm", poll_s: float = 0.25) -> dict:
     """Poll a queued job until it ends, with a progress bar: 'tqdm' (notebooks), 'rich' (the CLI) or 'none'.
 
-    Returns the job's result; raises the job's error as the matching LabError when it failed.
+    Jobs are durable, so a server restart on the way is waited out. Returns the job's result;
+    raises the job's error as the matching LabError when it failed or was cancelled.
     """
 
     def poll() -> dict:
-        return lab.videos.job(as_user=as_user, job_id=job["job_id"])
+        return _patient(lambda: lab.videos.job(as_user=as_user, job_id=job["job_id"]))
 
     state = poll()
     if bar == "none":
@@ -231,7 +248,43 @@ def wait_for_job(lab, job: dict, *, as_user: str, bar: str = "tqdm", poll_s: flo
                 time.sleep(poll_s)
                 state = poll()
             progress.update(100 - progress.n if state["state"] == "done" else 0)
-    if state["state"] == "failed":
-        error = state["error"] or {}
+    if state["state"] in ("failed", "cancelled"):
+        error = state["error"] or {"code": "cancelled", "message": f"job {job['job_id']} was cancelled"}
         raise error_from(403 if error.get("code") == errors.PolicyViolation.code else 400, {"error": error})
     return state["result"]
+
+
+def wait_for_sweep(lab, sweep: dict, *, as_user: str, bar: str = "tqdm", poll_s: float = 0.5,
+                   order_by: str = "cell") -> dict:
+    """Poll a sweep until no cell waits or runs, with a bar over its cells ('tqdm', 'rich' or 'none')."""
+
+    def poll() -> dict:
+        return _patient(lambda: lab.videos.sweep_result(as_user=as_user, sweep_id=sweep["sweep_id"],
+                                                        order_by=order_by))
+
+    state, total = poll(), len(sweep["cells"])
+    if bar == "tqdm":
+        from tqdm.auto import tqdm
+
+        with tqdm(total=total, desc="sweep", unit="clip") as progress:
+            while state["pending"]:
+                progress.update(total - state["pending"] - progress.n)
+                time.sleep(poll_s)
+                state = poll()
+            progress.update(total - progress.n)
+    elif bar == "rich":
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
+            task = progress.add_task("sweep", total=total)
+            while state["pending"]:
+                progress.update(task, completed=total - state["pending"])
+                time.sleep(poll_s)
+                state = poll()
+    else:
+        while state["pending"]:
+            time.sleep(poll_s)
+            state = poll()
+    return state

@@ -18,7 +18,7 @@ from typing import Any
 
 from sora_lab.accounts.service import ADMIN_HANDLE
 from sora_lab.api.access import ACCESS, dispatch, to_json
-from sora_lab.client import LabClient, add_local_paths, running_server_url, wait_for_job
+from sora_lab.client import LabClient, add_local_paths, running_server_url, wait_for_job, wait_for_sweep
 from sora_lab.core.errors import AuthError
 from sora_lab.core.home import load_credentials, media_dir, resolve_home, save_credential
 
@@ -129,6 +129,13 @@ class Lab:
         (seconds, seed, cameos, backend, model, draft, remix_of, options)."""
         job = self.videos.submit(as_user=as_user, prompt=prompt, **options)
         return wait_for_job(self, job, as_user=as_user, bar="tqdm" if progress else "none")
+
+    def sweep(self, prompts: list[str], *, as_user: str, seeds: list[int], progress: bool = True,
+              order_by: str = "cell", **options: Any) -> dict:
+        """Queue prompts x seeds x settings as drafts and wait for every cell with a progress bar; options as
+        `sora-lab sweep` (options={'steps': [8, 16]}, seconds, backend, model). Cells sorted by `order_by`."""
+        sweep = self.videos.sweep(as_user=as_user, prompts=list(prompts), seeds=list(seeds), **options)
+        return wait_for_sweep(self, sweep, as_user=as_user, bar="tqdm" if progress else "none", order_by=order_by)
 
     def health(self) -> dict:
         if self.embedded:

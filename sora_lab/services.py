@@ -35,9 +35,11 @@ class service:  # noqa: N801  (used like functools.cached_property)
 class Services:
     """A lab's services. `Services.open(home)` owns the DuckDB file until `close()`."""
 
-    def __init__(self, store: Store, home: Path):
+    def __init__(self, store: Store, home: Path, *, executor=None):
+        """executor: where renders run (sora_lab.videos.executors); None: worker threads in this process."""
         self.store = store
         self.home = Path(home)
+        self.executor = executor
 
     @classmethod
     def open(cls, home: Path) -> Services:
@@ -70,7 +72,7 @@ class Services:
     def videos(self):
         from sora_lab.videos.service import VideoService
 
-        return VideoService(self.store, self.home, policy=self.policy, cameos=self.cameos)
+        return VideoService(self.store, self.home, policy=self.policy, cameos=self.cameos, executor=self.executor)
 
     @service
     def cameos(self):

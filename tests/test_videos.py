@@ -18,13 +18,13 @@ from sora_lab.client import wait_for_job
 from sora_lab.core.errors import Forbidden, LimitExceeded, NotFound, PolicyViolation
 from sora_lab.core.home import media_dir
 from sora_lab.generate import encode, pipeline
-from sora_lab.videos import runner
+from sora_lab.videos import executors
 
 
 @pytest.fixture
 def backend(monkeypatch):
     disc = DiscBackend()
-    monkeypatch.setattr(runner, "load_backend", lambda name, model=None: disc)
+    monkeypatch.setattr(executors, "load_backend", lambda name, model=None, **options: disc)
     return disc
 
 
@@ -143,7 +143,7 @@ def test_unknown_cameo_is_refused(lab, backend):
 @pytest.mark.parametrize("stage", ["model", "encode", "sign", "insert"])
 def test_failure_at_any_stage_leaves_no_row_and_no_file(lab, services, home, monkeypatch, stage):
     disc = DiscBackend(fail_at="model" if stage == "model" else None)
-    monkeypatch.setattr(runner, "load_backend", lambda name, model=None: disc)
+    monkeypatch.setattr(executors, "load_backend", lambda name, model=None, **options: disc)
     if stage == "encode":
 
         def broken_encode(frames, *args, **kwargs):
@@ -184,7 +184,7 @@ def test_queue_reports_progress_and_result(lab, backend):
 
 def test_wait_for_job_raises_the_jobs_error(lab, monkeypatch):
     disc = DiscBackend(fail_at="model")
-    monkeypatch.setattr(runner, "load_backend", lambda name, model=None: disc)
+    monkeypatch.setattr(executors, "load_backend", lambda name, model=None, **options: disc)
     job = lab.videos.submit(as_user="maya", prompt="a red ball moves right", seed=1)
     with pytest.raises(Exception, match="simulated model crash"):
         wait_for_job(lab, job, as_user="maya", bar="none", poll_s=0.05)
@@ -276,8 +276,10 @@ def test_pretrained_backend_through_the_lab(lab, tmp_path):
     assert lab.videos.verify(video_id=video["video_id"])["generator"] == "LTXPipeline:ltx"
     with pytest.raises(InputError, match="unknown"):
         lab.videos.generate(as_user="maya", prompt="x", backend="pretrained", model=str(folder), options={"foo": 1})
-    with pytest.raises(InputError, match="only the pretrained"):
-        lab.videos.generate(as_user="maya", prompt="x", options={"steps": 2})
+    with pytest.raises(InputError, match="unknown width for the tiny backend"):
+        lab.videos.generate(as_user="maya", prompt="x", options={"width": 32})
+    with pytest.raises(InputError, match="options.steps"):
+        lab.videos.generate(as_user="maya", prompt="x", options={"steps": 0})
     stored, jobs = len(lab.videos.list_mine(as_user="maya")), len(lab.videos.jobs(as_user="maya"))
     with pytest.raises(InputError, match="options.guidance is a CFG scale"):
         lab.videos.submit(as_user="maya", prompt="x", backend="pretrained", model=str(folder),
@@ -336,7 +338,7 @@ def test_consent_withdrawn_during_rendering_leaves_nothing(lab, services, home, 
         return clip
 
     disc.render = render_then_revoke
-    monkeypatch.setattr(runner, "load_backend", lambda name, model=None: disc)
+    monkeypatch.setattr(executors, "load_backend", lambda name, model=None, **options: disc)
     with pytest.raises(ConsentError):
         lab.videos.generate(as_user="theo", prompt="my friend moves right", cameos=["maya/purple_pal"])
     assert [f for f in _media_files(home) if not f.startswith("cameos/")] == []

@@ -28,7 +28,7 @@ from sora_lab.accounts.service import User
 from sora_lab.api.access import ACCESS
 from sora_lab.api.auth import ACCESS_LEVELS, LEVEL_TEXT, optional_user
 from sora_lab.api.errors import Guard, install_error_handlers
-from sora_lab.api.routes import accounts, admin, cameos, feed, metrics, policy, videos
+from sora_lab.api.routes import accounts, admin, cameos, feed, metrics, policy, sweeps, videos
 from sora_lab.api.types import ErrorBody
 from sora_lab.consent.visibility import MEDIA_TYPES, media_file
 from sora_lab.core.home import server_info_path, write_json_atomic
@@ -36,7 +36,7 @@ from sora_lab.services import Services
 from sora_lab.store.db import DB_FILENAME, Store
 
 API_PREFIX = "/api/v1"
-ROUTERS = (accounts, videos, cameos, policy, feed, metrics, admin)
+ROUTERS = (accounts, videos, sweeps, cameos, policy, feed, metrics, admin)
 ERROR_RESPONSES = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
@@ -58,12 +58,19 @@ states its **access** level. **Media** are referred to by URL (`media_url`, e.g.
 The Python client (`Lab.connect(url)`) calls these routes by their operation ids."""
 
 
-def create_app(home: Path, *, public_url: str | None = None, warm: bool = False) -> FastAPI:
+def create_app(home: Path, *, public_url: str | None = None, warm: bool = False, ray: str | None = None,
+               ray_shared: Path | None = None) -> FastAPI:
     """The ASGI app for one lab home. `public_url` is written to server.json for Lab.auto();
-    `warm` loads the text model in the background at start (see `_warm_up`)."""
+    `warm` loads the text model in the background at start (see `_warm_up`); `ray` ('auto', 'local'
+    or a cluster address) sends renders to Ray actors, their files through `ray_shared` if given."""
     home = Path(home).resolve()
     store = Store.open(home / DB_FILENAME)
-    services = Services(store, home)
+    executor = None
+    if ray:
+        from sora_lab.videos.executors import RayExecutor
+
+        executor = RayExecutor(ray, shared=ray_shared)
+    services = Services(store, home, executor=executor)
     instance = secrets.token_hex(8)  # /health names it, server.json too: how a client knows it found this home's server
 
     @asynccontextmanager
@@ -73,9 +80,12 @@ def create_app(home: Path, *, public_url: str | None = None, warm: bool = False)
             write_json_atomic(server_info_path(home), info)
         if warm:
             threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+        services.videos.resume()  # jobs a killed server left: queued again once (or failed), staging cleaned
         try:
             yield
         finally:
+            if executor is not None:
+                executor.close()
             info = server_info_path(home)
             if public_url and info.exists() and json.loads(info.read_text()).get("pid") == os.getpid():
                 info.unlink(missing_ok=True)
@@ -165,10 +175,10 @@ def _warm_up() -> None:
 
 
 def serve(home: Path, *, host: str = "127.0.0.1", port: int = 8765, log_level: str = "warning",
-          warm: bool = True) -> None:
+          warm: bool = True, ray: str | None = None, ray_shared: Path | None = None) -> None:
     """Run the server in the foreground until interrupted."""
     import uvicorn
 
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    app = create_app(home, public_url=url, warm=warm)
+    app = create_app(home, public_url=url, warm=warm, ray=ray, ray_shared=ray_shared)
     uvicorn.run(app, host=host, port=port, log_level=log_level)

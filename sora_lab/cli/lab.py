@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -50,6 +51,11 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
     warm: Annotated[bool, typer.Option(
         "--warm/--no-warm", help="Load the text model at start, so the first feed page does not wait for it.")] = True,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", help="Render on Ray actors: auto (the running cluster, else a local one), local, or an address.")
+    ] = None,
+    ray_shared: Annotated[Path | None, typer.Option(
+        "--ray-shared", help="A folder every Ray node sees at this path: clips travel through it, not Ray.")] = None,
 ) -> None:
     """Run the lab server (owns the DuckDB file and media) in the foreground."""
     from sora_lab.api.server import serve as run_server
@@ -61,7 +67,7 @@ def serve(
         print(json.dumps({"url": f"http://{host}:{port}", "home": str(home_path)}), flush=True)
     else:
         console.print(f"serving {home_path} at http://{host}:{port}")
-    run_server(home_path, host=host, port=port, warm=warm)
+    run_server(home_path, host=host, port=port, warm=warm, ray=ray, ray_shared=ray_shared)
 
 
 @lab_app.command("seed-demo")

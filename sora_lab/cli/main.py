@@ -11,6 +11,7 @@ import typer
 from sora_lab.cli.accounts import accounts_app
 from sora_lab.cli.cameo import cameo_app
 from sora_lab.cli.feed import feed_app
+from sora_lab.cli.jobs import jobs_app
 from sora_lab.cli.lab import lab_app
 from sora_lab.cli.metrics import metrics_app
 from sora_lab.cli.model import model_app
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.add_typer(lab_app)  # init, serve, seed-demo, status
 app.add_typer(accounts_app)  # invite, signup, redeem, whoami
 app.add_typer(videos_app)  # generate, remix, publish, unpublish, delete, verify, trace, videos
+app.add_typer(jobs_app)  # jobs, sweep
 app.add_typer(model_app, name="model")
 app.add_typer(cameo_app, name="cameo")
 app.add_typer(policy_app, name="policy")

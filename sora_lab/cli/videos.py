@@ -26,7 +26,8 @@ CameoOpt = Annotated[list[str] | None, typer.Option("--cameo", help="Cameo handl
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 OptOpt = Annotated[
     list[str] | None,
-    typer.Option("--opt", help="Pretrained option KEY=VALUE (steps=30, cpu_offload=true, audio_model=PATH, ...)."),
+    typer.Option("--opt", help="Backend option KEY=VALUE: tiny steps, guidance, shift; pretrained steps=30, "
+                 "cpu_offload=true, audio_model=PATH, ..."),
 ]
 VERIFY_KEYS = ("c2pa_valid", "ai_generated", "generator", "creator", "tampered", "signed", "prompt_sha256",
                "parent_video_id", "validation_state", "detail")
@@ -130,9 +131,14 @@ def generate(
     out: OutOpt = None,
     opt: OptOpt = None,
     quiet: QuietOpt = False,
+    detach: Annotated[bool, typer.Option(
+        "--detach", help="Queue it, print the job id and return (needs a server; see `sora-lab jobs`).")] = False,
 ) -> None:
     """Generate a vertical clip with sound, watermark and C2PA; publish it (or keep a --draft)."""
     options = _options(opt)  # a malformed --opt fails before the lab opens
+    if detach and cli.lab.embedded:
+        raise InputError("--detach needs a running server (`sora-lab serve`): an embedded lab stops with this "
+                         "command, so the job would wait until the lab is next served")
     job = cli.lab.videos.submit(
         as_user=as_user,
         prompt=prompt,
@@ -144,6 +150,10 @@ def generate(
         draft=draft,
         options=options,
     )
+    if detach:
+        cli.emit(job, f"{job['job_id']} queued (position {job['position']}, seed {job['seed']}); "
+                      f"`sora-lab jobs` shows it")
+        return
     _finish(cli, job, as_user, quiet, out)
 
 

@@ -1,6 +1,8 @@
-"""One clip, end to end: check inputs -> backend -> motion -> sound -> upscale + watermarks -> encode -> C2PA -> poster.
+"""One clip, end to end: check inputs -> backend -> motion -> sound -> upscale + watermarks -> encode -> poster -> C2PA.
 
-`render_video` is the recipe: one input check, then numbered stages, each a plain call timed by a
+Two halves: `render_unsigned` (everything up to the watermarked MP4; needs no signing key, so it may
+run on a Ray actor) and `sign_render` (the C2PA manifest, which names the file; the lab's side).
+`render_video` runs both. Each is one input check, then numbered stages, each a plain call timed by a
 `StageTimer`, so `make bench` can print where the seconds go. Everything is written inside
 `staging` (a folder on the same filesystem as the media folder); the caller renames the finished
 files into place, so a crash never leaves a half-written file where the feed looks.
@@ -12,6 +14,7 @@ it goes to the encoder. The manifest declares both as C2PA soft bindings (sora_l
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable, Iterator
@@ -36,10 +39,13 @@ Stage = Callable[[str, float], None]
 
 
 @dataclass
-class RenderedVideo:
-    """A finished, signed MP4 and its poster, still in the staging folder."""
+class UnsignedRender:
+    """An encoded MP4 with both watermarks but no manifest yet, its poster, and what the signer needs.
 
-    video_id: str
+    What an executor returns (a Ray actor included): the lab's server signs, names and stores it,
+    because it owns the signing key and the database.
+    """
+
     mp4_path: Path
     poster_path: Path
     seconds: float
@@ -58,6 +64,15 @@ class RenderedVideo:
     """The key the invisible watermark carries (sora_lab.provenance.invisible)."""
     fingerprint: Fingerprint | None = None
     """PDQ hashes of one finished frame a second (sora_lab.provenance.fingerprint)."""
+    reading: dict | None = None
+    """Tiny model, when asked: the evaluator's colour, shape and motion read back from the model's frames."""
+
+
+@dataclass
+class RenderedVideo(UnsignedRender):
+    """A finished, signed MP4 named by its content id, and its poster, still in the staging folder."""
+
+    video_id: str = ""
 
 
 def content_id(path: Path) -> str:
@@ -86,12 +101,45 @@ def render_video(
     on_stage: Stage | None = None,
     mark_key: int | None = None,
 ) -> RenderedVideo:
-    """Render, finish and sign one clip inside `staging`; returns where the files are.
+    """Render, finish and sign one clip inside `staging`: `render_unsigned` then `sign_render`.
 
+    mark_key: the invisible watermark's key (the runner picks one no stored clip has); default random.
+    """
+    unsigned = render_unsigned(
+        backend, prompt=prompt, seconds=seconds, seed=seed, creator=creator, staging=staging,
+        mark_secret=invisible.secret_from_key_file(identity.key_path.read_bytes()),
+        mark_key=invisible.random_key() if mark_key is None else mark_key, reference=reference, size_wh=size_wh,
+        motion=motion, encode_settings=encode_settings, on_stage=on_stage,
+    )
+    return sign_render(unsigned, identity=identity, prompt=prompt, creator=creator,
+                       parent_video_id=parent_video_id, on_stage=on_stage)
+
+
+def render_unsigned(
+    backend: Backend,
+    *,
+    prompt: str,
+    seconds: float,
+    seed: int,
+    creator: str,
+    staging: Path,
+    mark_secret: bytes,
+    mark_key: int,
+    reference: np.ndarray | None = None,
+    size_wh: tuple[int, int] = postprocess.DELIVERY_SIZE,
+    motion: str | None = None,
+    encode_settings: encode.EncodeSettings = encode.EncodeSettings(),
+    on_stage: Stage | None = None,
+    measure: bool = False,
+) -> UnsignedRender:
+    """Render one clip inside `staging` up to the encoded, watermarked, unsigned MP4 and its poster.
+
+    Needs no signing key: the invisible watermark's secret and key are decided by the caller (the
+    lab's server), so this half can run anywhere (sora_lab.videos.executors).
     motion: how sound finds movement — 'objects' (tiny world) or 'flow' (any footage);
     default: 'objects' for the tiny backend, 'flow' otherwise.
-    mark_key: the invisible watermark's key (the runner picks one no stored clip has); default random.
-    on_stage: called with ('model' | 'motion' | 'audio' | 'encode' | 'sign' | 'done', fraction).
+    measure: read colour, shape and motion back from the model's frames (tiny model; prompt sweeps).
+    on_stage: called with ('model' | 'motion' | 'audio' | 'encode', fraction).
     """
     timeline = _check_inputs(seconds, size_wh)
     report = on_stage or (lambda stage, fraction: None)
@@ -109,6 +157,7 @@ def render_video(
             progress=lambda done, total: report("model", done / max(1, total)),
         )
         _check_clip(clip)
+    reading = _reading(clip) if measure and backend.name == "tiny" else None
 
     # 2. Motion: retimed to the output frame rate, with smooth in-between frames.
     with timer.stage("motion"):
@@ -126,8 +175,7 @@ def render_video(
             soundtrack = audio.with_bed(soundtrack, bed)
 
     mark = provenance.Watermark(size_wh, timeline.fps, timeline.n_frames, creator)
-    mark_key = invisible.random_key() if mark_key is None else mark_key
-    hidden = invisible.InvisibleMark(invisible.secret_from_key_file(identity.key_path.read_bytes()), mark_key, size_wh)
+    hidden = invisible.InvisibleMark(mark_secret, mark_key, size_wh)
     fingerprint = FingerprintBuilder(len(working), timeline.fps)
 
     def finished(index: int) -> np.ndarray:
@@ -146,45 +194,25 @@ def render_video(
                 report("encode", index / timeline.n_frames)
             yield frame
 
-    unsigned = staging / f".unsigned-{os.getpid()}-{seed}.mp4"
-    signed = staging / f".signed-{os.getpid()}-{seed}.mp4"
+    # 4. Upscale + watermark + encode: H.264 and AAC in a fast-start MP4.
+    unsigned = staging / f".unsigned-{os.getpid()}-{seed}-{mark_key}.mp4"
     try:
-        # 4. Upscale + watermark + encode: H.264 and AAC in a fast-start MP4.
         with timer.stage("encode"):
             report("encode", 0.0)
             encode.encode_mp4(
                 frames_for_the_encoder(), size_wh, soundtrack.samples, soundtrack.sample_rate, unsigned, encode_settings
             )
-        timer.seconds["encode"] -= timer.seconds["upscale_watermark"] + timer.seconds["fingerprint"]  # count once
+    except BaseException:
+        unsigned.unlink(missing_ok=True)
+        raise
+    timer.seconds["encode"] -= timer.seconds["upscale_watermark"] + timer.seconds["fingerprint"]  # count once
 
-        # 5. Sign: a C2PA manifest (AI-generated, by whom, which model, soft bindings); its hash names the file.
-        with timer.stage("sign"):
-            report("sign", 0.0)
-            hashes = fingerprint.result()
-            facts = provenance.GenerationFacts(
-                creator=creator,
-                prompt_sha256=provenance.prompt_sha256(prompt),
-                model_id=backend.model_id,
-                parent_video_id=parent_video_id,
-                soft_bindings=tuple(soft_binding.assertions(mark_key, hashes)),
-            )
-            provenance.sign_mp4(unsigned, signed, identity, facts)
-            video_id = content_id(signed)
-            mp4_path = staging / f"{video_id}.mp4"
-            os.replace(signed, mp4_path)
-    finally:
-        unsigned.unlink(missing_ok=True)  # scratch files; `signed` is gone already when all went well
-        signed.unlink(missing_ok=True)
-
-    # 6. Poster: the frame a third of the way in, finished like the video's frames.
+    # 5. Poster: the frame a third of the way in, finished like the video's frames.
     with timer.stage("poster"):
-        poster_path = encode.write_poster(finished(timeline.n_frames // 3), staging / f"{video_id}.jpg")
+        poster_path = encode.write_poster(finished(timeline.n_frames // 3), unsigned.with_suffix(".jpg"))
 
-    timings = timer.finish()
-    report("done", 1.0)
-    return RenderedVideo(
-        video_id=video_id,
-        mp4_path=mp4_path,
+    return UnsignedRender(
+        mp4_path=unsigned,
         poster_path=poster_path,
         seconds=timeline.seconds,
         n_frames=timeline.n_frames,
@@ -194,13 +222,64 @@ def render_video(
         backend=backend.name,
         model_id=backend.model_id,
         seed=seed,
-        timings=timings,
+        timings=timer.finish(),
         sound_events=len(soundtrack.events),
         sound_tracks=soundtrack.n_tracks,
         clip_meta=dict(clip.meta),
         mark_key=mark_key,
-        fingerprint=hashes,
+        fingerprint=fingerprint.result(),
+        reading=reading,
     )
+
+
+def sign_render(
+    unsigned: UnsignedRender,
+    *,
+    identity: provenance.SigningIdentity,
+    prompt: str,
+    creator: str,
+    parent_video_id: str | None = None,
+    on_stage: Stage | None = None,
+) -> RenderedVideo:
+    """The lab's half: a C2PA manifest (AI-generated, by whom, which model, soft bindings) over the
+    unsigned MP4; the signed file's hash names it, and the poster gets the same name."""
+    report = on_stage or (lambda stage, fraction: None)
+    timer = StageTimer()
+    staging = unsigned.mp4_path.parent
+    signed = staging / f".signed-{unsigned.mp4_path.stem.lstrip('.')}.mp4"
+    try:
+        with timer.stage("sign"):
+            report("sign", 0.0)
+            facts = provenance.GenerationFacts(
+                creator=creator,
+                prompt_sha256=provenance.prompt_sha256(prompt),
+                model_id=unsigned.model_id,
+                parent_video_id=parent_video_id,
+                soft_bindings=tuple(soft_binding.assertions(unsigned.mark_key, unsigned.fingerprint)),
+            )
+            provenance.sign_mp4(unsigned.mp4_path, signed, identity, facts)
+            video_id = content_id(signed)
+            mp4_path = staging / f"{video_id}.mp4"
+            os.replace(signed, mp4_path)
+            poster_path = staging / f"{video_id}.jpg"
+            os.replace(unsigned.poster_path, poster_path)
+    finally:
+        unsigned.mp4_path.unlink(missing_ok=True)  # scratch files; `signed` is gone already when all went well
+        signed.unlink(missing_ok=True)
+    sign_s = timer.seconds["sign"]
+    timings = unsigned.timings | {"sign": round(sign_s, 4), "total": round(unsigned.timings["total"] + sign_s, 4)}
+    report("done", 1.0)
+    fields_ = {f.name: getattr(unsigned, f.name) for f in dataclasses.fields(UnsignedRender)}
+    return RenderedVideo(**fields_ | {"mp4_path": mp4_path, "poster_path": poster_path, "timings": timings,
+                                      "video_id": video_id})
+
+
+def _reading(clip: Clip) -> dict:
+    """The tiny evaluator's reading of the model's frames (sora_lab.generate.tiny.measure)."""
+    from sora_lab.generate.tiny.measure import measure_clip
+
+    measured = measure_clip(clip.frames)
+    return {"color": measured.color, "shape": measured.shape, "motion": measured.motion}
 
 
 def _check_inputs(seconds: float, size_wh: tuple[int, int]) -> postprocess.Timeline:

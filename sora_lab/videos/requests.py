@@ -14,6 +14,7 @@ from sora_lab.core.limits import MAX_CAMEOS, MAX_PROMPT_CHARS
 from sora_lab.core.text import clean_text
 from sora_lab.generate import postprocess
 from sora_lab.generate.backends import BACKENDS
+from sora_lab.generate.base import check_guidance
 from sora_lab.generate.pretrained import PretrainedOptions
 
 
@@ -113,12 +114,24 @@ def enforce_policy(policy, *, prompt: str, actor_id: str, cameos: list[str]) -> 
     return decision
 
 
+TINY_OPTIONS = ("steps", "guidance", "shift")
+"""What the tiny model takes per request (sora_lab.generate.tiny.backend.TinyBackend); sweeps vary them."""
+
+
 def _check_options(backend: str, options: dict) -> None:
-    """Pretrained options are refused here, naming the field, before anything is queued (not minutes later)."""
-    if backend != "pretrained":
-        raise InputError("options: only the pretrained backend takes options (steps, width, cpu_offload, ...)")
-    known = {f.name for f in fields(PretrainedOptions)}
+    """Options are refused here, naming the field, before anything is queued (not minutes later)."""
+    known = set(TINY_OPTIONS) if backend == "tiny" else {f.name for f in fields(PretrainedOptions)}
     unknown = sorted(set(options) - known)
     if unknown:
-        raise InputError(f"options: unknown {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    PretrainedOptions(**options)
+        raise InputError(f"options: unknown {', '.join(unknown)} for the {backend} backend; known: "
+                         f"{', '.join(sorted(known))}")
+    if backend == "pretrained":
+        PretrainedOptions(**options)
+        return
+    steps = options.get("steps", 1)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 200:
+        raise InputError(f"options.steps: give a whole number of sampling steps from 1 to 200; got {steps!r}")
+    check_guidance(options.get("guidance", 1.0), "options.guidance")
+    shift = options.get("shift", 1.0)
+    if isinstance(shift, bool) or not isinstance(shift, int | float) or not 0 < shift <= 100:
+        raise InputError(f"options.shift: give a positive number up to 100; got {shift!r}")

@@ -3,15 +3,13 @@
 Files first, row second: the pipeline writes into media/.staging/, the finished files are renamed
 to media/videos/<id>.mp4 and media/posters/<id>.jpg, and only then the row is inserted. Each step
 that leaves something behind registers its undo, so any failure or interrupt leaves no row and no
-partial file. One generation at a time per process: the model and the CPU are shared.
+partial file. The render may run elsewhere (sora_lab.videos.executors); the rest runs here.
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -19,30 +17,39 @@ from pathlib import Path
 from sora_lab import provenance
 from sora_lab.core.errors import LabError
 from sora_lab.core.home import media_dir
-from sora_lab.generate.backends import load_backend
-from sora_lab.generate.base import Backend
-from sora_lab.generate.pipeline import RenderedVideo, Stage, render_video
-from sora_lab.provenance import registry
+from sora_lab.generate.pipeline import RenderedVideo, Stage, sign_render
+from sora_lab.provenance import invisible, registry
+from sora_lab.videos.executors import RenderSpec, ThreadExecutor
 from sora_lab.videos.records import VideoRecords
 from sora_lab.videos.requests import GenerationRequest, enforce_policy
 
 
 class GenerationRunner:
-    """Runs checked requests; asks `policy` and `cameos` about consent before and after rendering."""
+    """Runs checked requests; asks `policy` and `cameos` about consent before and after rendering.
 
-    def __init__(self, store, home: Path, *, policy, cameos, records: VideoRecords):
+    The render itself goes to `executor` (threads here, or Ray actors: sora_lab.videos.executors);
+    signing, the files and the row stay here, because this process owns the key and the database.
+    """
+
+    def __init__(self, store, home: Path, *, policy, cameos, records: VideoRecords, executor=None):
         self.store = store
         self.home = Path(home)
         self.policy = policy
         self.cameos = cameos
         self.records = records
-        self._backends: dict[tuple, Backend] = {}
-        self._generation_lock = threading.Lock()
+        self.executor = executor or ThreadExecutor()
         self._staging_root = media_dir(self.home) / ".staging"
-        shutil.rmtree(self._staging_root, ignore_errors=True)  # leftovers of a killed process
+        self.clean_staging()
 
-    def run(self, actor_id: str, request: GenerationRequest, on_stage: Stage | None = None) -> dict:
-        """Generate one clip for `actor_id`; the new video's public record with its timings and sound events."""
+    def clean_staging(self) -> None:
+        """Leftovers of a killed process; called when the lab opens, before any job runs."""
+        shutil.rmtree(self._staging_root, ignore_errors=True)
+
+    def run(self, actor_id: str, request: GenerationRequest, on_stage: Stage | None = None, slot: int = 0,
+            measure: bool = False) -> dict:
+        """Generate one clip for `actor_id`; the new video's public record with its timings and sound events
+        (and, with `measure`, the tiny evaluator's reading of it)."""
+        report = on_stage or (lambda stage, fraction: None)
         # 1. Policy, asked again now: consent may have changed while the job waited in the queue.
         decision = enforce_policy(self.policy, prompt=request.prompt, actor_id=actor_id, cameos=request.cameos)
 
@@ -50,31 +57,31 @@ class GenerationRunner:
         references = self._references(actor_id, request.cameos, decision.get("cameo_ids") or [])
         cameo_ids = [cameo_id for cameo_id, _ in references]
         creator = self.records.handle(actor_id)
+        identity = provenance.ensure_signing_identity(self.home)
+        spec = RenderSpec(
+            backend=request.backend, model=request.model, options=request.options, prompt=request.prompt,
+            seconds=request.seconds, seed=request.seed, creator=creator,
+            mark_secret=invisible.secret_from_key_file(identity.key_path.read_bytes()),
+            mark_key=registry.new_mark_key(self.store), reference=references[0][1] if references else None,
+            measure=measure,
+        )
 
-        with self._generation_lock, self._staging() as staging, ExitStack() as undo:
-            # 3. Render: one clip, finished and signed, inside the staging folder.
-            rendered = render_video(
-                self._backend(request),
-                prompt=request.prompt,
-                seconds=request.seconds,
-                seed=request.seed,
-                creator=creator,
-                staging=staging,
-                identity=provenance.ensure_signing_identity(self.home),
-                parent_video_id=request.parent_id,
-                reference=references[0][1] if references else None,
-                on_stage=on_stage,
-                mark_key=registry.new_mark_key(self.store),
-            )
+        with self._staging() as staging, ExitStack() as undo:
+            # 3. Render (threads or Ray): the watermarked, unsigned MP4 and its poster, in the staging folder.
+            unsigned = self.executor.render(spec, staging, report, slot)
 
-            # 4. Output check: every image the backend saw is a cameo this user may still use.
+            # 4. Sign here: the C2PA manifest, whose hash names the clip.
+            rendered = sign_render(unsigned, identity=identity, prompt=request.prompt, creator=creator,
+                                   parent_video_id=request.parent_id, on_stage=report)
+
+            # 5. Output check: every image the backend saw is a cameo this user may still use.
             if references:
                 self.cameos.verify_output_references(actor_id=actor_id, references=[image for _, image in references])
 
-            # 5. Files into place (files first); each is removed again if a later step fails.
+            # 6. Files into place (files first); each is removed again if a later step fails.
             media_path, poster_path = self._move_into_place(rendered, undo)
 
-            # 6. Row and events (row second); deleted again if a later step fails.
+            # 7. Row and events (row second); deleted again if a later step fails.
             self.records.insert(
                 actor_id,
                 request,
@@ -86,21 +93,14 @@ class GenerationRunner:
             )
             undo.callback(self.records.forget, rendered.video_id)
 
-            # 7. Cameo use: links the cameos after re-checking consent, and writes each owner's audit.
+            # 8. Cameo use: links the cameos after re-checking consent, and writes each owner's audit.
             if cameo_ids:
                 self.cameos.record_use(actor_id=actor_id, video_id=rendered.video_id, cameo_ids=cameo_ids)
             record = self.records.row(rendered.video_id)
             undo.pop_all()  # every step succeeded: keep the files and the row
 
-        return self.records.public(record) | {"timings": rendered.timings, "sound_events": rendered.sound_events}
-
-    def _backend(self, request: GenerationRequest) -> Backend:
-        """Loaded backends are kept (loading a model costs seconds); one per name, folder and options."""
-        folder = str(Path(request.model).expanduser().resolve()) if request.model else None
-        key = (request.backend, folder, json.dumps(request.options, sort_keys=True))
-        if key not in self._backends:
-            self._backends[key] = load_backend(request.backend, folder, **request.options)
-        return self._backends[key]
+        extras = {"timings": rendered.timings, "sound_events": rendered.sound_events}
+        return self.records.public(record) | extras | ({"reading": rendered.reading} if measure else {})
 
     def _references(self, actor_id: str, handles: list[str], policy_ids: list[str]) -> list[tuple]:
         """(cameo_id, image) for every cameo in the clip: the ones passed by handle and the ones the

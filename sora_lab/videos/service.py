@@ -24,17 +24,23 @@ from sora_lab.videos.queue import JobQueue
 from sora_lab.videos.records import VideoRecords
 from sora_lab.videos.requests import GenerationRequest, clean_request, enforce_policy, remix_request
 from sora_lab.videos.runner import GenerationRunner
+from sora_lab.videos.sweeps import Sweeps
 
 
 class VideoService:
     """The `videos.*` operations over the store and media folder; asks `policy` and `cameos` about consent."""
 
-    def __init__(self, store, home: Path, *, policy, cameos):
+    def __init__(self, store, home: Path, *, policy, cameos, executor=None):
+        """executor: where renders run (sora_lab.videos.executors); default worker threads in this process.
+        Opening the service recovers jobs a dead process left running and cleans its staging files."""
         self.store = store
         self.policy = policy
         self.records = VideoRecords(store, home)
-        self.runner = GenerationRunner(store, home, policy=policy, cameos=cameos, records=self.records)
-        self.queue = JobQueue(store, run=self.runner.run)
+        self.runner = GenerationRunner(store, home, policy=policy, cameos=cameos, records=self.records,
+                                       executor=executor)
+        self.queue = JobQueue(store, run=self.runner.run, slots=self.runner.executor.slots)
+        self.recovered = self.queue.recover()
+        self.sweeps = Sweeps(store, self.queue, policy)
 
     # --- generation ----------------------------------------------------------------------
     def generate(
@@ -116,15 +122,43 @@ class VideoService:
                 options=options,
             )
         enforce_policy(self.policy, prompt=request.prompt, actor_id=actor_id, cameos=request.cameos)  # refuse early
-        job, position = self.queue.enqueue(actor_id, request)
-        return {"job_id": job.job_id, "position": position, "seed": request.seed}
+        job_id, position = self.queue.enqueue(actor_id, request)
+        return {"job_id": job_id, "position": position, "seed": request.seed}
 
     def job(self, *, actor_id: str, job_id: str) -> dict:
-        """State, stage and progress (0..1) of one of your jobs; `result` once done."""
+        """State, stage and progress (0..1) of one of your jobs; `result` once done. Survives restarts."""
         return self.queue.get(actor_id, job_id)
 
-    def jobs(self, *, actor_id: str) -> list[dict]:
-        return self.queue.of(actor_id)
+    def jobs(self, *, actor_id: str, all: bool = False) -> list[dict]:  # noqa: A002 - the CLI's --all
+        """Your jobs, newest first: waiting, running and ended in the last day; every one with all=True."""
+        return self.queue.of(actor_id, everything=bool(all))
+
+    def cancel_job(self, *, actor_id: str, job_id: str) -> dict:
+        """Cancel one of your jobs: a queued one at once, a running one at its next stage."""
+        return self.queue.cancel(actor_id, job_id)
+
+    def resume(self) -> dict:
+        """Start the workers on jobs left queued (the server calls this at start-up); what recovery found."""
+        return self.recovered | {"queued": self.queue.start()}
+
+    def sweep(
+        self,
+        *,
+        actor_id: str,
+        prompts: list[str],
+        seeds: list[int],
+        options: dict | None = None,
+        seconds: float = 10.0,
+        backend: str = "tiny",
+        model: str | None = None,
+    ) -> dict:
+        """Queue prompts x seeds x every option's values as drafts; poll `sweep_result` for each cell's figures."""
+        return self.sweeps.start(actor_id, prompts=prompts, seeds=seeds, options=options, seconds=seconds,
+                                 backend=backend, model=model)
+
+    def sweep_result(self, *, actor_id: str, sweep_id: str, order_by: str = "cell") -> dict:
+        """A sweep's cells: prompt, seed, settings, state, clip, wall time and (tiny model) colour, shape, motion."""
+        return self.sweeps.get(actor_id, sweep_id, order_by=order_by)
 
     def limits(self, *, actor_id: str) -> dict:
         limit = load_settings(self.store).daily_generation_limit

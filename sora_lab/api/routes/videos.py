@@ -149,11 +149,18 @@ class Job(Reply):
         }
     )
     job_id: str
-    state: Literal["queued", "running", "done", "failed"]
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
     stage: str
     progress: float = Field(description="0..1")
     result: Video | None = Field(description="the new video once done")
     error: dict[str, Any] | None = Field(description="{code, message, reasons?} once failed")
+    attempts: int = Field(0, description="how many times a worker started it (a restart runs it once more)")
+    prompt: str | None = None
+    seed: int | None = None
+    sweep_id: str | None = Field(None, description="the sweep it is a cell of")
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
 
 
 class Removed(Reply):
@@ -258,9 +265,11 @@ def job(job_id: VideoPath, user: User = Depends(current_member), lab=Depends(lab
     return lab.videos.job(actor_id=user.user_id, job_id=job_id)
 
 
-@router.get("/jobs", operation_id="videos.jobs", summary="Your jobs of the last hour", response_model=list[Job])
-def jobs(user: User = Depends(current_member), lab=Depends(lab_services)):
-    return lab.videos.jobs(actor_id=user.user_id)
+@router.get("/jobs", operation_id="videos.jobs", summary="Your jobs: waiting, running, ended in the last day",
+            response_model=list[Job])
+def jobs(all: bool = Query(False, description="every job of yours, however old"),  # noqa: A002
+         user: User = Depends(current_member), lab=Depends(lab_services)):
+    return lab.videos.jobs(actor_id=user.user_id, all=all)
 
 
 @router.post(
