@@ -28,7 +28,7 @@ from sora_lab import __version__
 from sora_lab.api.access import ACCESS
 from sora_lab.api.auth import ACCESS_LEVELS, LEVEL_TEXT
 from sora_lab.api.errors import Guard, install_error_handlers
-from sora_lab.api.routes import accounts, admin, cameos, feed, metrics, policy, videos
+from sora_lab.api.routes import accounts, admin, cameos, feed, metrics, policy, signin, videos
 from sora_lab.api.types import ErrorBody
 from sora_lab.core.errors import NotFound
 from sora_lab.core.home import media_dir, server_info_path, write_json_atomic
@@ -36,7 +36,7 @@ from sora_lab.services import Services
 from sora_lab.store.db import DB_FILENAME, Store
 
 API_PREFIX = "/api/v1"
-ROUTERS = (accounts, videos, cameos, policy, feed, metrics, admin)
+ROUTERS = (accounts, signin, videos, cameos, policy, feed, metrics, admin)
 _MEDIA_PATH = re.compile(r"^(videos|posters|cameos)/[0-9a-f]{16,64}\.(mp4|jpg|png)$")
 _MEDIA_TYPES = {"mp4": "video/mp4", "jpg": "image/jpeg", "png": "image/png"}
 ERROR_RESPONSES = {

@@ -481,9 +481,17 @@ MIGRATION_10 = [
 ]
 MIGRATION_11 = [  # issue 35: each cameo's face embedding (consent.likeness); has_face NULL: not known yet
     "ALTER TABLE cameos ADD COLUMN face_embedding FLOAT[128]", "ALTER TABLE cameos ADD COLUMN has_face BOOLEAN"]
+MIGRATION_13 = [  # issue 34: one-time login codes and feed sessions (sha256 only), workshops and their seats
+    "CREATE TABLE login_codes (code_hash VARCHAR PRIMARY KEY, user_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,"
+    " expires_at TIMESTAMP NOT NULL, used_at TIMESTAMP)",
+    "CREATE TABLE sessions (token_hash VARCHAR PRIMARY KEY, user_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,"
+    " expires_at TIMESTAMP NOT NULL, ended_at TIMESTAMP)",
+    "CREATE TABLE workshop_seats (workshop_id VARCHAR NOT NULL, seat INTEGER NOT NULL, code VARCHAR PRIMARY KEY,"
+    " opened_at TIMESTAMP NOT NULL, closed_at TIMESTAMP)"]
 MIGRATIONS: list[list[str]] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7, MIGRATION_8,
     MIGRATION_9, MIGRATION_10,
     MIGRATION_11,
+    MIGRATION_13,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
