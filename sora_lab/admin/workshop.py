@@ -49,7 +49,8 @@ class WorkshopService:
             if unused:
                 cur.execute("DELETE FROM invites WHERE list_contains(?, code)", [unused])
             cur.execute("UPDATE workshop_seats SET closed_at = ? WHERE workshop_id = ?", [now, workshop_id])
-            seats = cur.execute("SELECT count(*) FROM workshop_seats WHERE workshop_id = ?", [workshop_id]).fetchone()[0]
+            seats = cur.execute("SELECT count(*) FROM workshop_seats WHERE workshop_id = ?",
+                                [workshop_id]).fetchone()[0]
         return {"workshop_id": workshop_id, "closed_at": iso_utc(now), "revoked": len(unused),
                 "redeemed": seats - len(unused)}
 
