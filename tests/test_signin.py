@@ -48,6 +48,10 @@ def test_only_the_operator_mints_a_link_for_someone_else(lab):
     with pytest.raises(Forbidden, match="operator"):
         lab.signin.login_link(as_user="maya", handle="theo")
     assert lab.signin.login_link(as_user="lab", handle="theo")["handle"] == "theo"
+    with pytest.raises(Forbidden, match="operator account"):  # no session is ever the operator's
+        lab.signin.login_link(as_user="lab")
+    with pytest.raises(Forbidden, match="operator account"):
+        lab.signin.start_session(as_user="lab")
     for bad in (0, 10**6, True, "5"):
         with pytest.raises(InputError, match="minutes"):
             lab.signin.login_link(as_user="maya", minutes=bad)

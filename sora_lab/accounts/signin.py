@@ -52,6 +52,7 @@ class SignInService:
         if target.user_id != actor.user_id and not actor.is_admin:
             raise Forbidden("only the lab operator may mint a login link for someone else; leave handle out")
         self.accounts.require_access(target)
+        _refuse_operator(target)
         if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_LOGIN_CODE_MINUTES:
             raise InputError(f"minutes must be a whole number from 1 to {MAX_LOGIN_CODE_MINUTES}")
         code = new_login_code()
@@ -80,7 +81,7 @@ class SignInService:
 
     def start_session(self, *, actor_id: str) -> dict:
         """Trade the account's own token for a session token (a page signs in with it after redeeming an invite)."""
-        user = self.accounts.get(user_id=actor_id)
+        user = _refuse_operator(self.accounts.get(user_id=actor_id))
         with self.store.write() as cur:
             token = self._start(cur, actor_id, utcnow())
         return token | {"handle": user.handle, "user_id": user.user_id}
@@ -99,6 +100,15 @@ class SignInService:
         expires = now + timedelta(hours=SESSION_HOURS)
         cur.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, NULL)", [token_hash(token), user_id, now, expires])
         return {"token": token, "expires_at": iso_utc(expires)}
+
+
+def _refuse_operator(user):
+    """Pages that run code for their viewer (the feed's kernels) never hold the operator's power: no session is
+    ever the operator's. The operator signs in to the growth dashboard with the admin token instead."""
+    if user.is_admin:
+        raise Forbidden("the operator account does not sign in to the feed; sign in to the growth dashboard with "
+                        "the admin token, and watch the feed as a member")
+    return user
 
 
 def session_user_id(cur, token: str) -> str | None:

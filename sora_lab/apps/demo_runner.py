@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,11 +25,14 @@ from pathlib import Path
 import httpx
 
 from sora_lab.admin.demo import seed_demo_world
+from sora_lab.apps.feed_auth import SESSION_HEADER
 from sora_lab.client import running_server_url
 from sora_lab.core.home import load_credentials, read_json, resolve_home, write_json_atomic
 from sora_lab.services import Services
 
 REPO = Path(__file__).resolve().parents[2]
+CULL_IDLE_S = 30
+CULL_EVERY_S = 10
 BIN = Path(sys.executable).parent
 
 
@@ -47,16 +51,42 @@ class App:
         return f"http://127.0.0.1:{self.port}{self.public_path}"
 
 
-def voila_args(port: int) -> list[str]:
+def voila_args(port: int, ip: str = "127.0.0.1") -> list[str]:
     """Voilà flags for the feed app (the browser tests use the same ones).
 
     Pre-heated kernels: Voilà keeps two kernels that have already run the notebook up to
     `wait_for_request()`, so a viewer's page only runs the last cell instead of starting a
-    kernel (seconds) first.
+    kernel (seconds) first. Sign-in: sora_lab.apps.feed_auth is Voilà's identity provider, and the
+    viewer's session token reaches the kernel in one header. Culling: a kernel with no page connected
+    and idle for CULL_IDLE_S is shut down (checked every CULL_EVERY_S), so closed pages free their memory.
     """
-    return [str(REPO / "dashboards" / "feed.ipynb"), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-            "--VoilaConfiguration.show_tracebacks=True", "--VoilaConfiguration.preheat_kernel=True",
-            "--VoilaConfiguration.default_pool_size=2"]
+    return [str(REPO / "dashboards" / "feed.ipynb"), "--no-browser", f"--port={port}", f"--Voila.ip={ip}",
+            "--VoilaConfiguration.show_tracebacks=False", "--VoilaConfiguration.preheat_kernel=True",
+            "--VoilaConfiguration.default_pool_size=2",
+            "--Voila.identity_provider_class=sora_lab.apps.feed_auth.LabIdentityProvider",
+            f"--VoilaConfiguration.http_header_envs={SESSION_HEADER}",
+            f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}", f"--MappingKernelManager.cull_interval={CULL_EVERY_S}",
+            "--MappingKernelManager.cull_connected=False"]
+
+
+def panel_args(port: int, ip: str = "127.0.0.1") -> list[str]:
+    """`panel serve` flags for the growth dashboard and the workshop class view, behind the operator sign-in
+    (sora_lab/apps/growth_auth.py; Panel needs PANEL_COOKIE_SECRET in its environment, see `panel_env`)."""
+    hosts = ("127.0.0.1", "localhost") if ip == "127.0.0.1" else ("*",)
+    return ["serve", str(REPO / "dashboards" / "growth.py"), str(REPO / "dashboards" / "workshop.py"),
+            "--port", str(port), "--address", ip, "--auth-module", str(REPO / "sora_lab" / "apps" / "growth_auth.py"),
+            *[f"--allow-websocket-origin={h}:{port}" if h != "*" else "--allow-websocket-origin=*" for h in hosts]]
+
+
+def panel_env(home: Path) -> dict:
+    """Panel's cookie secret, made once per lab home and kept beside it (0600): sign-ins survive restarts."""
+    path = home / "run" / "panel_cookie_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return {"PANEL_COOKIE_SECRET": path.read_text().strip()}
 
 
 def _apps(home: Path) -> list[App]:
@@ -83,17 +113,7 @@ def _apps(home: Path) -> list[App]:
             )
         )
     if (REPO / "dashboards" / "growth.py").exists():
-        origin = [f"--allow-websocket-origin={h}:{panel_port}" for h in ("127.0.0.1", "localhost")]
-        apps.append(
-            App(
-                "growth",
-                panel_port,
-                [str(BIN / "panel"), "serve", str(REPO / "dashboards" / "growth.py"), "--port", str(panel_port),
-                 "--address", "127.0.0.1", *origin],
-                "/growth",
-                "/growth",
-            )
-        )
+        apps.append(App("growth", panel_port, [str(BIN / "panel"), *panel_args(panel_port)], "/login", "/growth"))
     return apps
 
 
@@ -146,7 +166,7 @@ def start(home: Path) -> list[App]:
     pids = read_json(_pid_file(home))
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {"SORA_LAB_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    env = os.environ | {"SORA_LAB_HOME": str(home), "PYTHONUNBUFFERED": "1"} | panel_env(home)
     apps = _apps(home)
     for app in apps:
         if _answers(f"http://127.0.0.1:{app.port}{app.ready_path}"):
