@@ -65,7 +65,8 @@ def voila_args(port: int, ip: str = "127.0.0.1") -> list[str]:
             "--VoilaConfiguration.default_pool_size=2",
             "--Voila.identity_provider_class=sora_lab.apps.feed_auth.LabIdentityProvider",
             f"--VoilaConfiguration.http_header_envs={SESSION_HEADER}",
-            f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}", f"--MappingKernelManager.cull_interval={CULL_EVERY_S}",
+            f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
+            f"--MappingKernelManager.cull_interval={CULL_EVERY_S}",
             "--MappingKernelManager.cull_connected=False"]
 
 

@@ -177,5 +177,6 @@ content="width=device-width,initial-scale=1"><title>Sora Lab — sign in</title>
 autocomplete="off"><label for="region">Region</label><input id="region" name="region" value="US" maxlength="2">
 <button type="submit" data-testid="invite-submit">Join and sign in</button></form></body></html>"""
 
-SIGNED_OUT_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sora Lab — signed out</title>""" + _STYLE + \
-    """</head><body data-testid="signed-out"><h1>Signed out</h1><p><a href="login">Sign in again</a></p></body></html>"""
+SIGNED_OUT_PAGE = ("""<!doctype html><html><head><meta charset="utf-8"><title>Sora Lab — signed out</title>"""
+                   + _STYLE + """</head><body data-testid="signed-out"><h1>Signed out</h1>
+<p><a href="login">Sign in again</a></p></body></html>""")
