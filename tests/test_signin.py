@@ -107,3 +107,42 @@ def test_sign_in_over_http_and_who_may_call_what(server, tmp_path):
     opened = post("/workshop", {"seats": 2}, tokens["lab"])
     assert opened.status_code == 201 and len(opened.json()["seats"]) == 2
     assert httpx.delete(f"{api}/workshop", headers={"Authorization": f"Bearer {tokens['lab']}"}).json()["revoked"] == 2
+
+
+def test_the_sign_in_sheet_has_a_readable_qr_code_per_seat(tmp_path):
+    import io
+
+    import cv2
+    import numpy as np
+    import segno
+
+    from sora_lab.admin.sheet import redeem_url, write_sheet
+
+    seats = [{"seat": n, "code": f"ABCD-{n:04d}"} for n in range(1, 10)]
+    paths = write_sheet(tmp_path / "w1", "http://192.168.1.20:8866/", seats)
+    page = (tmp_path / "w1" / "sheet.html").read_text()
+    assert page.count("<svg") == 9 and "http://192.168.1.20:8866/login?invite=ABCD-0009" in page
+    pdf = (tmp_path / "w1" / "sheet.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == 2  # 9 cards, 8 a page
+    assert paths["pdf"].endswith("sheet.pdf")
+    png = io.BytesIO()
+    segno.make(redeem_url("http://192.168.1.20:8866/", "ABCD-0001"), error="m").save(png, kind="png", scale=6)
+    image = cv2.imdecode(np.frombuffer(png.getvalue(), np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert cv2.QRCodeDetector().detectAndDecode(image)[0] == "http://192.168.1.20:8866/login?invite=ABCD-0001"
+
+
+def test_workshop_cli_warns_beyond_loopback_and_refuses_what_is_not_an_address(seeded_home):
+    from typer.testing import CliRunner
+
+    from sora_lab.cli.main import app
+
+    runner = CliRunner()
+    opened = runner.invoke(app, ["workshop", "open", "--seats", "2", "--host", "10.1.2.3", "--home", str(seeded_home)])
+    assert opened.exit_code == 0, opened.output
+    assert "WARNING" in opened.output and "http://10.1.2.3:8866/login?invite=" in opened.output
+    assert runner.invoke(app, ["workshop", "open", "--seats", "2", "--host", "lab.example",
+                               "--home", str(seeded_home)]).exit_code != 0
+    link = runner.invoke(app, ["login-link", "--as", "maya", "--home", str(seeded_home), "--json"])
+    assert link.exit_code == 0 and "/login?code=slc_" in link.output
+    closed = runner.invoke(app, ["workshop", "close", "--home", str(seeded_home), "--json"])
+    assert closed.exit_code == 0 and '"revoked": 2' in closed.output

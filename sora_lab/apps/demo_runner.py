@@ -24,10 +24,11 @@ from pathlib import Path
 
 import httpx
 
-from sora_lab.admin.demo import seed_demo_world
+from sora_lab.admin.demo import DEMO_PEOPLE, seed_demo_world
 from sora_lab.apps.feed_auth import SESSION_HEADER
 from sora_lab.client import running_server_url
 from sora_lab.core.home import load_credentials, read_json, resolve_home, write_json_atomic
+from sora_lab.lab import Lab
 from sora_lab.services import Services
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +49,7 @@ class App:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.public_path}"
+        return f"http://{reach_host()}:{self.port}{self.public_path}"
 
 
 def voila_args(port: int, ip: str = "127.0.0.1") -> list[str]:
@@ -73,7 +74,7 @@ def voila_args(port: int, ip: str = "127.0.0.1") -> list[str]:
 def panel_args(port: int, ip: str = "127.0.0.1") -> list[str]:
     """`panel serve` flags for the growth dashboard and the workshop class view, behind the operator sign-in
     (sora_lab/apps/growth_auth.py; Panel needs PANEL_COOKIE_SECRET in its environment, see `panel_env`)."""
-    hosts = ("127.0.0.1", "localhost") if ip == "127.0.0.1" else ("*",)
+    hosts = {"127.0.0.1": ["127.0.0.1", "localhost"], "0.0.0.0": ["*"]}.get(ip, [ip])
     return ["serve", str(REPO / "dashboards" / "growth.py"), str(REPO / "dashboards" / "workshop.py"),
             "--port", str(port), "--address", ip, "--auth-module", str(REPO / "sora_lab" / "apps" / "growth_auth.py"),
             *[f"--allow-websocket-origin={h}:{port}" if h != "*" else "--allow-websocket-origin=*" for h in hosts]]
@@ -90,6 +91,18 @@ def panel_env(home: Path) -> dict:
     return {"PANEL_COOKIE_SECRET": path.read_text().strip()}
 
 
+def bind_host() -> str:
+    """SORA_LAB_HOST: the address the demo's apps bind (127.0.0.1 unless the operator sets another, e.g. for a
+    workshop on a local network)."""
+    return os.environ.get("SORA_LAB_HOST", "127.0.0.1").strip() or "127.0.0.1"
+
+
+def reach_host() -> str:
+    """Where this machine reaches the apps: the bound address, or loopback when bound to every interface."""
+    host = bind_host()
+    return "127.0.0.1" if host == "0.0.0.0" else host
+
+
 def _apps(home: Path) -> list[App]:
     server_port = int(os.environ.get("SORA_LAB_PORT", "8765"))
     voila_port = int(os.environ.get("SORA_LAB_VOILA_PORT", "8866"))
@@ -98,7 +111,7 @@ def _apps(home: Path) -> list[App]:
         App(
             "server",
             server_port,
-            [str(BIN / "sora-lab"), "serve", "--home", str(home), "--port", str(server_port)],
+            [str(BIN / "sora-lab"), "serve", "--home", str(home), "--port", str(server_port), "--host", bind_host()],
             "/health",
             "/docs",
         )
@@ -108,13 +121,14 @@ def _apps(home: Path) -> list[App]:
             App(
                 "feed",
                 voila_port,
-                [str(BIN / "voila"), *voila_args(voila_port)],
+                [str(BIN / "voila"), *voila_args(voila_port, bind_host())],
                 "/api/kernelspecs",  # not "/": every page request takes a pre-heated kernel
                 "/",
             )
         )
     if (REPO / "dashboards" / "growth.py").exists():
-        apps.append(App("growth", panel_port, [str(BIN / "panel"), *panel_args(panel_port)], "/login", "/growth"))
+        command = [str(BIN / "panel"), *panel_args(panel_port, bind_host())]
+        apps.append(App("growth", panel_port, command, "/login", "/growth"))
     return apps
 
 
@@ -170,7 +184,7 @@ def start(home: Path) -> list[App]:
     env = os.environ | {"SORA_LAB_HOME": str(home), "PYTHONUNBUFFERED": "1"} | panel_env(home)
     apps = _apps(home)
     for app in apps:
-        if _answers(f"http://127.0.0.1:{app.port}{app.ready_path}"):
+        if _answers(f"http://{reach_host()}:{app.port}{app.ready_path}"):
             continue
         with open(logs / f"{app.name}.log", "ab") as log:
             proc = subprocess.Popen(
@@ -189,7 +203,7 @@ def start(home: Path) -> list[App]:
 def _wait(app: App, logs: Path, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _answers(f"http://127.0.0.1:{app.port}{app.ready_path}"):
+        if _answers(f"http://{reach_host()}:{app.port}{app.ready_path}"):
             return
         time.sleep(0.5)
     raise SystemExit(f"error: {app.name} did not answer on port {app.port} within {timeout:.0f}s; "
@@ -209,6 +223,20 @@ def stop(home: Path) -> list[str]:
     return stopped
 
 
+def login_links(home: Path, apps: list[App]) -> dict[str, str]:
+    """A fresh one-time feed login link for each demo member, minted with that member's own token (this process
+    is the operator on its own machine; the feed's kernels never see these tokens)."""
+    feed = next((app for app in apps if app.name == "feed"), None)
+    if feed is None:
+        return {}
+    links = {}
+    with Lab.connect(apps[0].url.removesuffix("/docs"), home=home) as lab:
+        for handle, _region, _inviter in DEMO_PEOPLE:
+            code = lab.signin.login_link(as_user=handle)["code"]
+            links[handle] = f"{feed.url}login?code={code}"
+    return links
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", default=None, help="lab home (default $SORA_LAB_HOME or data/lab)")
@@ -221,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"stopped": stopped}) if args.json else f"stopped: {', '.join(stopped) or 'nothing'}")
         return 0
     t0 = time.monotonic()
+    if bind_host() != "127.0.0.1":
+        print(f"WARNING: SORA_LAB_HOST={bind_host()}: the lab server, the feed and the dashboard answer beyond this "
+              "machine; anyone on that network can reach their sign-in pages.", file=sys.stderr)
     if running_server_url(home):
         print(f"lab server already running for {home}; not re-seeding")
         seeded = {"seeded": False}
@@ -229,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         seeded = seed(home)
     apps = start(home)
     token = load_credentials(home).get("maya")
+    links = login_links(home, apps)
     server = apps[0].url.removesuffix("/docs")
     docs_problem = docs_render(server)
     urls = {app.name: app.url for app in apps}
@@ -241,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         "docs": docs_problem or "ok",
         "demo_user": "maya",
         "token": token,
+        "login_links": links,
         "seconds": round(time.monotonic() - t0, 1),
     }
     if args.json:
@@ -251,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:<7} {url}")
         if docs_problem:
             print(f"  (API docs not shown: {docs_problem})")
+        print("\n  the feed opens signed out; one-time login links (one use each, 15 minutes):")
+        for handle, link in links.items():
+            print(f"    @{handle:<6} {link}")
         print(f"\n  demo user @maya, bearer token: {token}")
         print(f"  try:  curl -s -H 'Authorization: Bearer {token}' {server}/api/v1/feed?limit=2")
         print("  stop:  make stop")
