@@ -48,6 +48,7 @@ class SignOut(Request):
 
 
 class SignedOut(Reply):
+    model_config = example({"ended": True})
     ended: bool = Field(description="false when the token was no live session (already ended, or unknown)")
 
 
@@ -68,6 +69,8 @@ class Workshop(Reply):
 
 
 class ClosedWorkshop(Reply):
+    model_config = example({"workshop_id": "w_46aabc83ef322a62", "closed_at": "2026-12-04T16:00:00Z", "revoked": 3,
+                            "redeemed": 27})
     workshop_id: str
     closed_at: str
     revoked: int = Field(description="unused codes, now refused")
@@ -76,6 +79,14 @@ class ClosedWorkshop(Reply):
 
 class ClassView(OpenReply):
     """The class live: seats taken and, per participant, clips, remixes and likes."""
+
+    model_config = example({"workshop_id": "w_46aabc83ef322a62", "opened_at": "2026-12-04T15:00:00Z",
+                            "closed_at": None, "seats_total": 2, "seats_redeemed": 1, "clips": 3, "remixes": 1,
+                            "likes": 4, "seats": [
+                                {"seat": 1, "code": None, "handle": "ada", "redeemed_at": "2026-12-04T15:02:10Z",
+                                 "clips": 3, "remixes": 1, "likes_given": 4, "likes_received": 2},
+                                {"seat": 2, "code": "PKHZ-GBXV", "handle": None, "redeemed_at": None, "clips": 0,
+                                 "remixes": 0, "likes_given": 0, "likes_received": 0}]})
 
     workshop_id: str
     opened_at: str
