@@ -82,10 +82,9 @@ def operator_sign_in(page, app_url: str, home, timeout_ms: int = 120_000) -> Non
     """Sign in to the Panel dashboard at `app_url` (…/growth) with the operator's token, then open it."""
     from sora_lab.core.home import load_credentials
 
-    base = app_url.rsplit("/", 1)[0]
-    page.goto(f"{base}/login", timeout=timeout_ms)
+    base, app = app_url.rsplit("/", 1)
+    page.goto(f"{base}/login?next=/{app}", timeout=timeout_ms)  # Panel's login handler goes on to `next`
     page.fill("#username", "lab")
     page.fill("#password", load_credentials(home)["lab"])
     page.click("[data-testid=login-submit]")
-    page.wait_for_load_state("domcontentloaded")
-    page.goto(app_url, timeout=timeout_ms)
+    page.wait_for_url(app_url, timeout=timeout_ms)
