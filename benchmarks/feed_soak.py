@@ -125,6 +125,8 @@ def main() -> None:
                 voila_pid, POOL, CULL_IDLE_S + 3 * CULL_EVERY_S + 60)
             if loads:
                 result["soak_load_p50_ms"] = statistics.median(loads)
+            print(f"  kernels: {result['kernels_before']} before, {result['kernels_right_after']} right after, "
+                  f"{result['kernels_after_cull']} after {result['cull_wait_s']} s", flush=True)
             voila = psutil.Process(voila_pid)
             base_mb = rss_mb([voila, *kernels(voila_pid)])
             contexts, loads = [], []
