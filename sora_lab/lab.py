@@ -56,6 +56,7 @@ class Lab:
         self._client = LabClient(url) if url else None
         self.url = self._client.url if self._client else None
         self._tokens = dict(tokens or {})
+        self._save_tokens = True  # False for a page's kernel: it holds one session and writes no file
 
     # --- construction ------------------------------------------------------------
     @classmethod
@@ -81,6 +82,14 @@ class Lab:
         home = resolve_home(home)
         url = running_server_url(home)
         return cls.connect(url, home=home) if url else cls.open(home)
+
+    def adopt_session(self, token: str) -> str:
+        """Act as the one account a page's session token belongs to, and only as it (the feed's kernel):
+        forgets every other token, reads and writes no credentials file. Returns the account's handle."""
+        me = self._client.call("accounts.whoami", {}, token=token)
+        self._tokens = {me["handle"]: token}
+        self._save_tokens = False
+        return me["handle"]
 
     @property
     def embedded(self) -> bool:
@@ -119,7 +128,8 @@ class Lab:
 
     def _remember_token(self, result: Any) -> None:
         """Keep tokens returned by signup/redeem so `as_user=` works next time."""
-        if isinstance(result, dict) and isinstance(result.get("token"), str) and "handle" in result:
+        if self._save_tokens and isinstance(result, dict) and isinstance(result.get("token"), str) \
+                and "handle" in result:
             self._tokens[result["handle"]] = result["token"]
             save_credential(self.home, result["handle"], result["token"])
 

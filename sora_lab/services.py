@@ -57,6 +57,18 @@ class Services:
         return AccountService(self.store)
 
     @service
+    def signin(self):
+        from sora_lab.accounts.signin import SignInService
+
+        return SignInService(self.store, self.accounts)
+
+    @service
+    def workshop(self):
+        from sora_lab.admin.workshop import WorkshopService
+
+        return WorkshopService(self.store, self.accounts)
+
+    @service
     def engagement(self):
         from sora_lab.feed.engagement import EngagementService
 

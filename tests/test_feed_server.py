@@ -80,12 +80,14 @@ def test_concurrent_likes_and_retries_lose_nothing(feed_server):
 
 
 def test_widget_kernel_side_pages_likes_and_batches_views(feed_server):
-    from sora_lab.apps.feed_widget import VIEW_BATCH, FeedWidget, viewer_from_query
+    from sora_lab.apps.feed_widget import VIEW_BATCH, FeedWidget
 
-    assert viewer_from_query("as=theo&x=1") == "theo"
-    assert viewer_from_query("as=<script>", default="maya") == "maya"
-    lab = Lab.connect(feed_server.url, home=feed_server.home)
-    widget = FeedWidget(lab, viewer="lena", page_size=4)
+    operator = Lab.connect(feed_server.url, home=feed_server.home)
+    session = operator.signin.sign_in(code=operator.signin.login_link(as_user="lena")["code"])["token"]
+    kernel = Lab(feed_server.home, url=feed_server.url)  # what the feed's kernel holds: lena's session, nothing else
+    assert kernel.adopt_session(session) == "lena" and kernel._tokens == {"lena": session}
+    widget = FeedWidget(kernel, viewer="lena", page_size=4)
+    lab = operator
     assert len(widget.items) == 4 and widget.has_more
     assert all(i["src"].startswith(f"{feed_server.url}/media/videos/") for i in widget.items)
     widget.load_more()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from sora_lab.accounts.signin import session_user_id
 from sora_lab.core.errors import AuthError, Conflict, Forbidden, InputError, NotFound
 from sora_lab.core.ids import iso_utc, new_id, new_invite_code, new_token, normalize_invite_code, token_hash, utcnow
 from sora_lab.core.settings import load_settings
@@ -118,8 +119,12 @@ class AccountService:
         return user
 
     def authenticate(self, token: str) -> User:
-        """The user a bearer token belongs to (server side)."""
+        """The user a bearer token (the account's own, or a live session's) belongs to (server side)."""
         user = self._find("token_hash", token_hash(token))
+        if user is None and token.startswith("sls_"):  # a page's session (sora_lab.accounts.signin)
+            with self.store.read() as cur:
+                user_id = session_user_id(cur, token)
+            user = self._find("user_id", user_id) if user_id else None
         if user is None:
             raise AuthError("unknown bearer token: redeem an invite (sora-lab redeem) to get one")
         return user

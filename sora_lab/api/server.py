@@ -28,7 +28,7 @@ from sora_lab.accounts.service import User
 from sora_lab.api.access import ACCESS
 from sora_lab.api.auth import ACCESS_LEVELS, LEVEL_TEXT, optional_user
 from sora_lab.api.errors import Guard, install_error_handlers
-from sora_lab.api.routes import accounts, admin, cameos, feed, metrics, policy, sweeps, videos
+from sora_lab.api.routes import accounts, admin, cameos, feed, metrics, policy, signin, sweeps, videos
 from sora_lab.api.types import ErrorBody
 from sora_lab.consent.visibility import MEDIA_TYPES, media_file
 from sora_lab.core.home import server_info_path, write_json_atomic
@@ -36,7 +36,7 @@ from sora_lab.services import Services
 from sora_lab.store.db import DB_FILENAME, Store
 
 API_PREFIX = "/api/v1"
-ROUTERS = (accounts, videos, sweeps, cameos, policy, feed, metrics, admin)
+ROUTERS = (accounts, signin, videos, sweeps, cameos, policy, feed, metrics, admin)
 ERROR_RESPONSES = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {

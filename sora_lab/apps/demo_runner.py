@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,12 +24,16 @@ from pathlib import Path
 
 import httpx
 
-from sora_lab.admin.demo import seed_demo_world
+from sora_lab.admin.demo import DEMO_PEOPLE, seed_demo_world
+from sora_lab.apps.feed_auth import SESSION_HEADER
 from sora_lab.client import running_server_url
 from sora_lab.core.home import load_credentials, read_json, resolve_home, write_json_atomic
+from sora_lab.lab import Lab
 from sora_lab.services import Services
 
 REPO = Path(__file__).resolve().parents[2]
+CULL_IDLE_S = 30
+CULL_EVERY_S = 10
 BIN = Path(sys.executable).parent
 
 
@@ -44,19 +49,58 @@ class App:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.public_path}"
+        return f"http://{reach_host()}:{self.port}{self.public_path}"
 
 
-def voila_args(port: int) -> list[str]:
+def voila_args(port: int, ip: str = "127.0.0.1") -> list[str]:
     """Voilà flags for the feed app (the browser tests use the same ones).
 
     Pre-heated kernels: Voilà keeps two kernels that have already run the notebook up to
     `wait_for_request()`, so a viewer's page only runs the last cell instead of starting a
-    kernel (seconds) first.
+    kernel (seconds) first. Sign-in: sora_lab.apps.feed_auth is Voilà's identity provider, and the
+    viewer's session token reaches the kernel in one header. Culling: a kernel with no page connected
+    and idle for CULL_IDLE_S is shut down (checked every CULL_EVERY_S), so closed pages free their memory.
     """
-    return [str(REPO / "dashboards" / "feed.ipynb"), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-            "--VoilaConfiguration.show_tracebacks=True", "--VoilaConfiguration.preheat_kernel=True",
-            "--VoilaConfiguration.default_pool_size=2"]
+    return [str(REPO / "dashboards" / "feed.ipynb"), "--no-browser", f"--port={port}", f"--Voila.ip={ip}",
+            "--VoilaConfiguration.show_tracebacks=False", "--VoilaConfiguration.preheat_kernel=True",
+            "--VoilaConfiguration.default_pool_size=2",
+            "--Voila.identity_provider_class=sora_lab.apps.feed_auth.LabIdentityProvider",
+            f"--VoilaConfiguration.http_header_envs={SESSION_HEADER}",
+            f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
+            f"--MappingKernelManager.cull_interval={CULL_EVERY_S}",
+            "--MappingKernelManager.cull_connected=False"]
+
+
+def panel_args(port: int, ip: str = "127.0.0.1") -> list[str]:
+    """`panel serve` flags for the growth dashboard and the workshop class view, behind the operator sign-in
+    (sora_lab/apps/growth_auth.py; Panel needs PANEL_COOKIE_SECRET in its environment, see `panel_env`)."""
+    hosts = {"127.0.0.1": ["127.0.0.1", "localhost"], "0.0.0.0": ["*"]}.get(ip, [ip])
+    return ["serve", str(REPO / "dashboards" / "growth.py"), str(REPO / "dashboards" / "workshop.py"),
+            "--port", str(port), "--address", ip, "--auth-module", str(REPO / "sora_lab" / "apps" / "growth_auth.py"),
+            *[f"--allow-websocket-origin={h}:{port}" if h != "*" else "--allow-websocket-origin=*" for h in hosts]]
+
+
+def panel_env(home: Path) -> dict:
+    """Panel's cookie secret, made once per lab home and kept beside it (0600): sign-ins survive restarts."""
+    path = home / "run" / "panel_cookie_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return {"PANEL_COOKIE_SECRET": path.read_text().strip()}
+
+
+def bind_host() -> str:
+    """SORA_LAB_HOST: the address the demo's apps bind (127.0.0.1 unless the operator sets another, e.g. for a
+    workshop on a local network)."""
+    return os.environ.get("SORA_LAB_HOST", "127.0.0.1").strip() or "127.0.0.1"
+
+
+def reach_host() -> str:
+    """Where this machine reaches the apps: the bound address, or loopback when bound to every interface."""
+    host = bind_host()
+    return "127.0.0.1" if host == "0.0.0.0" else host
 
 
 def _apps(home: Path) -> list[App]:
@@ -67,7 +111,7 @@ def _apps(home: Path) -> list[App]:
         App(
             "server",
             server_port,
-            [str(BIN / "sora-lab"), "serve", "--home", str(home), "--port", str(server_port)],
+            [str(BIN / "sora-lab"), "serve", "--home", str(home), "--port", str(server_port), "--host", bind_host()],
             "/health",
             "/docs",
         )
@@ -77,23 +121,14 @@ def _apps(home: Path) -> list[App]:
             App(
                 "feed",
                 voila_port,
-                [str(BIN / "voila"), *voila_args(voila_port)],
+                [str(BIN / "voila"), *voila_args(voila_port, bind_host())],
                 "/api/kernelspecs",  # not "/": every page request takes a pre-heated kernel
                 "/",
             )
         )
     if (REPO / "dashboards" / "growth.py").exists():
-        origin = [f"--allow-websocket-origin={h}:{panel_port}" for h in ("127.0.0.1", "localhost")]
-        apps.append(
-            App(
-                "growth",
-                panel_port,
-                [str(BIN / "panel"), "serve", str(REPO / "dashboards" / "growth.py"), "--port", str(panel_port),
-                 "--address", "127.0.0.1", *origin],
-                "/growth",
-                "/growth",
-            )
-        )
+        command = [str(BIN / "panel"), *panel_args(panel_port, bind_host())]
+        apps.append(App("growth", panel_port, command, "/login", "/growth"))
     return apps
 
 
@@ -146,10 +181,10 @@ def start(home: Path) -> list[App]:
     pids = read_json(_pid_file(home))
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {"SORA_LAB_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    env = os.environ | {"SORA_LAB_HOME": str(home), "PYTHONUNBUFFERED": "1"} | panel_env(home)
     apps = _apps(home)
     for app in apps:
-        if _answers(f"http://127.0.0.1:{app.port}{app.ready_path}"):
+        if _answers(f"http://{reach_host()}:{app.port}{app.ready_path}"):
             continue
         with open(logs / f"{app.name}.log", "ab") as log:
             proc = subprocess.Popen(
@@ -168,7 +203,7 @@ def start(home: Path) -> list[App]:
 def _wait(app: App, logs: Path, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _answers(f"http://127.0.0.1:{app.port}{app.ready_path}"):
+        if _answers(f"http://{reach_host()}:{app.port}{app.ready_path}"):
             return
         time.sleep(0.5)
     raise SystemExit(f"error: {app.name} did not answer on port {app.port} within {timeout:.0f}s; "
@@ -188,6 +223,20 @@ def stop(home: Path) -> list[str]:
     return stopped
 
 
+def login_links(home: Path, apps: list[App]) -> dict[str, str]:
+    """A fresh one-time feed login link for each demo member, minted with that member's own token (this process
+    is the operator on its own machine; the feed's kernels never see these tokens)."""
+    feed = next((app for app in apps if app.name == "feed"), None)
+    if feed is None:
+        return {}
+    links = {}
+    with Lab.connect(apps[0].url.removesuffix("/docs"), home=home) as lab:
+        for handle, _region, _inviter in DEMO_PEOPLE:
+            code = lab.signin.login_link(as_user=handle)["code"]
+            links[handle] = f"{feed.url}login?code={code}"
+    return links
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", default=None, help="lab home (default $SORA_LAB_HOME or data/lab)")
@@ -200,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"stopped": stopped}) if args.json else f"stopped: {', '.join(stopped) or 'nothing'}")
         return 0
     t0 = time.monotonic()
+    if bind_host() != "127.0.0.1":
+        print(f"WARNING: SORA_LAB_HOST={bind_host()}: the lab server, the feed and the dashboard answer beyond this "
+              "machine; anyone on that network can reach their sign-in pages.", file=sys.stderr)
     if running_server_url(home):
         print(f"lab server already running for {home}; not re-seeding")
         seeded = {"seeded": False}
@@ -208,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         seeded = seed(home)
     apps = start(home)
     token = load_credentials(home).get("maya")
+    links = login_links(home, apps)
     server = apps[0].url.removesuffix("/docs")
     docs_problem = docs_render(server)
     urls = {app.name: app.url for app in apps}
@@ -220,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         "docs": docs_problem or "ok",
         "demo_user": "maya",
         "token": token,
+        "login_links": links,
         "seconds": round(time.monotonic() - t0, 1),
     }
     if args.json:
@@ -230,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:<7} {url}")
         if docs_problem:
             print(f"  (API docs not shown: {docs_problem})")
+        print("\n  the feed opens signed out; one-time login links (one use each, 15 minutes):")
+        for handle, link in links.items():
+            print(f"    @{handle:<6} {link}")
         print(f"\n  demo user @maya, bearer token: {token}")
         print(f"  try:  curl -s -H 'Authorization: Bearer {token}' {server}/api/v1/feed?limit=2")
         print("  stop:  make stop")

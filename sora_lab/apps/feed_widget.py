@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import anywidget
 import traitlets
@@ -24,14 +23,6 @@ from sora_lab.lab import Lab
 _STATIC = Path(__file__).parent / "static"
 VIEW_BATCH = 8  # views are sent once this many are waiting ...
 VIEW_FLUSH_S = 5.0  # ... or this many seconds after the first one
-_HANDLE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_")
-
-
-def viewer_from_query(query_string: str, default: str = "maya") -> str:
-    """The `as` parameter of a Voilà URL (…/voila/render/feed.ipynb?as=theo), else `default`."""
-    values = parse_qs(query_string or "").get("as") or [default]
-    handle = values[0].strip().lstrip("@").lower()
-    return handle if handle and set(handle) <= _HANDLE_CHARS else default
 
 
 class FeedWidget(anywidget.AnyWidget):

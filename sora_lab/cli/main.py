@@ -19,6 +19,7 @@ from sora_lab.cli.policy import policy_app
 from sora_lab.cli.rights import rights_app
 from sora_lab.cli.settings import settings_app
 from sora_lab.cli.videos import videos_app
+from sora_lab.cli.workshop import signin_app, workshop_app
 
 app = typer.Typer(
     help="Sora Lab: generation, consent, provenance, feed and growth metrics — offline.",
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(lab_app)  # init, serve, seed-demo, status
 app.add_typer(accounts_app)  # invite, signup, redeem, whoami
+app.add_typer(signin_app)  # login-link
 app.add_typer(videos_app)  # generate, remix, publish, unpublish, delete, verify, trace, videos
 app.add_typer(jobs_app)  # jobs, sweep
 app.add_typer(model_app, name="model")
@@ -36,6 +38,7 @@ app.add_typer(rights_app, name="rights")
 app.add_typer(feed_app, name="feed")
 app.add_typer(metrics_app, name="metrics")
 app.add_typer(settings_app, name="settings")
+app.add_typer(workshop_app, name="workshop")
 
 
 if __name__ == "__main__":

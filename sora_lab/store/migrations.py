@@ -42,3 +42,12 @@ MIGRATION_12 = [
     )
     """,
 ]
+
+# Issue 34: one-time login codes and feed sessions (sha256 only), workshops and their seats.
+MIGRATION_13 = [
+    "CREATE TABLE login_codes (code_hash VARCHAR PRIMARY KEY, user_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,"
+    " expires_at TIMESTAMP NOT NULL, used_at TIMESTAMP)",
+    "CREATE TABLE sessions (token_hash VARCHAR PRIMARY KEY, user_id VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL,"
+    " expires_at TIMESTAMP NOT NULL, ended_at TIMESTAMP)",
+    "CREATE TABLE workshop_seats (workshop_id VARCHAR NOT NULL, seat INTEGER NOT NULL, code VARCHAR PRIMARY KEY,"
+    " opened_at TIMESTAMP NOT NULL, closed_at TIMESTAMP)"]

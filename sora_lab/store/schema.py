@@ -8,7 +8,7 @@ Conventions: ids are strings, time is UTC (`TIMESTAMP` columns hold UTC wall
 time), counts and money are integers.
 """
 
-from sora_lab.store.migrations import MIGRATION_12
+from sora_lab.store.migrations import MIGRATION_12, MIGRATION_13
 
 MIGRATION_1 = [
     """
@@ -487,6 +487,6 @@ MIGRATIONS: list[list[str]] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7, MIGRATION_8,
     MIGRATION_9, MIGRATION_10,
     MIGRATION_11,
-    MIGRATION_12,
+    MIGRATION_12, MIGRATION_13,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -67,7 +67,7 @@ def test_feed_scrolls_plays_and_keeps_a_like(feed_stack, output_dir):
     voila, home = feed_stack["voila"], feed_stack["home"]
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context, page, timings = open_feed(browser, voila.url, "maya")
+        context, page, timings = open_feed(browser, voila.url, "maya", home)
         page.wait_for_function("document.querySelector('.sl-root').dataset.visibleIndex === '0'", timeout=60_000)
         playing = wait_playing(page)
 

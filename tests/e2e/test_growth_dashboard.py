@@ -12,7 +12,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers.browser import CHROMIUM, CHROMIUM_ARGS
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, operator_sign_in
 from helpers.processes import PanelProcess, ServerProcess
 from helpers.vega_marks import growth_problems, legend, marks
 
@@ -37,7 +37,7 @@ def dashboard(growth_home):
     server = ServerProcess(growth_home).start()
     panel = PanelProcess(growth_home)
     try:
-        yield panel.start().url
+        yield {"url": panel.start().url, "home": growth_home}
     finally:
         panel.stop()
         server.stop()
@@ -88,7 +88,7 @@ def test_dashboard_renders_charts_and_reacts_to_a_filter(dashboard, output_dir):
         page = browser.new_page(viewport={"width": 1300, "height": 2400})
         console = []
         page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-        page.goto(dashboard, timeout=60_000)
+        operator_sign_in(page, dashboard["url"], dashboard["home"])
         status_box = page.locator(".growth-status")  # Panel renders into shadow roots: locate, don't read HTML
         status_box.filter(has_text="update 1").wait_for(timeout=60_000)
         status = status_box.locator("p").first

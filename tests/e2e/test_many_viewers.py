@@ -8,7 +8,7 @@ import json
 import threading
 
 import pytest
-from helpers.browser import CHROMIUM, CHROMIUM_ARGS, open_feed, visible_clip, wait_playing
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, open_feed, operator_sign_in, visible_clip, wait_playing
 from helpers.processes import PanelProcess
 
 from sora_lab.lab import Lab
@@ -50,10 +50,10 @@ def test_two_browsers_a_notebook_and_threads_at_once(feed_stack, output_dir):
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            ctx_a, page_a, _ = open_feed(browser, voila.url, "maya")
-            ctx_b, page_b, _ = open_feed(browser, voila.url, "theo")
+            ctx_a, page_a, _ = open_feed(browser, voila.url, "maya", home)
+            ctx_b, page_b, _ = open_feed(browser, voila.url, "theo", home)
             growth = browser.new_page(viewport={"width": 1300, "height": 1600})
-            growth.goto(panel.url, timeout=120_000)
+            operator_sign_in(growth, panel.url, home)
             start.set()
             liked: dict[str, str] = {}
             for handle, page in (("maya", page_a), ("theo", page_b)):

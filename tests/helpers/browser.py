@@ -14,15 +14,29 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 PAGE_SIZE = 3  # clips per feed page in the browser tests: a few swipes cross two page fetches
 
 
-def open_feed(browser, url: str, viewer: str, timeout_ms: int = 240_000):
-    """A new context on the feed as `viewer`; returns (context, page, timings in ms).
+def login_code(home, handle: str) -> str:
+    """A one-time login code for `handle`, minted with that member's own token (the tests are the operator)."""
+    from sora_lab.lab import Lab
+
+    with Lab.auto(home) as lab:
+        return lab.signin.login_link(as_user=handle)["code"]
+
+
+def sign_in(page, url: str, code: str, timeout_ms: int = 60_000) -> None:
+    """Follow a login link (`/login?code=…`) and press Sign in, as a person would."""
+    page.goto(f"{url}login?code={code}", wait_until="domcontentloaded", timeout=timeout_ms)
+    page.click("[data-testid=code-submit]")
+
+
+def open_feed(browser, url: str, viewer: str, home, timeout_ms: int = 240_000):
+    """A new context signed in to the feed as `viewer` (through a login link); returns (context, page, timings in ms).
 
     'interactive' is when the widget (controls and phone) is on the page — Voilà has run the
     notebook and the kernel is connected; 'first_clip' is when the first clip shows a frame.
     """
     context = browser.new_context(viewport={"width": 520, "height": 1200})
     page = context.new_page()
-    page.goto(f"{url}?as={viewer}", wait_until="domcontentloaded", timeout=timeout_ms)
+    sign_in(page, url, login_code(home, viewer), timeout_ms)
     page.wait_for_selector(".sl-root [data-testid=steer-input]", state="visible", timeout=timeout_ms)
     interactive = page.evaluate("performance.now()")
     page.wait_for_function(
@@ -62,3 +76,15 @@ def wait_playing(page, timeout_s: float = 30) -> dict:
 
 def visible_clip(page):
     return page.locator("[data-testid=clip]").nth(visible_index(page))
+
+
+def operator_sign_in(page, app_url: str, home, timeout_ms: int = 120_000) -> None:
+    """Sign in to the Panel dashboard at `app_url` (…/growth) with the operator's token, then open it."""
+    from sora_lab.core.home import load_credentials
+
+    base, app = app_url.rsplit("/", 1)
+    page.goto(f"{base}/login?next=/{app}", timeout=timeout_ms)  # Panel's login handler goes on to `next`
+    page.fill("#username", "lab")
+    page.fill("#password", load_credentials(home)["lab"])
+    page.click("[data-testid=login-submit]")
+    page.wait_for_url(app_url, timeout=timeout_ms)

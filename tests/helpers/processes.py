@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from helpers import REPO
-from sora_lab.apps.demo_runner import voila_args
+from sora_lab.apps.demo_runner import panel_args, panel_env, voila_args
 
 
 def free_port() -> int:
@@ -113,15 +113,14 @@ class PanelProcess:
 
     def start(self, timeout: float = 60) -> PanelProcess:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "panel", "serve", "dashboards/growth.py", "--port", str(self.port), "--address",
-             "127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{self.port}"],
+            [sys.executable, "-m", "panel", *panel_args(self.port)],
             cwd=REPO, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
-            env=os.environ | {"SORA_LAB_HOME": str(self.home)},
+            env=os.environ | {"SORA_LAB_HOME": str(self.home)} | panel_env(self.home),
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1).status_code < 500:
+                if httpx.get(f"http://127.0.0.1:{self.port}/login", timeout=1).status_code < 500:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.3)
