@@ -168,8 +168,10 @@ def run_attacks(service, results, made: list[dict]) -> tuple[dict, int, list, np
         truth = invisible.payload_bits(keys[clip["video_id"]])
         row["bits"].append(float(np.mean(reading.bits == truth)) if reading is not None else 0.5)
         row["read"] += bool(reading is not None and keys[clip["video_id"]] in reading.keys)
-        if len(signals.hashes):
+        if len(signals.hashes) and len(stored[clip["video_id"]]):  # a flat clip may store no hash (PDQ quality)
             row["distance"].append(int(fingerprint.hamming(signals.hashes, stored[clip["video_id"]]).min()))
+        else:
+            row["no_fingerprint"] = row.get("no_fingerprint", 0) + 1
         done = (n + 1) // len(ATTACKS)
         if (n + 1) % len(ATTACKS) == 0:
             print(f"\rattacked {done}/{len(made)}", end="", file=sys.stderr)
@@ -244,6 +246,8 @@ def table(rows: dict, clips: int) -> list[str]:
              "| matched by watermark / fingerprint | trace s (median) |", "|---|---|---|---|---|---|---|"]
     for name, row in rows.items():
         distance = f"{statistics.median(row['distance']):.0f} ({max(row['distance'])})" if row["distance"] else "-"
+        if row.get("no_fingerprint"):  # clips too flat for PDQ store no hash: the watermark must find them
+            distance += f"; {row['no_fingerprint']} without a hash"
         lines.append(
             f"| {name}{' (exempt)' if name in EXEMPT else ''} | {row['hits'] / clips:.2f} "
             f"| {np.mean(row['bits']):.3f} | {row['read'] / clips:.2f} | {distance} "
@@ -286,11 +290,14 @@ def main() -> None:
                 outside_jobs.extend(pool.submit(read_attacked, (path, name, folder, args.seconds)) for name in names)
 
             made = make_lab(home, args.clips, args.seconds, copy_lab_clip)
-            make_outside(home, folder, args.outside, args.seconds, args.clips, copy_outside_clip)
-            services = Services.open(home)
+            services = Services.open(home)  # the lab's table comes first: it is printed every 10 clips
             try:
                 rows, wrong, queries, real = run_attacks(services.provenance, (j.result() for j in lab_jobs), made)
+                make_outside(home, folder, args.outside, args.seconds, args.clips, copy_outside_clip)
                 traced, false, nearest = run_outside(services.provenance, (j.result() for j in outside_jobs), real)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)  # fail now, not after every queued copy is read
+                raise
             finally:
                 services.close()
     lookup = index_benchmark(real, queries, args.index_clips)

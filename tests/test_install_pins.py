@@ -23,8 +23,17 @@ def _pins() -> dict[str, Requirement]:
 
 
 def _declared() -> list[Requirement]:
+    """What `pip install -e .[dev]` asks for; the project's own extra (`sora_lab[ray]`) counts as its contents."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]]
+    extras, own = project["optional-dependencies"], canonicalize_name(project["name"])
+    declared, todo = [], [Requirement(r) for r in project["dependencies"] + extras["dev"]]
+    while todo:
+        req = todo.pop()
+        if canonicalize_name(req.name) == own:
+            todo.extend(Requirement(r) for extra in req.extras for r in extras[extra])
+        else:
+            declared.append(req)
+    return declared
 
 
 def test_torch_is_left_to_torch_spec():
