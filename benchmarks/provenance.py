@@ -320,10 +320,6 @@ def main() -> None:
     if args.json:
         print(json.dumps(report))
         return
-    print_report(report, rows, args, traced, false, wrong, cost, lookup)
-
-
-def print_report(report, rows, args, traced, false, wrong, cost, lookup) -> None:
     print(f"{args.clips} lab clips of {args.seconds:g} s, each copied {len(ATTACKS)} ways and traced:")
     print("\n".join(table(rows, args.clips)))
     print(f"false matches: {false} of {traced} outside clips and copies ({args.outside} clips x "

@@ -161,7 +161,7 @@ class Lab:
     def media_headers(self, as_user: str | None) -> dict:
         """What a download from `media_url` sends so that `as_user` gets their own drafts and cameo
         images too (media follow the visibility rule; without a token only published clips answer)."""
-        token = self._tokens.get(as_user.lstrip("@").lower()) if as_user and self.url else None
+        token = self._token_for("videos.get", as_user) if self.url else None  # the token a read as as_user sends
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def close(self) -> None:
