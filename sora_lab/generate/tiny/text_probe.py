@@ -48,9 +48,10 @@ def local_encoder(folder: Path, layer: int | None = None) -> Encoder:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"--encoder: {folder} is not a folder; point it at a saved sentence-transformers model")
-    from sentence_transformers import SentenceTransformer
+    from sora_lab.core.embeddings import offline_and_quiet, token_states_of
 
-    from sora_lab.core.embeddings import token_states_of
+    offline_and_quiet()
+    from sentence_transformers import SentenceTransformer
 
     try:
         model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
