@@ -21,6 +21,24 @@ def test_stored_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", EXECUTED, ids=lambda p: p.name)
+def test_exercises_have_hidden_solutions_that_run(path):
+    """2-4 "Your turn" cells per notebook, each followed at once by its solution, folded away in JupyterLab;
+    the solutions are ordinary code cells, so `test_runs_top_to_bottom` executes every one of them."""
+    cells = json.loads(path.read_text())["cells"]
+    exercises = [i for i, c in enumerate(cells) if "exercise" in c.get("metadata", {}).get("tags", [])]
+    assert 2 <= len(exercises) <= 4, f"{path.name}: {len(exercises)} exercises"
+    for i in exercises:
+        task, solution = cells[i], cells[i + 1] if i + 1 < len(cells) else {}
+        assert task["cell_type"] == "markdown" and "".join(task["source"]).startswith("### Your turn"), path.name
+        assert solution.get("cell_type") == "code", f"{path.name}: exercise at cell {i} has no solution after it"
+        assert "solution" in solution["metadata"].get("tags", []), f"{path.name}: cell {i + 1} is not tagged"
+        assert solution["metadata"].get("jupyter", {}).get("source_hidden") is True, f"{path.name}: cell {i + 1}"
+        assert "".join(solution["source"]).startswith("# Solution"), f"{path.name}: cell {i + 1}"
+    tagged = sum("solution" in c.get("metadata", {}).get("tags", []) for c in cells)
+    assert tagged == len(exercises), f"{path.name}: a solution without its exercise"
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=lambda p: p.name)
 def test_runs_top_to_bottom(path, tmp_path, monkeypatch):
     monkeypatch.setenv("SORA_LAB_HOME", str(tmp_path / "lab"))
     monkeypatch.setenv("SORA_LAB_NOTEBOOK_TEST", "1")

@@ -71,6 +71,17 @@ def test_a_workshop_opens_seats_shows_the_class_and_closes(lab):
     assert view["seats_total"] == 3 and view["seats_redeemed"] == 1
     assert view["seats"][0]["handle"] == "ada" and view["seats"][0]["code"] is None
     assert view["seats"][1]["code"] == codes[1]
+    with pytest.raises(Conflict, match="login-link --for ada"):  # a taken seat keeps its account
+        lab.workshop.reseat(seat=1)
+    fresh = lab.workshop.reseat(seat=2)  # a lost card: the old code stops working at once
+    assert fresh["seat"] == 2 and fresh["code"] != codes[1]
+    with pytest.raises(NotFound):
+        lab.accounts.redeem(code=codes[1], handle="eve", region="US")
+    assert lab.workshop.status()["seats"][1]["code"] == fresh["code"]
+    codes[1] = fresh["code"]
+    for bad in (0, 999, True, "2"):
+        with pytest.raises((InputError, NotFound)):
+            lab.workshop.reseat(seat=bad)
     closed = lab.workshop.close()
     assert closed["revoked"] == 2 and closed["redeemed"] == 1
     with pytest.raises(NotFound):  # an unused code stops working at close
@@ -146,3 +157,40 @@ def test_workshop_cli_warns_beyond_loopback_and_refuses_what_is_not_an_address(s
     assert link.exit_code == 0 and "/login?code=slc_" in link.output
     closed = runner.invoke(app, ["workshop", "close", "--home", str(seeded_home), "--json"])
     assert closed.exit_code == 0 and '"revoked": 2' in closed.output
+
+
+def test_join_on_an_embedded_lab_invites_you_and_is_idempotent(tmp_path):
+    from sora_lab.lab import Lab
+
+    with Lab.open(tmp_path / "own") as lab:
+        assert lab.join("@Ada") == "ada"  # a lab of your own: the operator invites you
+        assert lab.join("ada") == "ada"  # joined already: nothing new
+        assert lab.accounts.whoami(as_user="ada")["has_access"] is True
+        assert [u["handle"] for u in lab.accounts.list_users()].count("ada") == 1
+        with pytest.raises(InputError, match="handle"):
+            lab.join("no spaces allowed")
+
+
+def test_join_through_a_room_server_needs_a_seat_or_a_login_code(server, seeded_home):
+    from sora_lab.lab import Lab
+
+    operator = Lab.connect(server.url, home=seeded_home)
+    seats = operator.workshop.open(seats=2)["seats"]
+    learner = Lab(seeded_home, url=server.url)  # a learner's kernel that holds no token yet
+    with pytest.raises(AuthError, match="seat card"):
+        learner.join("ada")
+    assert learner.join("ada", code=seats[0]["code"]) == "ada"
+    assert learner.accounts.whoami(as_user="ada")["handle"] == "ada"
+    assert learner.join("ada") == "ada"  # the token it holds still works: no second code needed
+    with pytest.raises(NotFound):  # a code that does not exist
+        learner.join("bob", code="ABCD-2345")
+    with pytest.raises(Conflict):  # a spent seat cannot make a second account... it already made ada
+        learner.join("ada2", code=seats[0]["code"])
+    link = operator.signin.login_link(as_user="lab", handle="maya")["code"]
+    with pytest.raises(AuthError, match="signs in @maya"):  # a login code names its own account
+        learner.join("theo", code=link)
+    link = operator.signin.login_link(as_user="lab", handle="maya")["code"]
+    assert learner.join("maya", code=link) == "maya"
+    assert learner.videos.limits(as_user="maya")
+    learner.close()
+    operator.close()

@@ -54,6 +54,32 @@ class WorkshopService:
         return {"workshop_id": workshop_id, "closed_at": iso_utc(now), "revoked": len(unused),
                 "redeemed": seats - len(unused)}
 
+    def reseat(self, *, seat: int) -> dict:
+        """A new code for one unused seat of the open workshop (a lost or photographed card): the old code stops
+        redeeming at once. A taken seat keeps its account; its person needs a login link instead."""
+        workshop_id = self._current(open_only=True)
+        if workshop_id is None:
+            raise NotFound("no workshop is open (sora-lab workshop open --seats N)")
+        if isinstance(seat, bool) or not isinstance(seat, int) or not 1 <= seat <= MAX_SEATS:
+            raise InputError(f"seat must be a seat number from 1 to {MAX_SEATS}, as printed on the sheet")
+        with self.store.read() as cur:
+            row = cur.execute(
+                "SELECT s.code, s.opened_at, u.handle FROM workshop_seats s JOIN invites i USING (code) "
+                "LEFT JOIN users u ON u.user_id = i.redeemed_by WHERE s.workshop_id = ? AND s.seat = ?",
+                [workshop_id, seat]).fetchone()
+        if row is None:
+            raise NotFound(f"this workshop has no seat {seat}")
+        old_code, opened_at, handle = row
+        if handle is not None:
+            raise Conflict(f"seat {seat} is @{handle}'s already: give them a new login link instead "
+                           f"(sora-lab login-link --for {handle})")
+        code = self.accounts.invite(actor_id=self.accounts.by_handle(ADMIN_HANDLE).user_id)["code"]
+        with self.store.write() as cur:
+            cur.execute("DELETE FROM workshop_seats WHERE code = ?", [old_code])
+            cur.execute("DELETE FROM invites WHERE code = ? AND redeemed_by IS NULL", [old_code])
+            cur.execute("INSERT INTO workshop_seats VALUES (?, ?, ?, ?, NULL)", [workshop_id, seat, code, opened_at])
+        return {"workshop_id": workshop_id, "seat": seat, "code": code}
+
     def status(self) -> dict:
         """The class live: per seat, who took it and their clips, remixes and likes (given and received)."""
         workshop_id = self._current(open_only=False)

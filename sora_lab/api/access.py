@@ -39,6 +39,7 @@ ACCESS: dict[str, str] = {
     "workshop.open": "admin",
     "workshop.status": "admin",
     "workshop.close": "admin",
+    "workshop.reseat": "admin",
     "engagement.record": "member",
     "engagement.counts": "member",
     "engagement.liked": "member",

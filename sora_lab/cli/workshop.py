@@ -100,6 +100,16 @@ def status(cli: Cli) -> None:
     cli.emit(view, "\n".join(lines))
 
 
+@workshop_app.command("reseat")
+@lab_command
+def reseat(cli: Cli, seat: Annotated[int, typer.Argument(help="The seat number on the sheet.")]) -> None:
+    """A new code for one unused seat (a lost or shared card); the old code stops working."""
+    from sora_lab.admin.sheet import redeem_url
+
+    result = cli.lab.workshop.reseat(seat=seat)
+    cli.emit(result, f"seat {result['seat']}: new code {result['code']}  {redeem_url(feed_url(), result['code'])}")
+
+
 @workshop_app.command("close")
 @lab_command
 def close(cli: Cli) -> None:

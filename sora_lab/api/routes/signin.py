@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import Field
 
 from sora_lab.accounts.service import User
@@ -77,6 +77,13 @@ class ClosedWorkshop(Reply):
     redeemed: int
 
 
+class Reseated(Reply):
+    model_config = example({"workshop_id": "w_46aabc83ef322a62", "seat": 7, "code": "K7QX-2M4P"})
+    workshop_id: str
+    seat: int
+    code: str = Field(description="the seat's new invite code; the old one is refused from now on")
+
+
 class ClassView(OpenReply):
     """The class live: seats taken and, per participant, clips, remixes and likes."""
 
@@ -132,6 +139,13 @@ def open_workshop(body: OpenWorkshop, user: User = Depends(current_admin), lab=D
 @router.get("/workshop", operation_id="workshop.status", summary="The class live", response_model=ClassView)
 def workshop_status(user: User = Depends(current_admin), lab=Depends(lab_services)):
     return lab.workshop.status()
+
+
+@router.post("/workshop/seats/{seat}/code", operation_id="workshop.reseat",
+             summary="A new code for one unused seat (the old one stops working)", response_model=Reseated,
+             status_code=201)
+def reseat(seat: int = Path(ge=1, le=MAX_SEATS), user: User = Depends(current_admin), lab=Depends(lab_services)):
+    return lab.workshop.reseat(seat=seat)
 
 
 @router.delete("/workshop", operation_id="workshop.close", summary="Close the workshop: revoke unused codes",
