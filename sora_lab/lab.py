@@ -16,11 +16,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from sora_lab.accounts.service import ADMIN_HANDLE, clean_handle
 from sora_lab.admin.bootstrap import initialise
 from sora_lab.api.access import ACCESS, dispatch, to_json
 from sora_lab.client import LabClient, add_local_paths, running_server_url, wait_for_job, wait_for_sweep
-from sora_lab.core.errors import AuthError, NotFound
+from sora_lab.core.errors import AuthError, InputError, NotFound
 from sora_lab.core.home import load_credentials, media_dir, resolve_home, save_credential
 
 
@@ -186,6 +188,16 @@ class Lab:
         `sora-lab sweep` (options={'steps': [8, 16]}, seconds, backend, model). Cells sorted by `order_by`."""
         sweep = self.videos.sweep(as_user=as_user, prompts=list(prompts), seeds=list(seeds), **options)
         return wait_for_sweep(self, sweep, as_user=as_user, bar="tqdm" if progress else "none", order_by=order_by)
+
+    def feed_link(self, *, as_user: str) -> str:
+        """A one-time link (15 minutes) that opens the room's feed signed in as `as_user`: how a learner who
+        joined from a notebook gets to the same account in a browser."""
+        if self.embedded:
+            raise InputError("a lab in this process serves no feed page: start one with `make demo`")
+        from sora_lab.admin.sheet import feed_url
+
+        code = self.signin.login_link(as_user=as_user)["code"]
+        return f"{feed_url(httpx.URL(self.url).host)}login?code={code}"
 
     def health(self) -> dict:
         if self.embedded:

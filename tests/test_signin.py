@@ -182,6 +182,9 @@ def test_join_through_a_room_server_needs_a_seat_or_a_login_code(server, seeded_
     assert learner.join("ada", code=seats[0]["code"]) == "ada"
     assert learner.accounts.whoami(as_user="ada")["handle"] == "ada"
     assert learner.join("ada") == "ada"  # the token it holds still works: no second code needed
+    link = learner.feed_link(as_user="ada")  # the same account in a browser
+    assert link.startswith("http://127.0.0.1:") and "/login?code=slc_" in link
+    assert operator.signin.sign_in(code=link.split("code=")[1])["handle"] == "ada"
     with pytest.raises(NotFound):  # a code that does not exist
         learner.join("bob", code="ABCD-2345")
     with pytest.raises(Conflict):  # a spent seat cannot make a second account... it already made ada

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import os
 from pathlib import Path
 
 import segno
@@ -13,6 +14,11 @@ from fpdf import FPDF
 from sora_lab.core.home import write_bytes_atomic
 
 CARDS_PER_PAGE = 8  # 2 columns x 4 rows on A4
+
+
+def feed_url(host: str = "127.0.0.1") -> str:
+    """Where people open the feed: the Voilà port of `make demo` (SORA_LAB_VOILA_PORT) on `host`."""
+    return f"http://{host}:{os.environ.get('SORA_LAB_VOILA_PORT', '8866')}/"
 
 
 def redeem_url(feed_url: str, code: str) -> str:
@@ -41,7 +47,9 @@ def sheet_html(feed_url: str, seats: list[dict]) -> str:
             ".card{border:1px dashed #999;padding:4mm;text-align:center;break-inside:avoid}.seat{font-weight:700}"
             ".code{font:700 18pt monospace;margin:2mm}.url{font-size:8pt;word-break:break-all}</style></head><body>"
             f"<h1>Sora Lab workshop</h1><p>Scan your seat's code, or open {html.escape(feed_url)} and redeem the "
-            f"code. Pick a handle; that is who you are in the feed.</p><div class='cards'>{''.join(cards)}</div>"
+            f"code. Pick a handle; that is who you are in the feed. Working in the notebooks? Use the code there first "
+            "(notebook 01's first cell, <code>SEAT</code>); 01 then prints a link that opens the feed as you.</p>"
+            f"<div class='cards'>{''.join(cards)}</div>"
             "</body></html>")
 
 

@@ -11,15 +11,11 @@ from typing import Annotated
 import typer
 
 from sora_lab.accounts.signin import LOGIN_CODE_MINUTES
+from sora_lab.admin.sheet import feed_url
 from sora_lab.cli.common import AsOpt, Cli, lab_command
 
 signin_app = typer.Typer()
 workshop_app = typer.Typer(help="Workshop mode: one invite code per seat, a printable sheet, the class live.")
-
-
-def feed_url(host: str = "127.0.0.1") -> str:
-    """Where people open the feed: the Voilà port of `make demo` (SORA_LAB_VOILA_PORT) on `host`."""
-    return f"http://{host}:{os.environ.get('SORA_LAB_VOILA_PORT', '8866')}/"
 
 
 def lan_address() -> str:
