@@ -13,6 +13,7 @@ one lab only through the server; `Lab.auto` picks that path whenever the server 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,10 @@ class Lab:
 
     @classmethod
     def auto(cls, home: str | Path | None = None) -> Lab:
-        """The running server for this home if there is one, else embedded."""
+        """The server named by SORA_LAB_SERVER (a room's lab on another machine), else the running server for
+        this home if there is one, else embedded."""
         home = resolve_home(home)
-        url = running_server_url(home)
+        url = os.environ.get("SORA_LAB_SERVER", "").strip() or running_server_url(home)
         return cls.connect(url, home=home) if url else cls.open(home)
 
     def adopt_session(self, token: str) -> str:

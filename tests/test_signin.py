@@ -171,9 +171,13 @@ def test_join_on_an_embedded_lab_invites_you_and_is_idempotent(tmp_path):
             lab.join("no spaces allowed")
 
 
-def test_join_through_a_room_server_needs_a_seat_or_a_login_code(server, seeded_home):
+def test_join_through_a_room_server_needs_a_seat_or_a_login_code(server, seeded_home, tmp_path, monkeypatch):
     from sora_lab.lab import Lab
 
+    monkeypatch.setenv("SORA_LAB_SERVER", server.url)  # a laptop whose own home has no server: the room's lab
+    with Lab.auto(tmp_path / "laptop") as remote:
+        assert not remote.embedded and remote.health()["mode"] == "server"
+    monkeypatch.delenv("SORA_LAB_SERVER")
     operator = Lab.connect(server.url, home=seeded_home)
     seats = operator.workshop.open(seats=2)["seats"]
     learner = Lab(seeded_home, url=server.url)  # a learner's kernel that holds no token yet
