@@ -181,11 +181,11 @@ def direct_parquet_figures(workdir: Path, args) -> dict:
     import duckdb
     import pyarrow as pa
 
-    from sora_lab.metrics.export import write_days
+    from sora_lab.metrics.export import partition, write_days
     from sora_lab.metrics.simulate import simulate
 
     out = workdir / "parquet"
-    out.mkdir()
+    out.mkdir(exist_ok=args.resume)
     con = duckdb.connect()
     con.execute(f"SET threads = {int(args.threads)}")
     con.execute("SET memory_limit = ?", [args.memory_limit])
@@ -195,6 +195,13 @@ def direct_parquet_figures(workdir: Path, args) -> dict:
     print(f"writing ~{args.events:,} simulated events as Parquet in {out} ...", flush=True)
     for k in range(chunks):
         config = SimConfig(name=f"bench{k}", scale=scale, seed=args.seed + k)
+        done = out / partition(config.source)
+        if args.resume and done.is_dir():  # a launch's days are renamed into place only after all were written
+            n = con.execute("SELECT count(*) FROM read_parquet(?)", [f"{done}/*/*.parquet"]).fetchall()[0][0]
+            sources.append(config.source)
+            rows += n
+            print(f"  kept {config.source}: {n:,} events from an earlier run", flush=True)
+            continue
         t = time.perf_counter()
         table, _ = simulate(config)
         days = sorted(pc.unique(pc.cast(table["ts"], pa.date32())).to_pylist())
@@ -285,11 +292,17 @@ def main() -> None:
     parser.add_argument("--parquet-direct", action="store_true",
                         help="no lab: simulate straight into the export's Parquet layout and time (f) only")
     parser.add_argument("--live", type=int, default=0, help="also time folding this many live events (0: skip)")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --parquet-direct and --workdir: keep launches an earlier run already wrote")
     parser.add_argument("--keep", action="store_true", help="keep the lab and the export (their folder is printed)")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="sora-bench-", dir=args.workdir))
+    if args.resume and not (args.parquet_direct and args.workdir):
+        parser.error("--resume continues a --parquet-direct run in the --workdir it printed")
+    # a resumed run writes into the folder an earlier run left (kept), not into a new temporary one
+    workdir = Path(args.workdir) if args.resume else Path(tempfile.mkdtemp(prefix="sora-bench-", dir=args.workdir))
+    args.keep = args.keep or args.resume
     if args.parquet_direct:
         try:
             report = direct_parquet_figures(workdir, args)
