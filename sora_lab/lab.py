@@ -25,6 +25,7 @@ from sora_lab.api.access import ACCESS, dispatch, to_json
 from sora_lab.client import LabClient, add_local_paths, running_server_url, wait_for_job, wait_for_sweep
 from sora_lab.core.errors import AuthError, InputError, NotFound
 from sora_lab.core.home import load_credentials, media_dir, resolve_home, save_credential
+from sora_lab.core.text import handle_key
 
 
 class _Area:
@@ -161,7 +162,7 @@ class Lab:
     def _token_for(self, name: str, as_user: str | None) -> str | None:
         if as_user is None:
             return self._tokens.get(ADMIN_HANDLE) if ACCESS[name] == "admin" else None
-        handle = as_user.lstrip("@").lower()
+        handle = handle_key(as_user)
         token = self._tokens.get(handle)
         if token is None:
             raise AuthError(

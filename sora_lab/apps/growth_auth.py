@@ -22,6 +22,7 @@ from panel.config import config
 from sora_lab.accounts.service import ADMIN_HANDLE
 from sora_lab.client import running_server_url
 from sora_lab.core.home import resolve_home
+from sora_lab.core.text import handle_key
 
 login_url = "/login"
 logout_url = "/logout"
@@ -46,7 +47,7 @@ _SIGNED_OUT = Template("""<!doctype html><html><head><meta charset="utf-8"><titl
 
 def operator_token_ok(username: str, token: str) -> bool:
     """True when `token` is the operator's own token and `username` names that account."""
-    if username.strip().lstrip("@").lower() != ADMIN_HANDLE or not token or len(token) > 200:
+    if handle_key(username) != ADMIN_HANDLE or not token or len(token) > 200:
         return False
     url = running_server_url(resolve_home())
     if url is None:

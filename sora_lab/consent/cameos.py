@@ -35,7 +35,7 @@ from sora_lab.core.errors import Conflict, ConsentError, Forbidden, InputError, 
 from sora_lab.core.home import write_bytes_atomic
 from sora_lab.core.ids import iso_utc, new_id, utcnow
 from sora_lab.core.settings import load_settings
-from sora_lab.core.text import clean_text
+from sora_lab.core.text import clean_text, handle_key
 from sora_lab.store.db import Store
 from sora_lab.store.events import append_event
 
@@ -276,7 +276,7 @@ class CameoService:
 
         Logs cameo_use or cameo_refused either way.
         """
-        key = handle.strip().lstrip("@").lower() if isinstance(handle, str) else ""
+        key = handle_key(handle)
         with self.store.read() as cur:
             row = cur.execute(
                 f"SELECT c.cameo_id, c.reference_path, {permission_sql('c', 'me.uid')}, u.handle "
@@ -360,7 +360,7 @@ class CameoService:
             if cameo_id is not None:
                 r = cur.execute(f"SELECT {_CAMEO_COLUMNS} FROM cameos WHERE cameo_id = ?", [cameo_id]).fetchone()
             else:
-                key = (handle or "").strip().lstrip("@").lower()
+                key = handle_key(handle)
                 r = cur.execute(f"SELECT {_CAMEO_COLUMNS} FROM cameos WHERE handle = ?", [key]).fetchone()
         if r is None or (r[8] is not None and not allow_deleted):
             raise NotFound(f"no cameo @{(handle or cameo_id or '').lstrip('@')}; see `sora-lab cameo list`")

@@ -19,6 +19,7 @@ from sora_lab.consent.faces import read_png
 from sora_lab.consent.likeness import MATCH_DISTANCE, closest, reference_embedding
 from sora_lab.core.errors import Conflict, InputError
 from sora_lab.core.ids import utcnow
+from sora_lab.core.text import handle_key
 from sora_lab.store.events import append_event
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.]{1,29}$")
@@ -29,7 +30,7 @@ def cameo_handle(kind: str, handle: object, owner_handle: str) -> str:
     """The handle a new cameo gets: the owner's account handle for a person, 'owner/name' for a character."""
     if handle is not None and not isinstance(handle, str):
         raise InputError("handle must be text, e.g. 'theo/toy' for a character")
-    given = (handle or "").strip().lstrip("@").lower()
+    given = handle_key(handle)
     if kind == "person":
         if given and given != owner_handle:
             raise InputError(f"handle: a person cameo's handle is your account handle @{owner_handle}; leave handle "

@@ -18,7 +18,7 @@ from pathlib import Path
 from sora_lab.core.errors import Conflict, InputError, NotFound
 from sora_lab.core.home import atomic_writer
 from sora_lab.core.ids import new_id, utcnow
-from sora_lab.core.text import clean_text
+from sora_lab.core.text import clean_text, handle_key
 from sora_lab.store.db import Store
 
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"
@@ -268,7 +268,7 @@ class RightsService:
         canonical = names.get((figure or "").strip().casefold())
         if canonical is None:
             raise NotFound(f"{figure!r} is not in the public-figure registry; add it with `rights add-figure`")
-        handle = (cameo or "").strip().lstrip("@").lower()
+        handle = handle_key(cameo)
         with self.store.write() as cur:
             row = cur.execute(
                 "SELECT cameo_id FROM cameos WHERE handle = ? AND deleted_at IS NULL", [handle]

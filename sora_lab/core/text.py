@@ -73,3 +73,9 @@ def _problem(text: str, i: int, ch: str, multiline: bool) -> str | None:
 
 def _joiner_free(ch: str) -> bool:
     return unicodedata.name(ch, "").startswith(_JOINER_FREE_SCRIPTS)
+
+
+def handle_key(value: object) -> str:
+    """'@Maya ' -> 'maya': how a typed handle (a person's, or a cameo's owner/name) is looked up. No validation
+    (a lookup of something that cannot be a handle simply finds nothing); anything not a string is ''."""
+    return value.strip().lstrip("@").lower() if isinstance(value, str) else ""

@@ -25,6 +25,7 @@ import numpy as np
 from sora_lab.consent.visibility import visible_ids
 from sora_lab.core.errors import InputError, NotFound
 from sora_lab.core.ids import utcnow
+from sora_lab.core.text import handle_key
 from sora_lab.feed.cursor import Cursor, decode_cursor, encode_cursor, load_or_create_secret
 from sora_lab.feed.engagement import liked_by
 from sora_lab.feed.index import EmbeddingIndex, VideoSync, ensure_embeddings
@@ -344,7 +345,7 @@ def _resolve_user(cur, user_id: str | None, handle: str | None) -> str:
     if (user_id is None) == (handle is None):
         raise InputError("give either user_id or handle (e.g. handle='theo')")
     if handle is not None:
-        row = cur.execute("SELECT user_id FROM users WHERE handle = ?", [str(handle).lstrip("@").lower()]).fetchone()
+        row = cur.execute("SELECT user_id FROM users WHERE handle = ?", [handle_key(str(handle))]).fetchone()
         if row is None:
             raise NotFound(f"handle {handle!r}: no such user")
         return row[0]

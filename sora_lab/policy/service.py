@@ -26,6 +26,7 @@ from sora_lab.consent.rules import parse_restriction, permission_sql
 from sora_lab.core.errors import InputError, PolicyViolation
 from sora_lab.core.ids import utcnow
 from sora_lab.core.limits import MAX_CAMEOS, MAX_PROMPT_CHARS
+from sora_lab.core.text import handle_key
 from sora_lab.policy.matcher import Matcher
 from sora_lab.policy.rules import RULES, Cameo, CameoRef, Prompt, attributions, instructions
 from sora_lab.policy.text_match import handle_mentions, tokenize
@@ -186,4 +187,4 @@ def _validate(prompt, cameos) -> tuple[str, list[str]]:
         raise InputError("cameos must be a list of cameo handles, e.g. ['@maya']")
     if len(cameos) > MAX_CAMEOS:
         raise InputError(f"cameos: at most {MAX_CAMEOS} per prompt")
-    return prompt, [c.strip().lstrip("@").lower() for c in cameos]
+    return prompt, [handle_key(c) for c in cameos]

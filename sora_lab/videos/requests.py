@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 from sora_lab.core.errors import InputError, PolicyViolation
 from sora_lab.core.limits import MAX_CAMEOS, MAX_PROMPT_CHARS
-from sora_lab.core.text import clean_text
+from sora_lab.core.text import clean_text, handle_key
 from sora_lab.generate import postprocess
 from sora_lab.generate.backends import BACKENDS
 from sora_lab.generate.base import check_guidance
@@ -71,7 +71,7 @@ def clean_request(
         prompt=prompt.strip(),
         seconds=float(seconds),
         seed=int(seed),
-        cameos=[c.strip().lstrip("@").lower() for c in cameos],
+        cameos=[handle_key(c) for c in cameos],
         backend=backend,
         model=model,
         options=options,
