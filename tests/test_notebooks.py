@@ -3,9 +3,8 @@
 import json
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
+from helpers.notebooks import execute
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb")) + sorted((REPO / "dashboards").glob("*.ipynb"))
@@ -39,11 +38,7 @@ def test_exercises_have_hidden_solutions_that_run(path):
 
 
 @pytest.mark.parametrize("path", EXECUTED, ids=lambda p: p.name)
-def test_runs_top_to_bottom(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("SORA_LAB_HOME", str(tmp_path / "lab"))
-    monkeypatch.setenv("SORA_LAB_NOTEBOOK_TEST", "1")
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    )
-    client.execute()  # the kernel inherits this process's environment, SORA_LAB_HOME included
+def test_runs_top_to_bottom(path, tmp_path):
+    """Alone, on a lab of its own (no server for this home): the embedded path of every notebook."""
+    execute(path, {"SORA_LAB_HOME": str(tmp_path / "lab"), "SORA_LAB_SERVER": None,
+                   "SORA_LAB_HANDLE": None, "SORA_LAB_SEAT": None})
