@@ -57,14 +57,16 @@ def voila_args(port: int, ip: str = "127.0.0.1") -> list[str]:
 
     Pre-heated kernels: Voilà keeps two kernels that have already run the notebook up to
     `wait_for_request()`, so a viewer's page only runs the last cell instead of starting a
-    kernel (seconds) first. Sign-in: sora_lab.apps.feed_auth is Voilà's identity provider, and the
-    viewer's session token reaches the kernel in one header. Culling: a kernel with no page connected
-    and idle for CULL_IDLE_S is shut down (checked every CULL_EVERY_S), so closed pages free their memory.
+    kernel (seconds) first. Sign-in: sora_lab.apps.feed_auth is Voilà's identity provider, the
+    viewer's session token reaches the kernel in one header, and only that viewer may reach the kernel.
+    Culling: a kernel with no page connected and idle for CULL_IDLE_S is shut down (checked every
+    CULL_EVERY_S), so closed pages free their memory.
     """
     return [str(REPO / "dashboards" / "feed.ipynb"), "--no-browser", f"--port={port}", f"--Voila.ip={ip}",
             "--VoilaConfiguration.show_tracebacks=False", "--VoilaConfiguration.preheat_kernel=True",
             "--VoilaConfiguration.default_pool_size=2",
             "--Voila.identity_provider_class=sora_lab.apps.feed_auth.LabIdentityProvider",
+            "--Voila.authorizer_class=sora_lab.apps.feed_auth.KernelOwnerAuthorizer",
             f"--VoilaConfiguration.http_header_envs={SESSION_HEADER}",
             f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
             f"--MappingKernelManager.cull_interval={CULL_EVERY_S}",

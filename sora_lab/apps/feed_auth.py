@@ -4,7 +4,8 @@ The page starts signed out. /login takes a login-link code or an invite code (pl
 server for a *session token* (sora_lab.accounts.signin), kept in an HttpOnly cookie. Every Voilà request is
 checked against the server (cached briefly); the page request also carries the token, and only it, to the
 viewer's kernel in the `X-Sora-Session` header (Voilà's `http_header_envs`), so a kernel holds one viewer's
-session — never credentials.json, never the operator's token. /logout ends the session on the server.
+session — never credentials.json, never the operator's token — and only that viewer may reach the kernel
+(KernelOwnerAuthorizer). /logout ends the session on the server.
 This process reads the server's address from the lab home, nothing else.
 """
 
@@ -14,6 +15,7 @@ import html
 import time
 
 import httpx
+from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.auth.identity import IdentityProvider, User
 from jupyter_server.base.handlers import JupyterHandler
@@ -38,6 +40,10 @@ class LabIdentityProvider(IdentityProvider):
     """Voilà's identity provider: the viewer is the lab account of the session token in the cookie."""
 
     _checked: dict[str, tuple[float, User | None]] = {}
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        guard_voila_handlers()
 
     @property
     def auth_enabled(self) -> bool:
@@ -85,6 +91,71 @@ class LabIdentityProvider(IdentityProvider):
 
     def forget(self, token: str) -> None:
         self._checked.pop(token, None)
+
+
+class KernelOwnerAuthorizer(Authorizer):
+    """A viewer reaches only the kernel their own page was given. Each kernel holds one viewer's session token,
+    and Voilà would otherwise let any signed-in viewer who learns a kernel id (it is in that page's HTML) talk
+    to it, or shut it down, and act as its viewer. The first viewer to reach a kernel owns it: the page that was
+    handed the id connects within seconds, before anyone else could know it. Everyone else gets a 403."""
+
+    _owners: dict[str, str] = {}
+
+    def is_authorized(self, handler, user, action: str, resource: str) -> bool:
+        if user is None:
+            return False
+        kernel_id = (getattr(handler, "path_kwargs", None) or {}).get("kernel_id")
+        if resource != "kernels" or not kernel_id:
+            return True
+        return self.owns(user.username, kernel_id, handler.kernel_manager.list_kernel_ids())
+
+    @classmethod
+    def owns(cls, username: str, kernel_id: str, live_ids) -> bool:
+        live = set(live_ids)
+        for gone in [k for k in cls._owners if k not in live]:  # culled or shut down: forget its owner
+            del cls._owners[gone]
+        if kernel_id not in live:
+            return True  # jupyter-server answers 404 for a kernel that does not exist
+        return cls._owners.setdefault(kernel_id, username) == username
+
+
+def guard_voila_handlers() -> None:
+    """Close two doors Voilà leaves open around pre-heated kernels (called once, when Voilà makes our provider).
+
+    - /voila/query/<kernel id> is an unauthenticated websocket over which Voilà hands a kernel its viewer's
+      request, our session header included, and it keeps a copy for a late connection. Only the kernel itself
+      should connect there, and it does so first, from this machine, before any page exists: a connection from
+      elsewhere or a second one for the same kernel is closed, and the copy is dropped once delivered.
+    - /voila/api/shutdown/<kernel id> lets any signed-in viewer shut down any kernel: only its owner may.
+    """
+    from tornado.web import HTTPError
+    from voila.request_info_handler import RequestInfoSocketHandler
+    from voila.shutdown_kernel_handler import VoilaShutdownKernelHandler
+
+    if getattr(RequestInfoSocketHandler, "_sora_guarded", False):
+        return
+    connected: set[str] = set()
+    open_query, post_shutdown = RequestInfoSocketHandler.open, VoilaShutdownKernelHandler.post
+
+    def open_once(self, kernel_id: str) -> None:
+        if self.request.remote_ip not in ("127.0.0.1", "::1") or kernel_id in connected:
+            self.close(code=1008, reason="not this kernel's own connection")
+            return
+        if len(connected) > 100_000:
+            connected.clear()
+        connected.add(kernel_id)
+        open_query(self, kernel_id)
+        RequestInfoSocketHandler._cache.pop(kernel_id, None)
+
+    async def shutdown_own(self, kernel_id: str) -> None:
+        user = self.current_user
+        if user is None or not KernelOwnerAuthorizer.owns(user.username, kernel_id,
+                                                           self.kernel_manager.list_kernel_ids()):
+            raise HTTPError(403)
+        await post_shutdown(self, kernel_id)
+
+    RequestInfoSocketHandler.open, VoilaShutdownKernelHandler.post = open_once, shutdown_own
+    RequestInfoSocketHandler._sora_guarded = True
 
 
 def _api(path: str, body: dict, token: str | None = None) -> tuple[int, dict]:

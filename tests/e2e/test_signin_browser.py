@@ -62,6 +62,7 @@ def test_participants_sign_in_as_themselves_and_nobody_else_gets_in(stack, outpu
             pages[handle] = page
         class_view = {s["handle"]: s for s in operator.workshop.status()["seats"]}
         assert class_view["ada"]["likes_given"] == 1 and class_view["bob"]["likes_given"] == 1
+        _only_its_viewer_reaches_a_kernel(url, pages)
 
         # ?as= chooses nobody: the page is the sign-in form, and no kernel runs for it
         stranger = browser.new_context().new_page()
@@ -106,3 +107,35 @@ def test_participants_sign_in_as_themselves_and_nobody_else_gets_in(stack, outpu
         teacher.locator(".workshop-seats").filter(has_text="ada").wait_for(timeout=30_000)
         teacher.screenshot(path=str(output_dir / "workshop-class-view.png"))
         browser.close()
+
+
+def _only_its_viewer_reaches_a_kernel(url: str, pages: dict) -> None:
+    """Ada's kernel holds her session: Bob, who learns its id, can neither reach it nor shut it down, and
+    nobody can read the request Voilà handed it (its query socket takes the kernel's own connection only)."""
+    import asyncio
+
+    import httpx
+    from tornado.websocket import websocket_connect
+
+    def cookies(handle):
+        return {c["name"]: c["value"] for c in pages[handle].context.cookies()}
+
+    kernel_id = pages["ada"].evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+                                      ".kernelId")
+    assert kernel_id
+    ada = httpx.Client(base_url=url, timeout=30, cookies=cookies("ada"))
+    bob = httpx.Client(base_url=url, timeout=30, cookies=cookies("bob"))
+    with ada, bob:
+        assert ada.get(f"api/kernels/{kernel_id}").status_code == 200
+        assert bob.get(f"api/kernels/{kernel_id}").status_code == 403
+        shutdown = bob.post(f"voila/api/shutdown/{kernel_id}", headers={"X-XSRFToken": bob.cookies.get("_xsrf", "")})
+        assert shutdown.status_code == 403
+        assert ada.get(f"api/kernels/{kernel_id}").status_code == 200  # still running
+        own = ada.post(f"voila/api/shutdown/{kernel_id}", headers={"X-XSRFToken": ada.cookies.get("_xsrf", "")})
+        assert own.status_code == 204  # the same request from its owner: so Bob's 403 was the owner check
+
+    async def query() -> object:  # (the kernel is gone now; its id is still refused on the query socket)
+        socket = await websocket_connect(url.replace("http", "ws") + f"voila/query/{kernel_id}")
+        return await asyncio.wait_for(socket.read_message(), 10)
+
+    assert asyncio.run(query()) is None  # closed at once: no request info, no session token
