@@ -104,3 +104,30 @@ def test_the_settings_models_follow_the_lab_settings():
 
     names = {f.name for f in fields(LabSettings)}
     assert set(Settings.model_fields) == names == set(SettingsChanges.model_fields)
+
+
+def test_a_member_reads_only_their_own_activity_over_http(live):
+    """/metrics/mine answers with the caller's events only, whatever names another person in the query;
+    wrong types are a 422 naming the field, never a 5xx."""
+    import httpx
+
+    tokens = load_credentials(live.home)
+    url = f"{live.url}/api/v1/metrics/mine"
+
+    def mine(who: str, **params) -> httpx.Response:
+        return httpx.get(url, params=params, headers={"Authorization": f"Bearer {tokens[who]}"}, timeout=60)
+
+    before = {h: mine(h).json()["totals"] for h in ("maya", "theo")}
+    theo_id = httpx.get(f"{live.url}/api/v1/me", headers={"Authorization": f"Bearer {tokens['theo']}"},
+                        timeout=60).json()["user_id"]
+    recorded = httpx.post(f"{live.url}/api/v1/engagement", json={"events": [{"type": "session_start"}] * 3},
+                          headers={"Authorization": f"Bearer {tokens['theo']}"}, timeout=60)
+    assert recorded.status_code < 300, recorded.text
+    theo_after, maya_after = mine("theo").json(), mine("maya", user_id=theo_id, handle="theo", as_user="theo").json()
+    assert theo_after["totals"].get("session_start", 0) == before["theo"].get("session_start", 0) + 3
+    assert maya_after["totals"] == before["maya"], "another member's events reached maya's activity"
+    assert {r["type"] for r in maya_after["rows"]} == set(before["maya"])
+    for params, field in (({"by": "week"}, "by"), ({"days": "0"}, "days"), ({"days": "abc"}, "days"),
+                          ({"days": "91"}, "days"), ({"days": "1e9"}, "days")):
+        answer = mine("maya", **params)
+        assert answer.status_code == 422 and answer.json()["error"]["field"] == field, (params, answer.text)

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
+from sora_lab.core.errors import InputError
 from sora_lab.metrics import queries
 from sora_lab.metrics.service import MetricsService
+from sora_lab.metrics.simulate import SimConfig, run_scenario
 from sora_lab.store.db import Store
 
 D0 = datetime(2025, 9, 30)  # UTC day 20361: the calendar window live@159 ends 118 days later
@@ -110,8 +112,6 @@ def test_deleted_late_and_rewritten_events_are_refolded(metrics):
 
 
 def test_live_and_a_simulated_source_together(metrics):
-    from sora_lab.metrics.simulate import SimConfig, run_scenario
-
     run_scenario(metrics.store, SimConfig(name="t", scale=0.001, days=20))
     rng = np.random.default_rng(8)
     insert(metrics, random_rows(rng, 800, 0, 20))
@@ -127,3 +127,29 @@ def test_the_seeded_lab_and_the_feed_write_live_events_the_rollup_sees(lab, serv
         lab.engagement.record(as_user=handle, events=[{"type": "session_start"}])
     result = live_equals_raw(metrics)
     assert result["path"] == "rollup" and result["daily"][-1]["dau"] >= 2
+
+
+def test_a_member_reads_their_own_activity_and_nobody_elses(lab, services):
+    """`metrics.mine` counts exactly the caller's live events (per type, per hour and per day), none of another
+    person's, none of a simulated launch's; wrong arguments are refused naming the field."""
+    run_scenario(services.store, SimConfig(name="t", scale=0.001, days=5))  # other people's events, in the past
+    lab.engagement.record(as_user="maya", events=[{"type": "session_start"}] * 2)
+    lab.engagement.record(as_user="theo", events=[{"type": "session_start"}] * 5)
+    query = ("SELECT type, count(*) FROM events e JOIN users u USING (user_id) "
+             "WHERE u.handle = ? AND e.source = 'live' GROUP BY type")
+    with services.store.read() as cur:
+        truth = {handle: dict(cur.execute(query, [handle]).fetchall()) for handle in ("maya", "theo")}
+    for handle in ("maya", "theo"):
+        for by in ("hour", "day"):
+            mine = lab.metrics.mine(as_user=handle, by=by)
+            assert mine["totals"] == truth[handle], (handle, by)
+            assert sum(r["events"] for r in mine["rows"]) == sum(truth[handle].values())
+            assert all(r["active"] == (r["type"] in queries.ACTIVE_TYPES) for r in mine["rows"])
+    assert lab.metrics.mine(as_user="maya")["totals"]["session_start"] == 2
+    assert lab.metrics.mine(as_user="theo")["totals"]["session_start"] == 5
+    for bad, field in ((dict(by="week"), "by"), (dict(days=0), "days"), (dict(days="7"), "days"),
+                       (dict(days=True), "days"), (dict(days=10**9), "days"), (dict(by=["hour"]), "by")):
+        with pytest.raises(InputError, match=f"^{field}:"):
+            lab.metrics.mine(as_user="maya", **bad)
+    with pytest.raises(InputError, match="actor_id"):
+        lab.metrics.mine(as_user="maya", actor_id=services.accounts.by_handle("theo").user_id)

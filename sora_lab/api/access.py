@@ -99,6 +99,7 @@ ACCESS: dict[str, str] = {
     "metrics.regions": "admin",
     "metrics.external": "admin",
     "metrics.reference": "public",
+    "metrics.mine": "member",  # the caller's own events only; every lab-wide read is the operator's
     "metrics.fit": "admin",
     "metrics.simulate": "admin",
     "metrics.delete_scenario": "admin",

@@ -61,8 +61,10 @@ def voila_args(port: int, ip: str = "127.0.0.1") -> list[str]:
     viewer's session token reaches the kernel in one header, and only that viewer may reach the kernel.
     Culling: a kernel with no page connected and idle for CULL_IDLE_S is shut down (checked every
     CULL_EVERY_S), so closed pages free their memory.
+    Offline: the page template is "offline" (see `voila_env`), Voilà's lab page without its CDN stylesheets.
     """
     return [str(REPO / "dashboards" / "feed.ipynb"), "--no-browser", f"--port={port}", f"--Voila.ip={ip}",
+            "--VoilaConfiguration.template=offline",
             "--VoilaConfiguration.show_tracebacks=False", "--VoilaConfiguration.preheat_kernel=True",
             "--VoilaConfiguration.default_pool_size=2",
             "--Voila.identity_provider_class=sora_lab.apps.feed_auth.LabIdentityProvider",
@@ -71,6 +73,13 @@ def voila_args(port: int, ip: str = "127.0.0.1") -> list[str]:
             f"--MappingKernelManager.cull_idle_timeout={CULL_IDLE_S}",
             f"--MappingKernelManager.cull_interval={CULL_EVERY_S}",
             "--MappingKernelManager.cull_connected=False"]
+
+
+def voila_env() -> dict:
+    """Where Voilà finds the feed's page template (sora_lab/apps/jupyter/voila/templates/offline): one more
+    Jupyter data folder, before the usual ones."""
+    extra = [str(Path(__file__).parent / "jupyter"), os.environ.get("JUPYTER_PATH", "")]
+    return {"JUPYTER_PATH": os.pathsep.join(p for p in extra if p)}
 
 
 def panel_args(port: int, ip: str = "127.0.0.1") -> list[str]:
@@ -183,7 +192,7 @@ def start(home: Path) -> list[App]:
     pids = read_json(_pid_file(home))
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {"SORA_LAB_HOME": str(home), "PYTHONUNBUFFERED": "1"} | panel_env(home)
+    env = os.environ | {"SORA_LAB_HOME": str(home), "PYTHONUNBUFFERED": "1"} | panel_env(home) | voila_env()
     apps = _apps(home)
     for app in apps:
         if _answers(f"http://{reach_host()}:{app.port}{app.ready_path}"):

@@ -7,17 +7,22 @@ over HTTP while the server owns the lab file. Scenario settings are kept in the 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from sora_lab.core.errors import InputError, NotFound
 from sora_lab.core.home import read_json, write_json_atomic
+from sora_lab.core.ids import iso_utc, utcnow
 from sora_lab.metrics import live, queries
+from sora_lab.metrics.definitions import ACTIVE_TYPES, ACTIVE_USER_DEFINITION
 from sora_lab.metrics.export import export_events
 from sora_lab.metrics.importer import validate_rows
 from sora_lab.metrics.reference import fit, load_reference, reference_points
 from sora_lab.metrics.rollup import drop_source
 from sora_lab.metrics.simulate import SCENARIOS_FILE, SimConfig, remember_scenario, run_scenario
 from sora_lab.store.db import Store
+
+MINE_MAX_DAYS = 90  # a member's own activity: at most 90 days x 24 hours x a few event types of rows
 
 
 class MetricsService:
@@ -63,6 +68,38 @@ class MetricsService:
         result = self.summary(sources=sources, start=start, end=end, regions=regions)
         return {"metric": metric, "rows": queries.series(result, metric), "filters": result["filters"],
                 "definition": result["definition"]}
+
+    def mine(self, *, actor_id: str, by: str = "hour", days: int = 7) -> dict:
+        """The caller's own live events, counted per event type per UTC hour (or day) over the last `days` days.
+
+        The lab-wide reads above are the operator's; this one is every member's, and it can only ever count
+        events whose user is the caller (their own actions: a clip made, a like given, a session opened), so
+        it shows nobody else's activity. Counts only: no clip, target or other person is named. The time
+        bound lets DuckDB skip the row groups of older events, simulated launches included."""
+        if by not in ("hour", "day"):
+            raise InputError(f"by: {by!r} is not a period; choose 'hour' or 'day'")
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MINE_MAX_DAYS:
+            raise InputError(f"days: {days!r} is not a whole number of days from 1 to {MINE_MAX_DAYS}")
+        now = utcnow()
+        since = now - timedelta(days=days)
+        with self.store.read() as cur:
+            rows = cur.execute(
+                "SELECT date_trunc(?, ts) AS period, type, count(*) FROM events "
+                "WHERE source = 'live' AND user_id = ? AND ts >= ? GROUP BY ALL ORDER BY ALL",
+                [by, actor_id, since],
+            ).fetchall()
+        totals: dict[str, int] = {}
+        for _, type_, n in rows:
+            totals[type_] = totals.get(type_, 0) + n
+        return {
+            "by": by,
+            "since": iso_utc(since),
+            "until": iso_utc(now),
+            "rows": [{"period": iso_utc(p), "type": t, "events": n, "active": t in ACTIVE_TYPES}
+                     for p, t, n in rows],
+            "totals": dict(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "definition": ACTIVE_USER_DEFINITION,
+        }
 
     def sources(self) -> dict:
         """Which event sources exist (live, sim:<scenario>, import) with counts and days, and stored scenarios."""

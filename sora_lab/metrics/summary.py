@@ -18,7 +18,7 @@ from sora_lab.metrics.retention import cohort_retention
 FUNNEL_STEPS = ("install", "access", "first_view", "first_generation", "cameo_created")
 FUNNEL_LABELS = {
     "install": "installed",
-    "access": "got access (invite redeemed, or active once open)",
+    "access": "got access (redeemed an invite, or used the app once it opened)",
     "first_view": "watched a clip",
     "first_generation": "generated a clip",
     "cameo_created": "created a cameo",
@@ -90,7 +90,9 @@ def summarize(users: dict, daily_rows: list, blocks: int, ndays: int, start: dat
         "generations": total_generations,
         "generations_per_active_user": ratio(total_generations, active_users),
         "creators": creators,
-        "viewers": active_users - creators,
+        # active, never generated. Not the funnel's "watched a clip" (everyone with a view event): the name
+        # "viewers" once made the two look like contradicting counts of one thing.
+        "watch_only_users": active_users - creators,
         "creator_share": ratio(creators, active_users),
         "downloads_per_active_user": ratio(int(downloads.sum()), active_users),
         "days_to_1m_downloads": _days_to(cumulative, 1_000_000),

@@ -12,7 +12,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from helpers.browser import CHROMIUM, CHROMIUM_ARGS, operator_sign_in
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, block_outside, operator_sign_in
 from helpers.processes import PanelProcess, ServerProcess
 from helpers.vega_marks import growth_problems, legend, marks
 
@@ -88,6 +88,7 @@ def test_dashboard_renders_charts_and_reacts_to_a_filter(dashboard, output_dir):
         page = browser.new_page(viewport={"width": 1300, "height": 2400})
         console = []
         page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+        outside = block_outside(page)  # Panel must draw with the Vega it serves itself
         operator_sign_in(page, dashboard["url"], dashboard["home"])
         status_box = page.locator(".growth-status")  # Panel renders into shadow roots: locate, don't read HTML
         status_box.filter(has_text="update 1").wait_for(timeout=60_000)
@@ -114,6 +115,7 @@ def test_dashboard_renders_charts_and_reacts_to_a_filter(dashboard, output_dir):
         page.screenshot(path=str(output_dir / "growth_dashboard.png"), full_page=True)
         assert chart_problems(drawn_charts(page), region_all=False) == []
         assert page.evaluate("document.documentElement.scrollWidth") <= 1300, "the page scrolls sideways"
+        assert outside == [], f"the dashboard asked outside this machine for {outside}"
         (output_dir / "filter_reaction_s.txt").write_text(f"{reaction:.3f}\n{text}\n")
         browser.close()
     (output_dir / "console.txt").write_text("\n".join(console))

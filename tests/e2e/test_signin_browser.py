@@ -5,7 +5,15 @@ the dashboard's login page and the operator sees the class view."""
 from __future__ import annotations
 
 import pytest
-from helpers.browser import CHROMIUM, CHROMIUM_ARGS, login_code, operator_sign_in, sign_in, visible_clip
+from helpers.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    block_outside,
+    login_code,
+    operator_sign_in,
+    sign_in,
+    visible_clip,
+)
 from helpers.processes import PanelProcess, ServerProcess, VoilaProcess
 
 from sora_lab.core.home import load_credentials
@@ -102,9 +110,11 @@ def test_participants_sign_in_as_themselves_and_nobody_else_gets_in(stack, outpu
 
         # the operator sees the class live
         teacher = browser.new_context(viewport={"width": 1000, "height": 700}).new_page()
+        outside = block_outside(teacher)
         operator_sign_in(teacher, growth.replace("/growth", "/workshop"), home)
         teacher.locator(".workshop-headline").filter(has_text="seats redeemed 2 / 2").wait_for(timeout=60_000)
         teacher.locator(".workshop-seats").filter(has_text="ada").wait_for(timeout=30_000)
+        assert outside == [], f"the class view asked outside this machine for {outside}"
         teacher.screenshot(path=str(output_dir / "workshop-class-view.png"))
         browser.close()
 

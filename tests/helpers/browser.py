@@ -14,6 +14,22 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 PAGE_SIZE = 3  # clips per feed page in the browser tests: a few swipes cross two page fetches
 
 
+def block_outside(target) -> list[str]:
+    """Refuse every request a page (or a whole context) makes to anything but this machine, as a room without
+    network would, and list them: an app that reaches for a CDN shows up here instead of drawing blank."""
+    asked: list[str] = []
+
+    def route(request_route):
+        url = request_route.request.url
+        if url.startswith(("http://127.0.0.1", "http://localhost", "ws://127.0.0.1", "data:", "blob:")):
+            return request_route.continue_()
+        asked.append(url)
+        return request_route.abort("internetdisconnected")
+
+    target.route("**/*", route)
+    return asked
+
+
 def login_code(home, handle: str) -> str:
     """A one-time login code for `handle`, minted with that member's own token (the tests are the operator)."""
     from sora_lab.lab import Lab
@@ -35,6 +51,7 @@ def open_feed(browser, url: str, viewer: str, home, timeout_ms: int = 240_000):
     notebook and the kernel is connected; 'first_clip' is when the first clip shows a frame.
     """
     context = browser.new_context(viewport={"width": 520, "height": 1200})
+    outside = block_outside(context)
     page = context.new_page()
     sign_in(page, url, login_code(home, viewer), timeout_ms)
     page.wait_for_selector(".sl-root [data-testid=steer-input]", state="visible", timeout=timeout_ms)
@@ -45,6 +62,7 @@ def open_feed(browser, url: str, viewer: str, home, timeout_ms: int = 240_000):
         timeout=timeout_ms, polling=50,
     )
     first_clip = page.evaluate("performance.now()")
+    assert not outside, f"the feed asked outside this machine for {outside}"
     return context, page, {"navigation_to_interactive_ms": round(interactive),
                            "interactive_to_first_clip_ms": round(first_clip - interactive)}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 
 from helpers import REPO
-from sora_lab.apps.demo_runner import panel_args, panel_env, voila_args
+from sora_lab.apps.demo_runner import panel_args, panel_env, voila_args, voila_env
 
 
 def free_port() -> int:
@@ -77,6 +77,7 @@ class VoilaProcess:
 
     def start(self, timeout: float = 120) -> VoilaProcess:
         env = os.environ | {"SORA_LAB_HOME": str(self.home), "SORA_LAB_FEED_PAGE_SIZE": str(self.page_size)}
+        env |= voila_env()  # the feed's offline page template
         self.proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "voila"), *voila_args(self.port)],
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,

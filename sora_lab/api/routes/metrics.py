@@ -1,5 +1,6 @@
 """Growth metrics (the operator's): summaries and daily series over live, simulated and imported events,
-the rollout simulator, imported series, Parquet export, and the public launch figures anyone may read.
+the rollout simulator, imported series, Parquet export, and the public launch figures anyone may read;
+and each member's own activity (`/metrics/mine`), which counts the caller's events and nobody else's.
 
 Metric reports grow as definitions are added, so their models promise the top-level fields and
 allow more (`OpenReply`).
@@ -7,14 +8,15 @@ allow more (`OpenReply`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import ConfigDict, Field
 
 from sora_lab.accounts.service import User
-from sora_lab.api.auth import current_admin, lab_services
+from sora_lab.api.auth import current_admin, current_member, lab_services
 from sora_lab.api.types import Day, OpenReply, Reply, Request, Seed, Text, example
+from sora_lab.metrics.service import MINE_MAX_DAYS
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
@@ -100,6 +102,25 @@ class Reference(OpenReply):
     )
     figures: list[dict[str, Any]]
     points: list[dict[str, Any]]
+
+
+class Mine(Reply):
+    model_config = example(
+        {
+            "by": "hour",
+            "since": "2026-11-27T14:00:00Z",
+            "until": "2026-12-04T14:00:00Z",
+            "rows": [{"period": "2026-12-04T13:00:00Z", "type": "view", "events": 12, "active": True}],
+            "totals": {"view": 12, "install": 1},
+            "definition": "An active user on a UTC day is one with at least one session_start, view, ... event",
+        }
+    )
+    by: str
+    since: str
+    until: str
+    rows: list[dict[str, Any]] = Field(description="{period (UTC start), type, events, active}, oldest first")
+    totals: dict[str, int] = Field(description="events per type, most first")
+    definition: str
 
 
 class Fit(OpenReply):
@@ -276,6 +297,21 @@ def import_series(body: ImportSeries, user: User = Depends(current_admin), lab=D
 )
 def reference(lab=Depends(lab_services)):
     return lab.metrics.reference()
+
+
+@router.get(
+    "/mine",
+    operation_id="metrics.mine",
+    summary="Your own events per type per hour or day (nobody else's)",
+    response_model=Mine,
+)
+def mine(
+    by: Literal["hour", "day"] = Query("hour", description="count per UTC hour or per UTC day"),
+    days: int = Query(7, ge=1, le=MINE_MAX_DAYS, description="how many days back from now"),
+    user: User = Depends(current_member),
+    lab=Depends(lab_services),
+):
+    return lab.metrics.mine(actor_id=user.user_id, by=by, days=days)
 
 
 @router.get(
