@@ -123,6 +123,7 @@ def _only_its_viewer_reaches_a_kernel(url: str, pages: dict) -> None:
     """Ada's kernel holds her session: Bob, who learns its id, can neither reach it nor shut it down, and
     nobody can read the request Voilà handed it (its query socket takes the kernel's own connection only)."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     import httpx
     from tornado.websocket import websocket_connect
@@ -148,4 +149,5 @@ def _only_its_viewer_reaches_a_kernel(url: str, pages: dict) -> None:
         socket = await websocket_connect(url.replace("http", "ws") + f"voila/query/{kernel_id}")
         return await asyncio.wait_for(socket.read_message(), 10)
 
-    assert asyncio.run(query()) is None  # closed at once: no request info, no session token
+    with ThreadPoolExecutor(1) as thread:  # Playwright's loop runs in this thread
+        assert thread.submit(asyncio.run, query()).result() is None  # closed at once: no request info, no token

@@ -35,12 +35,12 @@ def execute(path: Path, env: dict[str, str], timeout: int = 600) -> tuple[nbform
 
 
 def text_outputs(notebook: nbformat.NotebookNode) -> str:
-    """Everything the notebook printed or showed as text, in order (streams, text/plain, text/html)."""
+    """Everything the notebook printed or showed as text, in order (streams, text/plain, text/html, SVG)."""
     parts = []
     for cell in notebook.cells:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream":
                 parts.append(out.get("text", ""))
             data = out.get("data", {})
-            parts += [data[k] for k in ("text/plain", "text/html") if k in data]
+            parts += [data[k] for k in ("text/plain", "text/html", "image/svg+xml") if k in data]
     return "\n".join(parts)
