@@ -1,8 +1,9 @@
 """Flow-matching sampling with classifier-free guidance, using diffusers' Euler scheduler.
 
-Training teaches the model the velocity v = noise - clean along x_t = (1 - s) clean + s noise
-(s = sigma in [0, 1], timestep = 1000 s). `FlowMatchEulerDiscreteScheduler` integrates
-exactly that ODE from pure noise (s = 1) to a clip (s = 0). Each step runs the conditional
+Clips travel along x_t = (1 - s) clean + s noise (s = sigma in [0, 1], timestep = 1000 s), whose velocity
+is v = noise - clean. The shipped network predicts the clean clip (x0); `TinyVideoDenoiser.velocity` turns
+that guess into v = (x_t - x0) / s, and `FlowMatchEulerDiscreteScheduler` integrates that ODE from pure
+noise (s = 1) to a clip (s = 0). Each step runs the conditional
 and the unconditional (all-zero condition) input as one batch of 2, then mixes them:
 v = v_uncond + guidance (v_cond - v_uncond). A fixed torch.Generator seed reproduces a clip.
 
