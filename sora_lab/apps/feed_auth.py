@@ -126,6 +126,8 @@ def guard_voila_handlers() -> None:
       request, our session header included, and it keeps a copy for a late connection. Only the kernel itself
       should connect there, and it does so first, from this machine, before any page exists: a connection from
       elsewhere or a second one for the same kernel is closed, and the copy is dropped once delivered.
+      Its close handler also drops the *last* waiting kernel when the closing socket is not in its table (a
+      refused one never is), which would leave a viewer's page waiting for ever: it drops only its own entry.
     - /voila/api/shutdown/<kernel id> lets any signed-in viewer shut down any kernel: only its owner may.
     """
     from tornado.web import HTTPError
@@ -147,6 +149,11 @@ def guard_voila_handlers() -> None:
         open_query(self, kernel_id)
         RequestInfoSocketHandler._cache.pop(kernel_id, None)
 
+    def close_own(self) -> None:
+        waiters = RequestInfoSocketHandler._waiters
+        for kernel_id in [k for k, socket in waiters.items() if socket is self]:
+            del waiters[kernel_id]
+
     async def shutdown_own(self, kernel_id: str) -> None:
         user = self.current_user
         if user is None or not KernelOwnerAuthorizer.owns(user.username, kernel_id,
@@ -154,7 +161,8 @@ def guard_voila_handlers() -> None:
             raise HTTPError(403)
         await post_shutdown(self, kernel_id)
 
-    RequestInfoSocketHandler.open, VoilaShutdownKernelHandler.post = open_once, shutdown_own
+    RequestInfoSocketHandler.open, RequestInfoSocketHandler.on_close = open_once, close_own
+    VoilaShutdownKernelHandler.post = shutdown_own
     RequestInfoSocketHandler._sora_guarded = True
 
 
