@@ -8,6 +8,7 @@ scrolling and no video repeats. When the list runs out it is extended by
 ranking again with the same snapshot time, excluding everything already in
 the session. A new steer text starts a new session that carries the seen
 videos over (stored at negative positions) so they do not come back either.
+`explain` runs the same ranking for the caller without storing it and returns every score part.
 
 The visibility rule (sora_lab.consent.visibility: removed, blocked author, cameo
 no longer permitted) is also checked on every page read, so a revocation takes
