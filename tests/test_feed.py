@@ -100,6 +100,7 @@ def test_revoked_cameo_hides_the_video_on_the_next_page(lab, services):
     rest = read_all_from(lab, "theo", first["next_cursor"])
     assert len(rest) == len(ids) - 2  # everything else still comes
     assert cameo_video not in [i["video_id"] for i in rest]
+    assert cameo_video not in [i["video_id"] for i in lab.feed.explain(as_user="theo", limit=50)["items"]]
 
 
 def _rank_of(items, word):
@@ -199,3 +200,42 @@ def test_steer_text_parsing():
     assert parse_steer("no cats and lots of sunsets") == [SteerTopic("cats", -1), SteerTopic("sunsets", 1)]
     with pytest.raises(InputError, match="steer"):
         parse_steer("x" * 400)
+
+
+def test_explain_is_the_first_page_with_its_score_parts(lab, services):
+    ids = add_many(services, 12)
+    draft = add_video(services, "theo", "a secret draft of a fox", status="draft")
+    lab.engagement.record(as_user="jonas", events=[{"type": "follow", "user_id": user_id(services, "priya")}])
+    explained = lab.feed.explain(as_user="jonas", limit=12)
+    page = lab.feed.page(as_user="jonas", limit=12)
+    assert [i["video_id"] for i in explained["items"]] == [i["video_id"] for i in page["items"]]
+    assert sorted(i["video_id"] for i in explained["items"]) == sorted(ids)  # no draft, nothing twice
+    assert draft not in {i["video_id"] for i in explained["items"]}
+    for item in explained["items"]:
+        assert item["score"] == pytest.approx(sum(item["parts"].values()), abs=1e-3)
+        assert (item["parts"]["follow"] > 0) == (item["author"] in ("theo", "priya"))  # theo: a demo follow
+    assert [i["rank"] for i in explained["items"]] == list(range(1, 13))
+    assert explained["topics"] == [] and 0 < explained["priors"]["watch_through"] < 1
+    assert explained["weights"]["half_life_hours"] == 24.0
+    lab.feed.block(as_user="jonas", handle="lena")
+    assert all(i["author"] != "lena" for i in lab.feed.explain(as_user="jonas")["items"])
+
+
+def test_explain_shows_the_callers_own_taste_and_steer_only(lab, services):
+    ids = add_many(services, 15)
+    foxes = [v for n, v in enumerate(ids) if n % 5 == 2]
+    lab.engagement.record(as_user="jonas", events=[{"type": "view", "video_id": v, "watch_ms": 10_000} for v in foxes])
+    jonas = lab.feed.explain(as_user="jonas", limit=15)["items"]
+    assert "fox" in jonas[0]["prompt"] and jonas[0]["parts"]["taste"] > 0.45  # signals just sent count at once
+    theo = lab.feed.explain(as_user="theo", limit=15)["items"]
+    assert all(i["parts"]["taste"] == 0 for i in theo)  # jonas's taste never reaches another viewer
+    steered = lab.feed.explain(as_user="theo", steer="fewer foxes, more ocean clips", limit=15)
+    assert steered["topics"] == [{"text": "foxes", "direction": "fewer"}, {"text": "ocean", "direction": "more"}]
+    assert "ocean" in steered["items"][0]["prompt"] and steered["items"][0]["parts"]["steer"] > 0
+    assert all(i["parts"]["steer"] < 0 for i in steered["items"] if "fox" in i["prompt"])
+    for bad, match in [({"limit": 0}, "limit"), ({"limit": 201}, "limit"), ({"limit": True}, "limit"),
+                       ({"steer": "x" * 400}, "steer"), ({"steer": 5}, "steer")]:
+        with pytest.raises(InputError, match=match):
+            lab.feed.explain(as_user="theo", **bad)
+    with pytest.raises(InputError, match="unknown argument 'user_id'"):
+        lab.feed.explain(as_user="theo", user_id=user_id(services, "jonas"))

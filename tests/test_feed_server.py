@@ -111,3 +111,38 @@ def test_widget_kernel_side_pages_likes_and_batches_views(feed_server):
     assert len(shown) == len(set(shown)) and ahead <= set(shown)  # re-ranked, not lost, never twice
     widget._on_msg(widget, {"kind": "like", "video_id": "0000000000000000"}, [])
     assert "not a published video" in widget.status
+
+
+def test_explain_over_http_is_the_callers_own_and_refuses_bad_input(feed_server):
+    import httpx
+
+    from sora_lab.core.home import load_credentials
+
+    tokens = load_credentials(feed_server.home)
+    lab = Lab.connect(feed_server.url, home=feed_server.home)
+    foxes = [v for n, v in enumerate(feed_server.video_ids) if n % 5 == 2]
+    lab.engagement.record(as_user="jonas", events=[{"type": "view", "video_id": v, "watch_ms": 9_000} for v in foxes])
+    mine = lab.feed.explain(as_user="jonas", limit=5)
+    assert "fox" in mine["items"][0]["prompt"] and mine["items"][0]["parts"]["taste"] > 0.45
+
+    def get(token: str, **query) -> httpx.Response:
+        return httpx.get(f"{feed_server.url}/api/v1/feed/explain", params=query, timeout=60,
+                         headers={"Authorization": f"Bearer {token}"})
+
+    jonas_id = lab.accounts.whoami(as_user="jonas")["user_id"]
+    as_theo = get(tokens["theo"], limit=24, user_id=jonas_id, actor_id=jonas_id, viewer="jonas")
+    assert as_theo.status_code == 200  # no parameter picks whose ranking: theo gets his own, without taste
+    assert all(i["parts"]["taste"] == 0 for i in as_theo.json()["items"])
+    for query, field in [({"limit": 0}, "limit"), ({"limit": 201}, "limit"), ({"limit": "ten"}, "limit"),
+                         ({"steer": "x" * 301}, "steer"), ({"steer": "more\x00foxes"}, "steer")]:
+        refused = get(tokens["theo"], **query)
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == field, (query, refused.text)
+    assert httpx.get(f"{feed_server.url}/api/v1/feed/explain", timeout=60).status_code == 401
+    out = subprocess.run(
+        [sys.executable, "-m", "sora_lab.cli", "feed", "explain", "--as", "jonas", "--limit", "3",
+         "--home", str(feed_server.home)],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    header, first, *_ = out.stdout.splitlines()
+    assert "taste" in header and first.split()[0] == "1" and "fox" in first

@@ -48,16 +48,20 @@ def seed_people(store: Store, home: Path, accounts: AccountService, engagement: 
 
 
 # (author, prompt, seed): prompts in the tiny model's world (its 5 backgrounds: black, gray, navy,
-# dark green, brown) — a background it never saw comes out as a guess.
+# dark green, brown) — a background it never saw comes out as a guess. Three topics (stars moving
+# up, circles bouncing, squares moving left), each by three people and no one in all three, so a
+# viewer's taste for a topic and the bonus for following an author show up apart in the ranking
+# (notebooks/04_feed_ranking.ipynb), and blocking one author leaves every topic in the feed.
 DEMO_CLIPS = [
-    ("maya", "a red circle moves right on a navy background", 1),
-    ("theo", "a yellow star spins on a black background", 2),
-    ("priya", "a green square bounces on a gray background", 3),
-    ("jonas", "an orange triangle moves up on a navy background", 4),
-    ("lena", "a pink circle grows on a dark green background", 5),
-    ("maya", "a white star moves left on a brown background", 6),
-    ("theo", "a blue square shrinks on a gray background", 7),
-    ("priya", "a purple circle moves down on a black background", 8),
+    ("maya", "a yellow star moves up on a black background", 1),
+    ("theo", "a white star moves up on a navy background", 2),
+    ("lena", "an orange star moves up on a brown background", 3),
+    ("theo", "a red circle bounces on a gray background", 4),
+    ("priya", "a pink circle bounces on a navy background", 5),
+    ("jonas", "a green circle bounces on a black background", 6),
+    ("maya", "a blue square moves left on a dark green background", 7),
+    ("priya", "a purple square moves left on a brown background", 8),
+    ("jonas", "a white square moves left on a gray background", 9),
 ]
 
 

@@ -88,6 +88,7 @@ ACCESS: dict[str, str] = {
     "rights.registry": "member",
     # --- feed ---
     "feed.page": "member",
+    "feed.explain": "member",
     "feed.block": "member",
     "feed.unblock": "member",
     "feed.sync": "admin",

@@ -48,6 +48,28 @@ def page(
     cli.emit(result, _page_text(result))
 
 
+def _explain_text(result: dict) -> str:
+    parts = ("recency", "engagement", "taste", "steer", "follow", "remix_of_liked")
+    lines = [f"rank  score  {'  '.join(f'{p[:6]:>6}' for p in parts)}  author      prompt"]
+    for item in result["items"]:
+        cells = "  ".join(f"{item['parts'][p]:+6.2f}" for p in parts)
+        lines.append(f"{item['rank']:>4}  {item['score']:+5.2f}  {cells}  @{item['author']:<10} {item['prompt'][:40]}")
+    return "\n".join(lines)
+
+
+@feed_app.command("explain")
+@lab_command
+def explain(
+    cli: Cli,
+    as_user: AsOpt,
+    limit: Annotated[int, typer.Option(help="Clips to list (1-200).")] = 20,
+    steer: Annotated[str | None, typer.Option(help="e.g. 'more ocean clips, fewer spinning stars'.")] = None,
+) -> None:
+    """USER's own ranking now, with every part of each clip's score."""
+    result = cli.lab.feed.explain(as_user=as_user, limit=limit, steer=steer)
+    cli.emit(result, _explain_text(result))
+
+
 @feed_app.command("like")
 @lab_command
 def like(cli: Cli, video_id: VideoArg, as_user: AsOpt,

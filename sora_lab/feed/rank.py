@@ -237,7 +237,8 @@ def _reasons(row: dict, parts: dict, steer_notes: list[str], now: datetime, has_
         reasons.append((parts["taste"], f"close to clips you watched through (taste {parts['taste']:.2f})"))
     views = row["views"]
     if views < 5:
-        reasons.append((0.1, f"new: only {views} views so far, ranked at the lab-wide average"))
+        seen = f"{views} view" if views == 1 else f"{views} views"
+        reasons.append((0.1, f"new: only {seen} so far, ranked near the lab-wide average"))
     elif parts["engagement"] > 0.1:
         rate = row["watch_throughs"] / views
         reasons.append(

@@ -8,6 +8,7 @@ scrolling and no video repeats. When the list runs out it is extended by
 ranking again with the same snapshot time, excluding everything already in
 the session. A new steer text starts a new session that carries the seen
 videos over (stored at negative positions) so they do not come back either.
+`explain` runs the same ranking for the caller without storing it and returns every score part.
 
 The visibility rule (sora_lab.consent.visibility: removed, blocked author, cameo
 no longer permitted) is also checked on every page read, so a revocation takes
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +31,14 @@ from sora_lab.core.text import handle_key
 from sora_lab.feed.cursor import Cursor, decode_cursor, encode_cursor, load_or_create_secret
 from sora_lab.feed.engagement import liked_by
 from sora_lab.feed.index import EmbeddingIndex, VideoSync, ensure_embeddings
-from sora_lab.feed.rank import WEIGHTS, RankWeights, Viewer, rank_candidates, taste_unit
+from sora_lab.feed.rank import WEIGHTS, RankWeights, Viewer, lab_priors, rank_candidates, taste_unit
 from sora_lab.feed.sql import id_list
 from sora_lab.feed.stats import fold_pending, pending_counts
 from sora_lab.feed.steer import parse_steer
 from sora_lab.store.db import Store
 
 MAX_LIMIT = 50
+MAX_EXPLAIN = 200  # explain lists a whole workshop room's clips at once; a page stays small
 CHUNK = 500  # videos ranked per session extension (50 pages of 10 before the next ranking)
 
 
@@ -91,6 +94,55 @@ class FeedService:
         more = not (session["exhausted"] and last_pos >= session["ranked"] - 1)
         next_cursor = encode_cursor(self.secret, Cursor(session["session_no"], last_pos, actor_id)) if more else None
         return {"items": items, "next_cursor": next_cursor, "session": session["session_no"], "steer": session["steer"]}
+
+    def explain(self, *, actor_id: str, steer: str | None = None, limit: int = 20) -> dict:
+        """The caller's own ranking right now, with every part of each clip's score and its reasons.
+
+        The same ranking a first page stores (candidates, the visibility rule, diversity), read
+        without starting a session, so a lesson can chart why each clip sits where it does. It
+        ranks for the caller alone: no argument names another viewer. `priors` are the lab-wide
+        rates per view that the engagement part compares against; `weights` the score's weights.
+        """
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_EXPLAIN:
+            raise InputError(f"limit must be an integer 1..{MAX_EXPLAIN}, got {limit!r}")
+        steer = (steer.strip() or None) if isinstance(steer, str) else steer
+        topics = parse_steer(steer)
+        self.sync()  # rank on every clip and signal received so far, as a new session does
+        viewer = self._viewer(actor_id, topics)
+        self.index.refresh()
+        now = utcnow()
+        with self.store.read() as cur:
+            priors = lab_priors(cur)
+            rows = rank_candidates(cur, self.index, viewer, session_no=-1, snapshot_at=now, weights=self.weights,
+                                   limit=limit)
+        items = [
+            {
+                "rank": n,
+                "video_id": r["video_id"],
+                "author_id": r["author_id"],
+                "author": r["handle"],
+                "prompt": r["prompt"],
+                "published_at": r["published_at"].isoformat(),
+                "duration_ms": r["duration_ms"],
+                "score": round(r["score"], 4),
+                "parts": r["parts"],
+                "reasons": r["reasons"],
+                "views": r["views"],
+                "watch_throughs": r["watch_throughs"],
+                "likes": r["likes"],
+                "shares": r["shares"],
+                "remixes": r["remixes"],
+            }
+            for n, r in enumerate(rows, 1)
+        ]
+        return {
+            "items": items,
+            "steer": steer,
+            "topics": [{"text": t.text, "direction": "more" if t.sign > 0 else "fewer"} for t in topics],
+            "ranked_at": now.isoformat(),
+            "priors": asdict(priors),
+            "weights": asdict(self.weights),
+        }
 
     def block(self, *, actor_id: str, user_id: str | None = None, handle: str | None = None) -> dict:
         """Never show this author's videos to the viewer again (takes effect on the next page)."""
@@ -174,7 +226,7 @@ class FeedService:
 
     def _extend(self, session: dict, topics) -> int:
         """Rank the next chunk of this session (same snapshot, excluding what it already holds)."""
-        viewer = self.viewer(session["user_id"], topics)
+        viewer = self._viewer(session["user_id"], topics)
         self.index.refresh()
         with self.store.read() as cur:
             ranked = rank_candidates(
@@ -217,9 +269,9 @@ class FeedService:
             )
         return len(ranked)
 
-    def viewer(self, user_id: str, topics) -> Viewer:
+    def _viewer(self, user_id: str, topics) -> Viewer:
         """What ranking knows of one person: their taste vector and the embedded steering topics
-        (`parse_steer` output). Public so notebooks can score with `rank_candidates` directly."""
+        (`parse_steer` output)."""
         with self.store.read() as cur:
             row = cur.execute("SELECT weight, vec FROM feed_user_taste WHERE user_id = ?", [user_id]).fetchone()
         taste = taste_unit(row[0], row[1]) if row else None

@@ -1,5 +1,5 @@
-"""The feed and engagement: cursor-paged, steerable pages; views, likes, shares, comments and follows in
-idempotent batches; counts; blocking authors; the operator's sync and rebuild."""
+"""The feed and engagement: cursor-paged, steerable pages and the score behind them; views, likes, shares,
+comments and follows in idempotent batches; counts; blocking authors; the operator's sync and rebuild."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sora_lab.accounts.service import User
 from sora_lab.api.auth import current_admin, current_member, lab_services
 from sora_lab.api.types import Handle, Id, Reply, Request, Text, example
 from sora_lab.feed.engagement import MAX_BATCH, MAX_COMMENT_CHARS, MAX_WATCH_MS
-from sora_lab.feed.service import MAX_LIMIT
+from sora_lab.feed.service import MAX_EXPLAIN, MAX_LIMIT
 from sora_lab.feed.steer import MAX_STEER_CHARS
 
 router = APIRouter(tags=["feed and engagement"])
@@ -97,6 +97,101 @@ class Page(Reply):
     next_cursor: str | None = Field(description="pass it back for the next page; null at the end")
     session: int
     steer: str | None
+
+
+class ScoreParts(Reply):
+    """The score's parts in score points; they add up to the item's `score`."""
+
+    recency: float
+    engagement: float
+    taste: float
+    steer: float
+    follow: float
+    remix_of_liked: float
+
+
+class ExplainedItem(Reply):
+    rank: int = Field(description="1 = what a new feed session would show first")
+    video_id: str
+    author_id: str
+    author: str
+    prompt: str
+    published_at: str
+    duration_ms: int
+    score: float
+    parts: ScoreParts
+    reasons: list[str] = Field(description="why the ranker placed it here, in words")
+    views: int
+    watch_throughs: int
+    likes: int
+    shares: int
+    remixes: int
+
+
+class SteerTopic(Reply):
+    text: str
+    direction: Literal["more", "fewer"]
+
+
+class Priors(Reply):
+    """Lab-wide rates per view: what a clip with no views is assumed to do."""
+
+    watch_through: float
+    like: float
+    share: float
+
+
+class Weights(Reply):
+    recency: float
+    half_life_hours: float
+    engagement: float
+    prior_views: float
+    taste: float
+    steer: float
+    steer_floor: float
+    follow: float
+    remix_of_liked: float
+    pool_size: int
+
+
+class Explained(Reply):
+    model_config = example(
+        {
+            "items": [
+                {
+                    "rank": 1,
+                    "video_id": "a46b58a4438e8859f35c2c5fb9f8c4fe",
+                    "author_id": "u_730285ef5a64d010",
+                    "author": "maya",
+                    "prompt": "a yellow star spins on a black background",
+                    "published_at": "2026-12-04T13:17:28",
+                    "duration_ms": 10000,
+                    "score": 2.41,
+                    "parts": {"recency": 0.98, "engagement": 0.12, "taste": 0.71, "steer": 0.0, "follow": 0.6,
+                              "remix_of_liked": 0.0},
+                    "reasons": ["close to clips you watched through (taste 0.71)", "from @maya, whom you follow"],
+                    "views": 6,
+                    "watch_throughs": 5,
+                    "likes": 2,
+                    "shares": 0,
+                    "remixes": 0,
+                }
+            ],
+            "steer": "more stars",
+            "topics": [{"text": "stars", "direction": "more"}],
+            "ranked_at": "2026-12-04T14:02:11",
+            "priors": {"watch_through": 0.52, "like": 0.18, "share": 0.01},
+            "weights": {"recency": 1.0, "half_life_hours": 24.0, "engagement": 0.8, "prior_views": 20.0,
+                        "taste": 1.5, "steer": 4.0, "steer_floor": 0.2, "follow": 0.6, "remix_of_liked": 0.5,
+                        "pool_size": 600},
+        }
+    )
+    items: list[ExplainedItem]
+    steer: str | None
+    topics: list[SteerTopic] = Field(description="the steer text as the ranker read it")
+    ranked_at: str
+    priors: Priors
+    weights: Weights
 
 
 class Event(Request):
@@ -194,6 +289,21 @@ def page(
     lab=Depends(lab_services),
 ):
     return lab.feed.page(actor_id=user.user_id, cursor=cursor, limit=limit, steer=steer, seen_through=seen_through)
+
+
+@router.get(
+    "/feed/explain",
+    operation_id="feed.explain",
+    summary="Your own ranking now, with every part of each clip's score",
+    response_model=Explained,
+)
+def explain(
+    steer: Text(MAX_STEER_CHARS) | None = Query(None, description="words to steer by, e.g. 'more ocean'"),
+    limit: int = Query(20, ge=1, le=MAX_EXPLAIN),
+    user: User = Depends(current_member),
+    lab=Depends(lab_services),
+):
+    return lab.feed.explain(actor_id=user.user_id, steer=steer, limit=limit)
 
 
 @router.post(
