@@ -115,6 +115,13 @@ class LabClient:
             raise error_from(response.status_code, payload)
         return payload
 
+    def media(self, relative_path: str, *, headers: dict) -> bytes:
+        """GET /media/<relative_path>: a clip, poster or cameo picture, as the token in `headers` may see it."""
+        response = self._http.get(f"/media/{relative_path}", headers=headers)
+        if response.status_code >= 400:
+            raise error_from(response.status_code, _json_or_none(response))
+        return response.content
+
     def health(self) -> dict:
         try:
             response = self._http.get("/health", timeout=5)
@@ -211,6 +218,11 @@ def _patient(call):
             time.sleep(1.0)
 
 
+JOB_BAR = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}"
+"""A job's tqdm bar: its stage, percent done and time so far (a rate of percent per second means nothing)."""
+SWEEP_BAR = "{desc}: {n_fmt}/{total_fmt} clips|{bar}| {elapsed}"
+
+
 def wait_for_job(lab, job: dict, *, as_user: str, bar: str = "tqdm", poll_s: float = 0.25) -> dict:
     """Poll a queued job until it ends, with a progress bar: 'tqdm' (notebooks), 'rich' (the CLI) or 'none'.
 
@@ -241,7 +253,7 @@ def wait_for_job(lab, job: dict, *, as_user: str, bar: str = "tqdm", poll_s: flo
     else:
         from tqdm.auto import tqdm
 
-        with tqdm(total=100, desc="queued", unit="%") as progress:
+        with tqdm(total=100, desc="queued", bar_format=JOB_BAR) as progress:
             while state["state"] in ("queued", "running"):
                 progress.set_description(state["stage"])
                 progress.update(round(state["progress"] * 100) - progress.n)
@@ -266,7 +278,7 @@ def wait_for_sweep(lab, sweep: dict, *, as_user: str, bar: str = "tqdm", poll_s:
     if bar == "tqdm":
         from tqdm.auto import tqdm
 
-        with tqdm(total=total, desc="sweep", unit="clip") as progress:
+        with tqdm(total=total, desc="sweep", bar_format=SWEEP_BAR) as progress:
             while state["pending"]:
                 progress.update(total - state["pending"] - progress.n)
                 time.sleep(poll_s)

@@ -219,6 +219,14 @@ class Lab:
         token = self._token_for("videos.get", as_user) if self.url else None  # the token a read as as_user sends
         return {"Authorization": f"Bearer {token}"} if token else {}
 
+    def media_bytes(self, relative_path: str, *, as_user: str | None = None) -> bytes:
+        """A media file's bytes (a record's `media_path` or `poster_path`): read from this lab home when
+        embedded, else downloaded from the server as `as_user`, so a notebook on another machine than the
+        room's server gets its own drafts too (NotFound for a file the visibility rule hides from them)."""
+        if not self.url:
+            return Path(self.media_url(relative_path)).read_bytes()
+        return self._client.media(relative_path, headers=self.media_headers(as_user))
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

@@ -172,6 +172,7 @@ def test_sigkill_mid_render_then_restart_reports_the_job_and_leaves_no_staging(s
             result = wait_for_job(lab, job, as_user="maya", bar="none", poll_s=0.1)
             after = lab.videos.job(as_user="maya", job_id=job["job_id"])
         assert after["state"] == "done" and after["attempts"] == 2 and result["video_id"]
+        assert result["timings"]["model"] > 0 and result["sound_events"] >= 0  # over HTTP as embedded: what it took
         assert not (media_dir(seeded_home) / ".staging").exists() or not any(
             (media_dir(seeded_home) / ".staging").rglob("*.*"))
     finally:

@@ -10,6 +10,7 @@ import pytest
 from helpers.feed_rows import add_many, add_video
 from helpers.processes import ServerProcess
 
+from sora_lab.core.errors import NotFound
 from sora_lab.core.home import load_credentials
 from sora_lab.lab import Lab
 from sora_lab.services import Services
@@ -158,6 +159,13 @@ def test_media_is_served_with_ranges_through_the_visibility_rule(seeded_home):
         answers = {who: httpx.get(f"{proc.url}/media/videos/{draft}.mp4", headers=as_.get(who, {})).status_code
                    for who in ("maya", "theo", None)}
         assert answers == {"maya": 200, "theo": 404, None: 404}
+        with Lab.connect(proc.url, home=seeded_home) as lab:  # the Python client downloads as the person it acts for
+            assert lab.media_bytes(f"videos/{draft}.mp4", as_user="maya") == payload
+            assert lab.media_bytes(f"videos/{published}.mp4") == payload
+            with pytest.raises(NotFound):
+                lab.media_bytes(f"videos/{draft}.mp4", as_user="theo")
+            with pytest.raises(NotFound):
+                lab.media_bytes("videos/../../secret.txt", as_user="maya")
         bad_token = httpx.get(f"{proc.url}/media/videos/{published}.mp4", headers={"Authorization": "Bearer nope"})
         assert bad_token.status_code == 401
         for bad in ["videos/..%2F..%2Fsecret.txt", "videos/../../secret.txt", "../secret.txt",
@@ -167,6 +175,8 @@ def test_media_is_served_with_ranges_through_the_visibility_rule(seeded_home):
             assert b"do not serve" not in response.content
     finally:
         proc.stop()
+    with Lab.open(seeded_home) as lab:  # embedded: the process owns the home and reads the file itself
+        assert lab.media_bytes(f"videos/{draft}.mp4", as_user="maya") == payload
 
 
 def _videos_by_maya(home, n) -> list[str]:

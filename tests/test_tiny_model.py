@@ -332,6 +332,15 @@ def test_sampling_settings_that_make_no_sense_are_refused(option, value, message
         TinyBackend(device="cpu", **{option: value})
 
 
+def test_a_request_s_sampling_options_reach_the_tiny_backend():
+    """What a sweep's `options={"steps": [...]}` or a generate's `options={"guidance": 1.5}` asks for is used."""
+    from sora_lab.generate.backends import load_backend
+
+    backend = load_backend("tiny", steps=4, guidance=1.5, shift=2.0)
+    assert (backend.steps, backend.guidance, backend.shift) == (4, 1.5, 2.0)
+    assert load_backend("tiny").steps == TinyBackend(device="cpu").steps
+
+
 @pytest.mark.gpu
 def test_training_steps_on_the_gpu_with_workers(tmp_path):
     settings = TrainSettings(seed=3, batch_size=4, model=MICRO, warmup=2)

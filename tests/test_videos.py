@@ -15,7 +15,7 @@ import pytest
 from helpers.disc_world import DiscBackend
 
 from sora_lab.client import wait_for_job
-from sora_lab.core.errors import Forbidden, LimitExceeded, NotFound, PolicyViolation
+from sora_lab.core.errors import Forbidden, InputError, LimitExceeded, NotFound, PolicyViolation
 from sora_lab.core.home import media_dir
 from sora_lab.generate import encode, pipeline
 from sora_lab.videos import executors
@@ -90,6 +90,18 @@ def test_remix_keeps_lineage_in_row_events_and_manifest(lab, services, backend):
     assert report["parent_video_id"] == parent["video_id"] and report["creator"] == "@theo"
     ((user, video, target, _),) = _events(services, "remix")
     assert (video, target) == (child["video_id"], parent["video_id"])
+
+
+def test_a_queued_remix_renders_with_the_options_it_asks_for(lab, monkeypatch):
+    disc, asked = DiscBackend(), []
+    monkeypatch.setattr(executors, "load_backend", lambda name, model=None, **options: asked.append(options) or disc)
+    parent = lab.videos.generate(as_user="maya", prompt="a red circle falls on a gray background", seed=3, seconds=1)
+    job = lab.videos.submit(as_user="maya", prompt="a red circle rises", remix_of=parent["video_id"], seed=4,
+                            options={"guidance": 1.5})
+    assert wait_for_job(lab, job, as_user="maya", bar="none", poll_s=0.05)["parent_id"] == parent["video_id"]
+    assert asked[-1] == {"guidance": 1.5}
+    with pytest.raises(InputError, match="options.steps"):
+        lab.videos.submit(as_user="maya", prompt="x", remix_of=parent["video_id"], options={"steps": 0})
 
 
 def test_delete_removes_files_and_hides_the_video(lab, services, home, backend):
@@ -188,6 +200,19 @@ def test_wait_for_job_raises_the_jobs_error(lab, monkeypatch):
     job = lab.videos.submit(as_user="maya", prompt="a red ball moves right", seed=1)
     with pytest.raises(Exception, match="simulated model crash"):
         wait_for_job(lab, job, as_user="maya", bar="none", poll_s=0.05)
+
+
+def test_progress_bars_show_percent_or_clips_and_time_not_a_rate(lab, backend, capsys):
+    """A job's bar moves in percent and a sweep's in clips; tqdm's default rate ("12.3%/s") means nothing."""
+    from sora_lab.client import wait_for_sweep
+
+    job = lab.videos.submit(as_user="maya", prompt="a red ball moves right", seed=1, seconds=1)
+    wait_for_job(lab, job, as_user="maya", bar="tqdm", poll_s=0.05)
+    sweep = lab.videos.sweep(as_user="maya", prompts=["a red ball moves left"], seeds=[1, 2], seconds=1)
+    wait_for_sweep(lab, sweep, as_user="maya", bar="tqdm", poll_s=0.05)
+    bars = capsys.readouterr().err
+    assert "100%|" in bars and "2/2 clips|" in bars, bars
+    assert "/s]" not in bars and "it/s" not in bars and "%/s" not in bars, bars
 
 
 def test_bad_arguments_name_the_field(lab, backend):

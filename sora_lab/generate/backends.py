@@ -11,12 +11,13 @@ BACKENDS = ("tiny", "pretrained")
 
 
 def load_backend(name: str, model: str | Path | None = None, **options) -> Backend:
-    """'tiny' (the shipped model; `model` may point at other tiny weights) or 'pretrained'
-    (a diffusers pipeline folder given as `model`; options go to PretrainedOptions)."""
+    """'tiny' (the shipped model; `model` may point at other tiny weights; options are its sampling settings,
+    steps, guidance and shift) or 'pretrained' (a diffusers pipeline folder given as `model`; options go to
+    PretrainedOptions)."""
     if name == "tiny":
         from sora_lab.generate.tiny.backend import TinyBackend
 
-        return TinyBackend(weights=Path(model)) if model else TinyBackend()
+        return TinyBackend(weights=Path(model) if model else None, **options)
     if name == "pretrained":
         if not model:
             raise InputError("model: the pretrained backend needs --model PATH, a local diffusers pipeline folder")

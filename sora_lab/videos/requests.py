@@ -81,11 +81,12 @@ def clean_request(
 
 
 def remix_request(
-    parent: dict, *, prompt: str, seconds: float | None, seed: int | None, cameos: list[str] | None, draft: bool
+    parent: dict, *, prompt: str, seconds: float | None, seed: int | None, cameos: list[str] | None, draft: bool,
+    options: dict | None = None,
 ) -> GenerationRequest:
     """A remix of `parent` (a stored video row the caller may see): rendered by the parent's backend
-    (its pretrained folder when the provenance still names one, else the tiny model), as long as the
-    parent unless `seconds` says otherwise, and filed with the parent as its lineage."""
+    (its pretrained folder when the provenance still names one, else the tiny model) with `options` for
+    that backend, as long as the parent unless `seconds` says otherwise, and filed with the parent as its lineage."""
     backend = parent["backend"] if parent["backend"] in BACKENDS else "tiny"
     model = None
     if backend == "pretrained":
@@ -100,6 +101,7 @@ def remix_request(
         backend=backend,
         model=model,
         draft=draft,
+        options=options,
         parent_id=parent["video_id"],
     )
 

@@ -108,7 +108,8 @@ class VideoService:
         """Queue a generation (or a remix when remix_of is set); poll `videos.job` for progress."""
         if remix_of:
             request = self._remix_request(
-                actor_id, remix_of, prompt=prompt, seed=seed, seconds=seconds, cameos=cameos, draft=draft
+                actor_id, remix_of, prompt=prompt, seed=seed, seconds=seconds, cameos=cameos, draft=draft,
+                options=options,
             )
         else:
             request = clean_request(

@@ -39,7 +39,8 @@ class Generate(Request):
     )
     draft: bool = Field(False, description="keep it in your drafts instead of publishing")
     options: dict[Text(40), Scalar] | None = Field(
-        None, max_length=20, description="pretrained backend only: steps, guidance, width, height, cpu_offload, ..."
+        None, max_length=20, description="sampling settings: tiny: steps, guidance, shift; pretrained: steps, "
+        "guidance, width, height, cpu_offload, ..."
     )
 
 
@@ -49,7 +50,8 @@ class Submit(Generate):
             "examples": [{"prompt": "a green square moves right on a black background", "seed": 2, "draft": True}]
         }
     )
-    remix_of: Id | None = Field(None, description="queue a remix of this video instead (its backend is kept)")
+    remix_of: Id | None = Field(None, description="queue a remix of this video instead (its backend is kept, "
+                                "with these options)")
 
 
 class Remix(Request):
@@ -124,6 +126,13 @@ class Video(Reply):
         return f"/media/{self.poster_path}" if self.poster_path and self.status != "removed" else None
 
 
+class NewVideo(Video):
+    """A clip just made: its record, and what making it took."""
+
+    timings: dict[str, float] | None = Field(None, description="seconds per pipeline stage (model, motion, audio, ...)")
+    sound_events: int | None = Field(None, description="sound hits the soundtrack placed on moments of motion")
+
+
 class Queued(Reply):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"job_id": "job_09239403017a", "position": 1, "seed": 2}]}
@@ -152,7 +161,7 @@ class Job(Reply):
     state: Literal["queued", "running", "done", "failed", "cancelled"]
     stage: str
     progress: float = Field(description="0..1")
-    result: Video | None = Field(description="the new video once done")
+    result: NewVideo | None = Field(description="the new video once done")
     error: dict[str, Any] | None = Field(description="{code, message, reasons?} once failed")
     attempts: int = Field(0, description="how many times a worker started it (a restart runs it once more)")
     prompt: str | None = None
@@ -235,7 +244,7 @@ def checked_model_folder(home: Path, value: str | None, user: User) -> str | Non
     "/videos",
     operation_id="videos.generate",
     summary="Generate a clip now (waits for it)",
-    response_model=Video,
+    response_model=NewVideo,
     status_code=201,
 )
 def generate(body: Generate, user: User = Depends(current_member), lab=Depends(lab_services)):
@@ -276,7 +285,7 @@ def jobs(all: bool = Query(False, description="every job of yours, however old")
     "/videos/{video_id}/remixes",
     operation_id="videos.remix",
     summary="Remix a video with a new prompt (waits for it)",
-    response_model=Video,
+    response_model=NewVideo,
     status_code=201,
 )
 def remix(video_id: VideoPath, body: Remix, user: User = Depends(current_member), lab=Depends(lab_services)):
