@@ -72,7 +72,7 @@ def growth(result: dict, reference: list[dict] | None = None, factor: float = 1.
     long["measure"] = long["measure"].str.upper()
     bars = alt.Chart(df.assign(measure="downloads")).mark_bar(opacity=0.55).encode(
         x=alt.X("day:T", title="day (UTC)", axis=DAY_AXIS),
-        y=alt.Y("downloads:Q", title="people per day"),
+        y=alt.Y("downloads:Q", title="people (downloads that day; users active in the 1/7/30 days to it)"),
         color=_series_colour(),
         tooltip=_tips("day:T", "downloads:Q", "reinstalls:Q"),
     )
