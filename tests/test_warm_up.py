@@ -20,6 +20,7 @@ def test_concurrent_first_uses_wait_for_one_load(monkeypatch):
         return object()
 
     monkeypatch.setattr(embeddings, "_load", slow_load)  # the lock, not the cache, is under test
+    monkeypatch.setattr(embeddings, "_loaded", {})  # the stand-in models must not outlive this test
     got = []
     threads = [threading.Thread(target=lambda: got.append(embeddings._model())) for _ in range(4)]
     started = time.monotonic()
