@@ -16,22 +16,22 @@ def execute(path: Path, env: dict[str, str], timeout: int = 600) -> tuple[nbform
     notebook = nbformat.read(path, as_version=4)
     saved = {k: os.environ.get(k) for k in env}
     try:
-        for key, value in env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_environment(env)
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         started = time.perf_counter()
         client.execute()  # the kernel inherits this process's environment
         return notebook, time.perf_counter() - started
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_environment(saved)
+
+
+def _set_environment(values: dict[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def text_outputs(notebook: nbformat.NotebookNode) -> str:
