@@ -44,7 +44,7 @@ def test_schemathesis_finds_no_server_error_or_schema_break(fuzzed_server, who, 
                         "FUZZ_EXPORT_ROOT": str(tmp_path / "exports")}
     command = [str(Path(sys.executable).parent / "schemathesis"), "run", f"{fuzzed_server.url}/openapi.json",
                "--header", f"Authorization: Bearer {token}", "--checks", CHECKS, "--max-examples", "5",
-               "--seed", "33", "--workers", "2", "--request-timeout", "120", "--no-shrink",
+               "--seed", "33", "--workers", "1", "--request-timeout", "120", "--no-shrink",
                "--report", "json", "--report-json-path", str(report)]
     run = subprocess.run(command, capture_output=True, text=True, timeout=480, env=env, cwd=tmp_path)
     summary = json.loads(report.read_text()) if report.exists() else {}
