@@ -42,6 +42,8 @@ def test_schemathesis_finds_no_server_error_or_schema_break(fuzzed_server, who, 
     report = tmp_path / "report.json"
     env = os.environ | {"SCHEMATHESIS_HOOKS": "helpers.fuzz_hooks", "PYTHONPATH": str(REPO / "tests"),
                         "FUZZ_EXPORT_ROOT": str(tmp_path / "exports")}
+    # one worker: Hypothesis parses lambda sources with `ast`, and two threads doing that at once can end in
+    # CPython 3.11's "AST constructor recursion depth mismatch" (seen once on a fresh clone); one is as fast here
     command = [str(Path(sys.executable).parent / "schemathesis"), "run", f"{fuzzed_server.url}/openapi.json",
                "--header", f"Authorization: Bearer {token}", "--checks", CHECKS, "--max-examples", "5",
                "--seed", "33", "--workers", "1", "--request-timeout", "120", "--no-shrink",
