@@ -224,7 +224,7 @@ class Lab:
         embedded, else downloaded from the server as `as_user`, so a notebook on another machine than the
         room's server gets its own drafts too (NotFound for a file the visibility rule hides from them)."""
         if not self.url:
-            return Path(self.media_url(relative_path)).read_bytes()
+            return (media_dir(self.home) / relative_path).read_bytes()
         return self._client.media(relative_path, headers=self.media_headers(as_user))
 
     def close(self) -> None:

@@ -52,12 +52,17 @@ def _title(text: str, factor: float) -> str:
     return text if factor == 1 else f"{text} (simulation shown x{factor:g} = full size)"
 
 
+def _scaled(counts: pd.Series, factor: float) -> pd.Series:
+    """Counts times `factor`, as whole people (also for an empty column, whose dtype is object)."""
+    return (counts.astype("float64") * factor).round().astype("int64")
+
+
 def daily_frame(result: dict, factor: float = 1.0, label: str | None = None) -> pd.DataFrame:
     df = pd.DataFrame(result.get("daily", []))
     if df.empty:
         return pd.DataFrame(columns=["day", "downloads", "cumulative_downloads", "dau", "wau", "mau", "scenario"])
     for column in ("downloads", "cumulative_downloads", "reinstalls", "dau", "wau", "mau", "generations"):
-        df[column] = (df[column] * factor).round().astype("int64")
+        df[column] = _scaled(df[column], factor)
     df["scenario"] = label or ", ".join(result["filters"]["sources"])
     return df
 
@@ -164,7 +169,7 @@ def funnel(result: dict, factor: float = 1.0) -> alt.Chart:
     df = pd.DataFrame(result.get("funnel", []))
     if df.empty:
         df = pd.DataFrame(columns=["step", "label", "users", "share_of_installs", "share_of_previous"])
-    df["users"] = (df["users"].astype("float64") * factor).round().astype("int64")
+    df["users"] = _scaled(df["users"], factor)
     order = list(df["label"])
     return (
         alt.Chart(df)
@@ -209,7 +214,7 @@ def invite_depth(result: dict, factor: float = 1.0) -> alt.Chart:
     df = pd.DataFrame((result.get("invites") or {}).get("depth_histogram", []))
     if df.empty:
         df = pd.DataFrame(columns=["depth", "users"])
-    df["users"] = (df["users"].astype("float64") * factor).round().astype("int64")
+    df["users"] = _scaled(df["users"], factor)
     inv = result.get("invites") or {}
     return (
         alt.Chart(df)
