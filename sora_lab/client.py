@@ -12,15 +12,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from sora_lab.api.access import to_json
 from sora_lab.core import errors
 from sora_lab.core.errors import InputError, LabError
 from sora_lab.core.home import read_json, server_info_path
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True)
@@ -84,18 +85,31 @@ def _jsonable(value: Any) -> Any:
 
 class LabClient:
     """The HTTP side of `Lab.connect`: one keep-alive connection to one server, calling its v1 routes by
-    operation name (`videos.get`); the route table is read once from the server's /openapi.json."""
+    operation name (`videos.get`); the route table is read once from the server's /openapi.json.
+    A server that does not answer raises `ServerUnreachable`. (httpx loads here, not with this module:
+    an embedded lab never needs it, and it is 0.1 s of a cold `sora-lab generate`.)"""
 
     def __init__(self, url: str, *, timeout: float = 120):
+        import httpx
+
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout)
         self._routes: dict[str, Route] | None = None
         self._lock = threading.Lock()
 
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        import httpx
+
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise errors.ServerUnreachable(f"the lab server at {self.url} did not answer ({exc}); "
+                                           "start it with `sora-lab serve`, or check the address") from None
+
     def route(self, name: str) -> Route:
         with self._lock:
             if self._routes is None:
-                response = self._http.get("/openapi.json", timeout=30)
+                response = self._send("GET", "/openapi.json", timeout=30)
                 if response.status_code != 200:
                     raise LabError(f"lab server at {self.url} has no API description (HTTP {response.status_code}); "
                                    "is it a sora-lab server of this version?")
@@ -109,7 +123,7 @@ class LabClient:
         route = self.route(name)
         path, query, body = route.request(kwargs)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = self._http.request(route.method, path, params=query, json=body, headers=headers)
+        response = self._send(route.method, path, params=query, json=body, headers=headers)
         payload = _json_or_none(response)
         if response.status_code >= 400:
             raise error_from(response.status_code, payload)
@@ -117,19 +131,13 @@ class LabClient:
 
     def media(self, relative_path: str, *, headers: dict) -> bytes:
         """GET /media/<relative_path>: a clip, poster or cameo picture, as the token in `headers` may see it."""
-        response = self._http.get(f"/media/{relative_path}", headers=headers)
+        response = self._send("GET", f"/media/{relative_path}", headers=headers)
         if response.status_code >= 400:
             raise error_from(response.status_code, _json_or_none(response))
         return response.content
 
     def health(self) -> dict:
-        try:
-            response = self._http.get("/health", timeout=5)
-        except httpx.HTTPError as exc:
-            raise LabError(
-                f"lab server at {self.url} is not reachable ({exc}); start it with `sora-lab serve`"
-            ) from exc
-        return response.json()
+        return self._send("GET", "/health", timeout=5).json()
 
     def close(self) -> None:
         self._http.close()
@@ -158,6 +166,8 @@ def running_server_url(home: Path) -> str | None:
     url = info.get("url")
     if not url or not info.get("instance"):
         return None
+    import httpx
+
     try:
         response = httpx.get(f"{url}/health", timeout=2)
         if response.status_code == 200 and response.json().get("instance") == info["instance"]:
@@ -212,7 +222,7 @@ def _patient(call):
     while True:
         try:
             return call()
-        except httpx.TransportError:
+        except errors.ServerUnreachable:
             if time.monotonic() > deadline:
                 raise LabError(f"the lab server did not come back within {RESTART_GRACE_S} s") from None
             time.sleep(1.0)
@@ -233,10 +243,13 @@ def wait_for_job(lab, job: dict, *, as_user: str, bar: str = "tqdm", poll_s: flo
     def poll() -> dict:
         return _patient(lambda: lab.videos.job(as_user=as_user, job_id=job["job_id"]))
 
+    def pause() -> None:
+        lab.pause_on_job(job["job_id"], poll_s)
+
     state = poll()
     if bar == "none":
         while state["state"] in ("queued", "running"):
-            time.sleep(poll_s)
+            pause()
             state = poll()
     elif bar == "rich":
         from rich.console import Console
@@ -248,7 +261,7 @@ def wait_for_job(lab, job: dict, *, as_user: str, bar: str = "tqdm", poll_s: flo
             task = progress.add_task("queued", total=1.0)
             while state["state"] in ("queued", "running"):
                 progress.update(task, completed=state["progress"], description=state["stage"])
-                time.sleep(poll_s)
+                pause()
                 state = poll()
     else:
         from tqdm.auto import tqdm
@@ -257,7 +270,7 @@ def wait_for_job(lab, job: dict, *, as_user: str, bar: str = "tqdm", poll_s: flo
             while state["state"] in ("queued", "running"):
                 progress.set_description(state["stage"])
                 progress.update(round(state["progress"] * 100) - progress.n)
-                time.sleep(poll_s)
+                pause()
                 state = poll()
             progress.update(100 - progress.n if state["state"] == "done" else 0)
     if state["state"] in ("failed", "cancelled"):

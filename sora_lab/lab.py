@@ -14,10 +14,10 @@ one lab only through the server; `Lab.auto` picks that path whenever the server 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from sora_lab.accounts.service import ADMIN_HANDLE, clean_handle
 from sora_lab.admin.bootstrap import initialise
@@ -178,6 +178,14 @@ class Lab:
             self._tokens[result["handle"]] = result["token"]
             save_credential(self.home, result["handle"], result["token"])
 
+    def pause_on_job(self, job_id: str, seconds: float) -> None:
+        """The pause between two polls of a job: embedded, it ends as soon as the job ends in this process
+        (so a waiter sees the end at once, not up to a poll later); through a server, a plain sleep."""
+        if self.embedded:
+            self._services.videos.queue.wait_for_end(job_id, seconds)
+        else:
+            time.sleep(seconds)
+
     # --- conveniences used everywhere --------------------------------------------
     def generate(self, prompt: str, *, as_user: str, progress: bool = True, **options: Any) -> dict:
         """Queue a clip and wait for it with a progress bar; options as `sora-lab generate`
@@ -200,7 +208,7 @@ class Lab:
         from sora_lab.admin.sheet import feed_url
 
         code = self.signin.login_link(as_user=as_user)["code"]
-        return f"{feed_url(httpx.URL(self.url).host)}login?code={code}"
+        return f"{feed_url(urlsplit(self.url).hostname)}login?code={code}"
 
     def health(self) -> dict:
         if self.embedded:

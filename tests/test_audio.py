@@ -86,3 +86,18 @@ def test_flow_tracks_find_motion_without_segmentation():
 def test_unknown_motion_mode_is_refused():
     with pytest.raises(ValueError, match="motion"):
         audio.design_sound(np.zeros((4, 16, 9, 3), np.uint8), fps=24, seed=0, motion="magic")
+
+
+def test_low_pass_is_the_one_pole_recursion():
+    """The ambience's FFT low-pass (no scipy.signal on the generate path) is the recursion y = a x + (1 - a) y'."""
+    from scipy.signal import lfilter
+
+    noise = np.random.default_rng(0).standard_normal((48_000, 2)).astype(np.float32)
+    for alpha in (0.02, 0.3):
+        expected = np.stack([lfilter([alpha], [1, alpha - 1], noise[:, c]) for c in range(2)], axis=1)
+        got = audio.low_pass(noise, alpha)
+        assert got.dtype == np.float32 and got.shape == noise.shape
+        assert np.abs(got - expected).max() < 1e-6
+    impulse = np.zeros(8, np.float32)
+    impulse[0] = 1
+    assert np.allclose(audio.low_pass(impulse, 0.5), 0.5 ** np.arange(1, 9), atol=1e-7)

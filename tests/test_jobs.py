@@ -113,6 +113,19 @@ def test_cancel_a_queued_job_and_a_running_one(lab, services, home, monkeypatch)
     assert not any(p.is_file() for p in media_dir(home).rglob("*"))
 
 
+def test_an_embedded_waiter_is_woken_when_its_job_ends(lab, services, backend):
+    """wait_for_end answers True once the job has ended (at once, not after its timeout) and False for a job
+    that does not end in time; `lab.pause_on_job` is how wait_for_job pauses on an embedded lab."""
+    queue = services.videos.queue
+    assert queue.wait_for_end("no-such-job", 0.01) is False
+    job = lab.videos.submit(as_user="maya", prompt=PROMPT, seconds=2, seed=4, draft=True)
+    assert queue.wait_for_end(job["job_id"], 120) is True
+    assert lab.videos.job(as_user="maya", job_id=job["job_id"])["state"] == "done"
+    started = time.monotonic()
+    lab.pause_on_job(job["job_id"], 60)  # already ended: returns at once
+    assert time.monotonic() - started < 30
+
+
 def test_a_two_by_two_sweep_makes_four_drafts_with_their_figures(lab, backend):
     result = lab.sweep([PROMPT, "a green square moves left on a black background"], as_user="maya", seeds=[0, 1],
                        seconds=2, options={"steps": [4]}, progress=False, order_by="wall_s")

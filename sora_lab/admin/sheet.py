@@ -1,5 +1,6 @@
 """The workshop's printable sign-in sheet: one seat per card, each with its invite code, its link to the feed's
-redeem page and that link as a QR code (segno), as HTML (SVG codes inline) and PDF (fpdf2), written atomically."""
+redeem page and that link as a QR code (segno), as HTML (SVG codes inline) and PDF (fpdf2), written atomically.
+segno and fpdf2 load only when a sheet is drawn: every CLI command imports this module (for `feed_url`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,6 @@ import html
 import io
 import os
 from pathlib import Path
-
-import segno
-from fpdf import FPDF
 
 from sora_lab.core.home import write_bytes_atomic
 
@@ -35,6 +33,8 @@ def write_sheet(folder: Path, feed_url: str, seats: list[dict]) -> dict:
 
 
 def sheet_html(feed_url: str, seats: list[dict]) -> str:
+    import segno
+
     cards = []
     for seat in seats:
         url = redeem_url(feed_url, seat["code"])
@@ -54,6 +54,9 @@ def sheet_html(feed_url: str, seats: list[dict]) -> str:
 
 
 def sheet_pdf(feed_url: str, seats: list[dict]) -> bytes:
+    import segno
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(False)
     width, height, margin = 90, 66, 12

@@ -1,5 +1,5 @@
 """`python -m sora_lab.cli`: the same commands as the `sora-lab` script."""
 
-from sora_lab.cli.main import app
+from sora_lab.cli.main import main
 
-app()
+main()

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 
 from sora_lab.cli.common import Cli, json_command, lab_command
@@ -55,6 +54,8 @@ def _copy_out(lab, result: dict, out: Path, as_user: str) -> str:
             with open(result["path"], "rb") as src:
                 shutil.copyfileobj(src, dst)
         else:
+            import httpx
+
             with httpx.stream("GET", lab.media_url(result["media_path"]), headers=lab.media_headers(as_user),
                               timeout=120) as response:
                 response.raise_for_status()

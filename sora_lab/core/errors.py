@@ -74,3 +74,10 @@ class ServerBusy(LabError):
 
     status = 503
     code = "lab_locked"
+
+
+class ServerUnreachable(LabError):
+    """The lab server did not answer (stopped, restarting, or another address): raised by the client only."""
+
+    status = 503
+    code = "server_unreachable"

