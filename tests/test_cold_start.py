@@ -37,7 +37,7 @@ def report_then_leave(code):  # main() ends a command that loaded torch with os.
 
 
 os._exit = report_then_leave
-sys.argv = ["sora-lab", "generate", "a red ball bounces on a navy background", "--seconds", "2", "--seed", "0",
+sys.argv = ["sora-lab", "generate", "a crimson orb drifts left over teal", "--seconds", "2", "--seed", "0",
             "--home", home, "--quiet", "--json"]
 from sora_lab.cli.main import main
 
@@ -46,6 +46,8 @@ main()
 
 
 def test_a_cold_cli_generate_imports_nothing_it_does_not_use(tmp_path):
+    """A prompt with words training never used, so the prompt reader, the colour-name and training-word
+    tables run too (they ship as JSON: no matplotlib, scikit-image or scikit-learn)."""
     home = str(tmp_path / "lab")
     subprocess.run([sys.executable, "-m", "sora_lab.cli", "init", "--home", home, "--json"], check=True,
                    capture_output=True, timeout=300)
@@ -53,7 +55,7 @@ def test_a_cold_cli_generate_imports_nothing_it_does_not_use(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     video, report = (json.loads(line) for line in done.stdout.strip().splitlines()[-2:])
-    assert video["status"] == "published" and video["duration"] == 2.0
+    assert video["status"] == "published" and video["duration"] == 2.0 and video["read_as"]
     assert report == {"loaded": [], "quick_exit": 0}  # and the output above it was written before leaving
 
 

@@ -7,7 +7,13 @@ from pathlib import Path
 
 from sora_lab.generate.tiny.backend import WEIGHTS_DIR
 from sora_lab.generate.tiny.card import write_model_card
-from sora_lab.generate.tiny.color_names import basic_term, color_table, named_color, survey_colors
+from sora_lab.generate.tiny.color_names import (
+    basic_term,
+    build_color_table,
+    color_table,
+    named_color,
+    survey_colors,
+)
 from sora_lab.generate.tiny.evaluate import load_prompts
 from sora_lab.generate.tiny.world import COLORS
 
@@ -22,6 +28,11 @@ def test_survey_names_take_the_colour_their_labelled_neighbours_agree_on():
     for grey_or_between in ("black", "brown", "charcoal grey", "gunmetal", "darkgrey", "teal", "turquoise"):
         assert grey_or_between not in table, grey_or_between  # no world colour, or neighbours that disagree
     assert len(table) > 600
+
+
+def test_shipped_table_is_what_the_survey_gives():
+    """color_names.json (read at generation, without matplotlib or scikit-image) is the table they build."""
+    assert color_table() == build_color_table()
 
 
 def test_the_table_agrees_with_the_survey_s_own_labels_left_out_in_turn():

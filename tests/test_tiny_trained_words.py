@@ -13,7 +13,7 @@ from sora_lab.cli.model import model_app
 from sora_lab.generate.tiny.backend import TinyBackend
 from sora_lab.generate.tiny.captions import COLOR_WORDS, MOTION_WORDS, SHAPE_WORDS
 from sora_lab.generate.tiny.evaluate import load_prompts
-from sora_lab.generate.tiny.trained_words import stated_values, stating_units
+from sora_lab.generate.tiny.trained_words import build_stating_units, stated_values, stating_units
 
 EVAL_DIR = Path(__file__).resolve().parents[1] / "data" / "tiny_eval"
 
@@ -23,6 +23,11 @@ def test_every_core_phrase_states_its_own_value():
         for value, phrases in table.items():
             for phrase in phrases:
                 assert stated_values(f"a thing that {phrase}").get(attribute) == value, phrase
+
+
+def test_shipped_units_are_what_the_training_tables_give():
+    """trained_words.json (read at generation, without scikit-learn) is what the tables and stop words build."""
+    assert stating_units() == build_stating_units()
 
 
 def test_lone_words_count_only_when_several_phrases_of_one_value_use_them():

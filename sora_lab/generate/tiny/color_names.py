@@ -9,14 +9,21 @@ such names in CIELAB (CIEDE2000) all say that colour; greys, browns and names be
 Checked on the survey's own labels, each left out in turn: 0.98 of the names it maps are right and it maps 0.89
 of those labelled with a world colour (measuring the distance to the 8 rendered world colours instead: 0.84 and
 0.74; model card). `TinyBackend.readings` puts the colour found here in place of the prompt reader's.
+
+The table is built once (`python -m sora_lab.generate.tiny.color_names`: matplotlib's survey names, scikit-image's
+CIEDE2000) and shipped as color_names.json: importing those and computing it would cost a cold `sora-lab
+generate` 0.6 s (issue 36). A test checks the shipped table is what they give.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+from pathlib import Path
 
 import numpy as np
 
+from sora_lab.core.home import write_bytes_atomic
 from sora_lab.generate.tiny.captions import (
     BACKGROUND_WORDS,
     COLOR_WORDS,
@@ -36,6 +43,7 @@ NEIGHBOURS = 3  # labelled names that vote, all alike; k, unanimity and the dist
 MAX_NEIGHBOUR_DISTANCE = 15.0  # CIEDE2000 to the nearest labelled name; farther, the survey says too little
 MAX_WORDS = 4  # the longest name looked up ("robin s egg blue")
 DROPPED = {"coloured", "colored"}  # "raspberry-coloured" names the colour "raspberry"
+TABLE_FILE = Path(__file__).resolve().parent / "color_names.json"
 
 
 def survey_colors() -> dict[str, str]:
@@ -56,6 +64,11 @@ def basic_term(name: str) -> str | None:
 
 @functools.cache
 def color_table() -> dict[str, str]:
+    """Survey name -> world colour, from the shipped table (`build_color_table`)."""
+    return json.loads(TABLE_FILE.read_text())["names"]
+
+
+def build_color_table() -> dict[str, str]:
     """Survey name -> world colour, for every name whose 3 nearest labelled names (never itself) agree on one."""
     from matplotlib.colors import to_rgb
     from skimage.color import deltaE_ciede2000, rgb2lab
@@ -109,3 +122,12 @@ def named_color(prompt: str) -> tuple[str, str] | None:
         return None
     return found[0]
 
+
+if __name__ == "__main__":
+    built = build_color_table()
+    write_bytes_atomic(TABLE_FILE, json.dumps({
+        "source": "xkcd colour survey names (CC0) and CSS4 names, from matplotlib.colors; CIEDE2000 from scikit-image",
+        "rule": f"a name takes a world colour when its {NEIGHBOURS} nearest names holding a basic colour term agree "
+                f"on it and the nearest is within CIEDE2000 {MAX_NEIGHBOUR_DISTANCE}",
+        "names": built}, indent=1, sort_keys=True).encode() + b"\n")
+    print(f"{TABLE_FILE}: {len(built)} colour names")

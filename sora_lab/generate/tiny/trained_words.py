@@ -5,12 +5,19 @@ word training knows well ("a blue orb ascending" read purple, "a sky blue triang
 edge" read right). A word that in every training caption names one value of one attribute ("blue", "left",
 "disc") is better evidence than that pull. `TinyBackend.readings` puts the value found here in place of the
 reader's whenever the prompt's such words name exactly one value of that attribute.
+
+The units are built once (`python -m sora_lab.generate.tiny.trained_words`; scikit-learn's English stop words)
+and shipped as trained_words.json: importing scikit-learn would cost a cold `sora-lab generate` 1.5 s (issue 36).
+A test checks the shipped units are what the training tables give.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+from pathlib import Path
 
+from sora_lab.core.home import write_bytes_atomic
 from sora_lab.generate.tiny.captions import (
     BACKGROUND_WORDS,
     COLOR_WORDS,
@@ -30,12 +37,20 @@ TABLES = {
     "shape": (SHAPE_WORDS, EXTRA_SHAPE_WORDS),
     "motion": (MOTION_WORDS, EXTRA_MOTION_WORDS),
 }
+UNITS_FILE = Path(__file__).resolve().parent / "trained_words.json"
 MIN_PHRASES = 2  # a lone word counts only if several phrases of its value use it ("right"), not one ("sea blue");
 # "-ing" phrases repeat a verb phrase ("becoming small" of "becomes small"), so they add no use
 
 
 @functools.cache
 def stating_units() -> dict[str, dict[tuple[str, ...], str]]:
+    """attribute -> {words: value}, from the shipped units (`build_stating_units`)."""
+    shipped = json.loads(UNITS_FILE.read_text())["units"]
+    return {attribute: {tuple(words.split()): value for words, value in units.items()}
+            for attribute, units in shipped.items()}
+
+
+def build_stating_units() -> dict[str, dict[tuple[str, ...], str]]:
     """attribute -> {words: value}: every phrase of the training tables, and every word that several
     phrases of one value use and no other value, attribute, caption template or background phrase does.
 
@@ -74,3 +89,13 @@ def stated_values(prompt: str) -> dict[str, str]:
         if len(values) == 1:
             stated[attribute] = values.pop()
     return stated
+
+
+if __name__ == "__main__":
+    built = build_stating_units()
+    write_bytes_atomic(UNITS_FILE, json.dumps({
+        "rule": "every phrase of the training tables, and each word that several phrases of one value use and no "
+                "other value, attribute, caption template, background phrase or English stop word (scikit-learn)",
+        "units": {attribute: {" ".join(words): value for words, value in units.items()}
+                  for attribute, units in built.items()}}, indent=1, sort_keys=True).encode() + b"\n")
+    print(f"{UNITS_FILE}: {sum(len(u) for u in built.values())} units")
