@@ -89,10 +89,11 @@ def token_states(texts: list[str], device: str = "cpu"):
     for models that attend over words. The loaded SentenceTransformer serves them when there is one;
     else the plain-torch MiniLM, which gives the same states bit for bit (tests/test_cold_start.py)
     and spares a cold `sora-lab generate` importing transformers and sentence-transformers (about 2 s)."""
-    with _load_lock:
+    with _load_lock:  # two threads asking first build one MiniLM
         model = _loaded.get(device)
-    if model is None:
-        return _minilm(device).states(list(texts))
+        plain = _minilm(device) if model is None else None
+    if plain is not None:
+        return plain.states(list(texts))
     with _lock:
         return token_states_of(model, texts, device)
 
