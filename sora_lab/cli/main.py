@@ -45,9 +45,6 @@ app.add_typer(settings_app, name="settings")
 app.add_typer(workshop_app, name="workshop")
 
 
-if __name__ == "__main__":
-    app()
-
 
 def main() -> None:
     """The `sora-lab` script: `app`, then, once a command that loaded torch has finished, a quick exit.
@@ -78,3 +75,7 @@ def _only_teardown_left() -> bool:
     if "multiprocessing" in sys.modules and sys.modules["multiprocessing"].active_children():
         return False
     return all(t.daemon or t is threading.main_thread() for t in threading.enumerate())
+
+
+if __name__ == "__main__":
+    main()
