@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sora_lab.core.home import write_bytes_atomic
+from sora_lab.core.home import write_json_atomic
 from sora_lab.generate.tiny.captions import (
     BACKGROUND_WORDS,
     COLOR_WORDS,
@@ -125,9 +125,9 @@ def named_color(prompt: str) -> tuple[str, str] | None:
 
 if __name__ == "__main__":
     built = build_color_table()
-    write_bytes_atomic(TABLE_FILE, json.dumps({
+    write_json_atomic(TABLE_FILE, {
         "source": "xkcd colour survey names (CC0) and CSS4 names, from matplotlib.colors; CIEDE2000 from scikit-image",
         "rule": f"a name takes a world colour when its {NEIGHBOURS} nearest names holding a basic colour term agree "
                 f"on it and the nearest is within CIEDE2000 {MAX_NEIGHBOUR_DISTANCE}",
-        "names": built}, indent=1, sort_keys=True).encode() + b"\n")
+        "names": built})
     print(f"{TABLE_FILE}: {len(built)} colour names")

@@ -17,7 +17,7 @@ import functools
 import json
 from pathlib import Path
 
-from sora_lab.core.home import write_bytes_atomic
+from sora_lab.core.home import write_json_atomic
 from sora_lab.generate.tiny.captions import (
     BACKGROUND_WORDS,
     COLOR_WORDS,
@@ -93,9 +93,9 @@ def stated_values(prompt: str) -> dict[str, str]:
 
 if __name__ == "__main__":
     built = build_stating_units()
-    write_bytes_atomic(UNITS_FILE, json.dumps({
+    write_json_atomic(UNITS_FILE, {
         "rule": "every phrase of the training tables, and each word that several phrases of one value use and no "
                 "other value, attribute, caption template, background phrase or English stop word (scikit-learn)",
         "units": {attribute: {" ".join(words): value for words, value in units.items()}
-                  for attribute, units in built.items()}}, indent=1, sort_keys=True).encode() + b"\n")
+                  for attribute, units in built.items()}})
     print(f"{UNITS_FILE}: {sum(len(u) for u in built.values())} units")
