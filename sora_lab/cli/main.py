@@ -45,7 +45,6 @@ app.add_typer(settings_app, name="settings")
 app.add_typer(workshop_app, name="workshop")
 
 
-
 def main() -> None:
     """The `sora-lab` script: `app`, then, once a command that loaded torch has finished, a quick exit.
 

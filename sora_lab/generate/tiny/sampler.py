@@ -36,9 +36,8 @@ def flow_schedule(steps: int, shift: float = 1.0, device: str | torch.device = "
     """The `steps` + 1 noise levels (float32, 1 -> 0) the sampler visits: evenly spaced timesteps between
     the shifted ends of the 1000-step training range, shifted once more, then 0 (diffusers' scheduler does
     the same, and tests/test_tiny_wan.py holds the two equal)."""
-    train = torch.from_numpy(np.linspace(1, TRAIN_TIMESTEPS, TRAIN_TIMESTEPS, dtype=np.float32)[::-1].copy())
-    ends = shifted(train / TRAIN_TIMESTEPS, shift)
-    high, low = ends[0].item(), ends[-1].item()
+    ends = shifted(torch.tensor([TRAIN_TIMESTEPS, 1.0]) / TRAIN_TIMESTEPS, shift)  # float32, as diffusers' are
+    high, low = ends[0].item(), ends[1].item()
     timesteps = np.linspace(high * TRAIN_TIMESTEPS, low * TRAIN_TIMESTEPS, steps)
     sigmas = torch.from_numpy(shifted(timesteps / TRAIN_TIMESTEPS, shift)).to(dtype=torch.float32, device=device)
     return torch.cat([sigmas, torch.zeros(1, device=device)])
