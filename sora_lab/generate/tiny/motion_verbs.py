@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import shutil
 import sys
 import tempfile
 import warnings
 from pathlib import Path
 
+from sora_lab.core.home import write_json_atomic
 from sora_lab.generate.tiny.captions import MOTION_WORDS, training_vocabulary, unfamiliar_words, words_of
 from sora_lab.generate.tiny.synonyms import EXTRA_MOTION_WORDS
 
@@ -188,15 +188,8 @@ def _nltk_version() -> str:
     return nltk.__version__
 
 
-def write_table(table: dict, path: Path = TABLE_FILE) -> None:
-    """Atomic write: a reader never sees half a table."""
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
 if __name__ == "__main__":
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else WORDNET_DIR
     built = build_table(source)
-    write_table(built)
+    write_json_atomic(TABLE_FILE, built)  # atomic: a reader never sees half a table
     print(f"{TABLE_FILE}: {len(built['forms'])} verb forms")
