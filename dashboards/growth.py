@@ -119,11 +119,11 @@ def refresh(*_events) -> None:
     with pn.io.hold():
         _show("growth", charts.growth(result, points, factor), daily)
         _show("cumulative", charts.cumulative(result, points, factor), daily)
-        _show("funnel", charts.funnel(result), pd.DataFrame(result["funnel"]))
+        _show("funnel", charts.funnel(result, factor), pd.DataFrame(result["funnel"]))
         _show("retention", charts.retention_heatmap(result), pd.DataFrame(result["retention_matrix"]))
-        _show("invites", charts.invite_depth(result),
+        _show("invites", charts.invite_depth(result, factor),
               pd.DataFrame((result["invites"] or {}).get("depth_histogram", [])))
-        _show("regions", charts.regions(result), pd.DataFrame(result["regions"]))
+        _show("regions", charts.regions(result, factor), pd.DataFrame(result["regions"]))
         headline.object = _headline(result, factor)
         updates["n"] += 1
         span = result["range"] or {"start": "-", "end": "-"}

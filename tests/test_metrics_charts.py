@@ -6,9 +6,11 @@ assert on the drawn SVG: bars, lines in distinct colours matching the legend, an
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections import Counter
 
 import altair as alt
+import pandas as pd
 import pytest
 from helpers.vega_marks import growth_problems, legend, legend_colour, marks
 
@@ -50,6 +52,15 @@ def test_cumulative_draws_the_area_and_labelled_public_figures(launch):
     assert drawn["area"] == 1
     assert drawn["symbol"] == drawn["text"] == len(placed)  # a point and its source label per figure
     assert {"cumulative downloads", "public figure"} <= set(legend(svg))
+    # labels run away from the nearer edge: a figure in the later half of the days is labelled to its left
+    days = pd.to_datetime(pd.Series([d["day"] for d in launch["result"]["daily"]]))
+    middle = days.min() + (days.max() - days.min()) / 2
+    anchors = {el.text: el.get("text-anchor") for el in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")}
+    sides = {("end" if pd.Timestamp(p["day"]) > middle else "start") for p in placed}
+    assert sides == {"start", "end"}, "the launch places figures in both halves of its days"
+    for p in placed:
+        label = next(text for text in anchors if text and text.startswith(p["label"] + " — "))
+        assert anchors[label] == ("end" if pd.Timestamp(p["day"]) > middle else "start"), label
 
 
 def test_regions_draws_both_measures_in_their_legend_colours(launch):
@@ -59,6 +70,20 @@ def test_regions_draws_both_measures_in_their_legend_colours(launch):
     assert set(keys) == {"downloads", "active_users"}
     n = len(launch["result"]["regions"])
     assert colours == {legend_colour(keys["downloads"]): n, legend_colour(keys["active_users"]): n}
+
+
+def test_counted_charts_show_a_scaled_simulation_at_full_size(launch):
+    """The funnel, the invite tree and the regions multiply their counts by `factor` and say so, like growth."""
+    result = launch["result"]
+    regions_in = [r[m] for r in result["regions"] for m in ("downloads", "active_users")]
+    depths = [r["users"] for r in result["invites"]["depth_histogram"]]
+    for chart, counts in ((charts.funnel(result, 500), [r["users"] for r in result["funnel"]]),
+                          (charts.invite_depth(result, 500), depths), (charts.regions(result, 500), regions_in)):
+        spec = charts.to_spec(chart)
+        assert spec["title"].endswith("(simulation shown x500 = full size)"), spec["title"]
+        drawn = [row.get("users", row.get("n")) for row in next(iter(spec["datasets"].values()))]
+        assert sorted(drawn) == sorted(round(n * 500) for n in counts) and any(counts), spec["title"]
+    assert "full size" not in charts.to_spec(charts.regions(result))["title"]
 
 
 def test_compare_draws_one_line_per_scenario(launch):

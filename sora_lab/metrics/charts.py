@@ -132,6 +132,8 @@ def _reference_layer(reference: list[dict] | None, series: set[str], df: pd.Data
     ref = pd.DataFrame(rows)
     ref["text"] = ref["label"] + " — " + ref["source"].str.slice(0, 40)
     ref["kind"] = ["imported series" if c == "imported" else "public figure" for c in ref["confidence"]]
+    charted = pd.to_datetime(pd.Series(sorted(days)))
+    ref["late"] = pd.to_datetime(ref["day"]) > charted.iloc[0] + (charted.iloc[-1] - charted.iloc[0]) / 2
     present = [k for k in REFERENCE_SHAPES if k in set(ref["kind"])]  # the legend lists only what is drawn
     kind = alt.Shape("kind:N", title=None,
                      scale=alt.Scale(domain=present, range=[REFERENCE_SHAPES[k] for k in present]))
@@ -141,9 +143,12 @@ def _reference_layer(reference: list[dict] | None, series: set[str], df: pd.Data
     points = base.mark_point(size=90, filled=True, color=REFERENCE_COLOUR).encode(shape=kind)
     if not labels:
         return points
-    text = base.mark_text(align="left", dx=7, dy=-6, fontSize=9, color=REFERENCE_COLOUR).encode(
-        text=alt.Text("text:N"))
-    return points + text
+    # a label runs away from the nearer edge: right of points in the first half of the days, left of the rest,
+    # so a late figure's label does not cross the line to its right and run into the legend
+    text = [base.mark_text(align=align, dx=dx, dy=-6, fontSize=9, color=REFERENCE_COLOUR)
+            .encode(text=alt.Text("text:N")).transform_filter(keep)
+            for align, dx, keep in (("left", 7, "!datum.late"), ("right", -7, "datum.late"))]
+    return alt.layer(points, *text)
 
 
 # imported metric names -> the daily series they sit beside
@@ -226,17 +231,18 @@ def invite_depth(result: dict, factor: float = 1.0) -> alt.Chart:
     )
 
 
-def regions(result: dict) -> alt.Chart:
+def regions(result: dict, factor: float = 1.0) -> alt.Chart:
     df = pd.DataFrame(result.get("regions", []))
     if df.empty:
         df = pd.DataFrame(columns=["region", "downloads", "active_users"])
     long = df.melt(id_vars=["region"], value_vars=["downloads", "active_users"], var_name="measure", value_name="n")
+    long["n"] = _scaled(long["n"], factor)
     return (
         alt.Chart(long)
         .mark_bar()
         .encode(x=alt.X("region:N", title=None), xOffset=alt.XOffset("measure:N"), y=alt.Y("n:Q", title="people"),
                 color=alt.Color("measure:N", title=None), tooltip=_tips("region:N", "measure:N", "n:Q"))
-        .properties(title="Regions: downloads vs active users", width=WIDTH, height=180)
+        .properties(title=_title("Regions: downloads vs active users", factor), width=WIDTH, height=180)
     )
 
 

@@ -97,6 +97,8 @@ def test_dashboard_renders_charts_and_reacts_to_a_filter(dashboard, output_dir):
         for name, svg in svgs.items():
             (output_dir / f"{name}_region_all.svg").write_text(svg)
         assert chart_problems(svgs, region_all=True) == []
+        for name in ("growth", "cumulative", "funnel", "invites", "regions"):  # "show at full size" is on
+            assert "= full size)" in svgs[name], f"{name}: counts not shown at full size"
         time.sleep(1.0)  # let vega finish painting before the picture
         page.screenshot(path=str(output_dir / "growth_dashboard_all.png"), full_page=True)
         # expect() retries: Panel may be re-rendering the status paragraph at the moment it is read
