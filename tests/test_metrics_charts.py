@@ -86,6 +86,16 @@ def test_counted_charts_show_a_scaled_simulation_at_full_size(launch):
     assert "full size" not in charts.to_spec(charts.regions(result))["title"]
 
 
+def test_one_day_of_live_events_is_drawn_as_points_not_nothing():
+    """A workshop's first day: one value per series, which a line alone does not draw."""
+    one_day = {"daily": [{"day": "2026-12-04", "downloads": 5, "cumulative_downloads": 5, "reinstalls": 0, "dau": 4,
+                          "wau": 4, "mau": 4, "generations": 7}], "filters": {"sources": ["live"]}}
+    drawn = marks(charts.to_svg(charts.growth(one_day)))
+    assert {m.field("measure") for m in drawn if m.kind == "symbol"} == {"DAU", "WAU", "MAU"}
+    assert sum(m.kind == "rect" for m in drawn) == 1
+    assert any(m.kind == "symbol" for m in marks(charts.to_svg(charts.cumulative(one_day))))
+
+
 def test_compare_draws_one_line_per_scenario(launch):
     frames = [charts.daily_frame(launch["result"], 500, label="sim:default"),
               charts.daily_frame(launch["other"], 500, label="sim:other")]

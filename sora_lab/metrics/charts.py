@@ -81,7 +81,7 @@ def growth(result: dict, reference: list[dict] | None = None, factor: float = 1.
         color=_series_colour(),
         tooltip=_tips("day:T", "downloads:Q", "reinstalls:Q"),
     )
-    lines = alt.Chart(long).mark_line(point=False).encode(
+    lines = alt.Chart(long).mark_line(point=_single_day(df)).encode(
         x=alt.X("day:T"),
         y=alt.Y("users:Q"),
         color=_series_colour(),
@@ -96,6 +96,12 @@ def growth(result: dict, reference: list[dict] | None = None, factor: float = 1.
     )
 
 
+def _single_day(df: pd.DataFrame) -> alt.OverlayMarkDef | bool:
+    """A line's points when its daily series has one day only (a workshop's first day of live events): a line
+    needs two days to be drawn at all, so its one value is drawn as a point instead; no points otherwise."""
+    return alt.OverlayMarkDef(size=70, filled=True) if df["day"].nunique() == 1 else False
+
+
 def _series_colour() -> alt.Color:
     return alt.Color("measure:N", title=None, sort=list(SERIES_COLOURS),
                      scale=alt.Scale(domain=list(SERIES_COLOURS), range=list(SERIES_COLOURS.values())))
@@ -104,7 +110,8 @@ def _series_colour() -> alt.Color:
 def cumulative(result: dict, reference: list[dict] | None = None, factor: float = 1.0) -> alt.Chart:
     """Cumulative downloads with the published download milestones as labelled points."""
     df = daily_frame(result, factor)
-    line = alt.Chart(df.assign(measure="cumulative downloads")).mark_area(opacity=0.3, line=True).encode(
+    line = alt.Chart(df.assign(measure="cumulative downloads")).mark_area(opacity=0.3, line=True,
+                                                                          point=_single_day(df)).encode(
         x=alt.X("day:T", title="day (UTC)", axis=DAY_AXIS),
         y=alt.Y("cumulative_downloads:Q", title="cumulative downloads"),
         color=alt.Color("measure:N", title=None, scale=alt.Scale(domain=["cumulative downloads"],
